@@ -1,0 +1,16 @@
+"""OpenStack knowledge as data: releases, components, image pins, chart values, credentials."""
+
+from functools import lru_cache
+
+from beskar.catalog.credentials import Credential, SecretKind, chart_credentials
+from beskar.catalog.knowledge import Catalog, ComponentSpec, Layer, OpenPattern, Release
+
+
+@lru_cache(maxsize=1)
+def catalog() -> Catalog:
+    """The packaged catalog, loaded once."""
+    return Catalog.load()
+
+
+__all__ = ["Catalog", "ComponentSpec", "Credential", "Layer", "OpenPattern", "Release", "SecretKind",
+           "catalog", "chart_credentials"]

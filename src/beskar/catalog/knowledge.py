@@ -1,0 +1,139 @@
+"""The catalog's value objects and their loading from the packaged data files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from typing import Any
+
+import yaml
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    codename: str
+    distros: tuple[str, ...]
+    charts_ref: str
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A chart Beskar deploys: its place in the Flux tree and what it needs before it."""
+
+    name: str
+    layer: str
+    order: int
+    chart: str
+    source: str
+    namespace: str | None = None
+    version: str | None = None
+    model: str | None = None
+    endpoint: str | None = None
+    public_name: str | None = None
+    disable_wait: bool = False
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def from_openstack_helm(self) -> bool:
+        return self.source == "openstack-helm"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.order:02d}-{self.name}.yaml"
+
+
+@dataclass(frozen=True)
+class OpenPattern:
+    pattern: tuple[str, ...]
+    why: str
+
+    def matches(self, path: tuple[str, ...]) -> bool:
+        return len(path) == len(self.pattern) and all(p in ("*", s) for p, s in zip(self.pattern, path))
+
+
+def _read_text(*parts: str) -> str:
+    return resources.files("beskar.catalog").joinpath("data", *parts).read_text(encoding="utf-8")
+
+
+def _read_yaml(*parts: str) -> Any:
+    return yaml.load(_read_text(*parts), Loader=_Loader)
+
+
+@dataclass
+class Catalog:
+    """OpenStack knowledge as data: releases, components, images, chart values and credentials."""
+
+    releases: dict[str, Release] = field(default_factory=dict)
+    layers: tuple[Layer, ...] = ()
+    components: dict[str, ComponentSpec] = field(default_factory=dict)
+    helm_repositories: dict[str, str] = field(default_factory=dict)
+    namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> layer
+    open_values: tuple[OpenPattern, ...] = ()
+    credentials: dict[str, Any] = field(default_factory=dict)
+    _images: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    _values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> Catalog:
+        releases = _read_yaml("releases.yaml")["releases"]
+        components = _read_yaml("components.yaml")
+        opens = _read_yaml("open_values.yaml")["open"]
+        return cls(
+            releases={
+                name: Release(name, r["codename"], tuple(r["distros"]), str(r["charts_ref"]))
+                for name, r in releases.items()
+            },
+            layers=tuple(Layer(**layer) for layer in components["layers"]),
+            components={
+                name: ComponentSpec(name=name, **{**spec, "depends_on": tuple(spec.get("depends_on", ()))})
+                for name, spec in components["components"].items()
+            },
+            helm_repositories={name: repo["url"] for name, repo in components["helm_repositories"].items()},
+            namespaces={name: ns["layer"] for name, ns in components["namespaces"].items()},
+            open_values=tuple(OpenPattern(tuple(o["pattern"].split(".")), o["why"]) for o in opens),
+            credentials=_read_yaml("credentials.yaml"),
+        )
+
+    def images(self, release: str, distro: str) -> dict[str, dict[str, str]]:
+        """chart -> images.tags key -> upstream image, as pinned for the release and distro."""
+        key = f"{release}-{distro}"
+        if key not in self._images:
+            self._images[key] = _read_yaml("images", f"{key}.yaml")["charts"]
+        return self._images[key]
+
+    def values_skeleton(self, chart: str) -> dict[str, Any]:
+        """The key structure of the chart's values.yaml (leaves are None)."""
+        if chart not in self._values:
+            self._values[chart] = json.loads(_read_text("values", f"{chart}.json"))
+        return self._values[chart]
+
+    @cached_property
+    def _default_selectors(self) -> dict[str, dict[str, str]]:
+        return json.loads(_read_text("values", "labels.json"))
+
+    @cached_property
+    def node_labels(self) -> dict[str, Any]:
+        return _read_yaml("node_labels.yaml")
+
+    def node_selectors(self, chart: str) -> dict[str, str]:
+        """labels.<group> -> "key=value" for the chart, with Beskar's placement applied."""
+        defaults = self._default_selectors.get(chart, {})
+        return {**defaults, **self.node_labels["selectors"].get(chart, {})}
+
+    @cached_property
+    def chart_versions(self) -> dict[str, dict[str, str]]:
+        return json.loads(_read_text("values", "charts.json"))
+
+    def layer_components(self, layer: str) -> list[ComponentSpec]:
+        return sorted((c for c in self.components.values() if c.layer == layer), key=lambda c: (c.order, c.name))

@@ -1,0 +1,216 @@
+"""The commands: demo, render, explain, sites and secrets keys."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from beskar import operations
+from beskar.clients.git import GitUnavailable, init_and_commit
+from beskar.fleet.examples import write_example
+from beskar.problems import InputError
+from beskar.tree import Change
+
+app = typer.Typer(
+    name="beskar",
+    help="Run a fleet of OpenStack clouds on Kubernetes the GitOps way.\n\n"
+    "A fleet repository holds beskar.yaml (global defaults), profiles/*.yaml and sites/<site>/site.yaml. "
+    "Beskar layers them per site, checks them, and renders clusters/<site>/ and apps/<site>/ for Flux.\n\n"
+    "Start with `beskar demo ./my-fleet`.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+secrets_app = typer.Typer(help="What the sites' secrets hold.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+FleetOption = Annotated[Path, typer.Option("--fleet", "-C", help="The fleet repository (default: current directory).")]
+FormatOption = Annotated[Format, typer.Option("--format", "-o", help="table for people, json for scripts.")]
+SiteOption = Annotated[Optional[list[str]], typer.Option("--site", "-s", help="Only this site (repeatable).")]
+
+
+def _fail_input(error: InputError) -> None:
+    err.print(f"[bold red]error:[/] the fleet cannot be used as it is ({len(error.problems)} problem(s))")
+    for problem in error.problems:
+        where = f"{problem.origin}: " if problem.origin else ""
+        layer = f" [dim]\\[{problem.origin.layer}][/]" if problem.origin else ""
+        hint = f"\n    [cyan]hint:[/] {problem.hint}" if problem.hint else ""
+        err.print(f"  {where}{problem.message}{layer}{hint}", soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _run(operation):
+    try:
+        return operation()
+    except InputError as error:
+        _fail_input(error)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="A new or empty directory for the example fleet.")],
+) -> None:
+    """Write the built-in example fleet (two sites, prod-brno and prod-ostrava) as a git repo and render it."""
+    def run():
+        files = write_example(directory)
+        compiled, changes = operations.render_fleet(directory)
+        return files, compiled, changes
+
+    files, compiled, changes = _run(run)
+    try:
+        init_and_commit(directory, "Example fleet written and rendered by `beskar demo`")
+        committed = "committed to a new git repository"
+    except GitUnavailable as error:
+        committed = f"not committed ({error})"
+    rendered = sum(1 for c in changes if c.change is not Change.UNCHANGED)
+    out.print(f"Wrote the example fleet to {directory} ({len(files)} files) and rendered "
+              f"{rendered} files for {len(compiled.rendered)} sites; {committed}.")
+    out.print(f"Next: cd {directory} && beskar render --check && "
+              "beskar explain prod-brno openstack.nova.cpu_allocation_ratio")
+
+
+@app.command()
+def render(
+    fleet: FleetOption = Path("."),
+    site: SiteOption = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if any rendered file is "
+                                        "stale, missing or extra.")] = False,
+    output_format: FormatOption = Format.TABLE,
+) -> None:
+    """Render every site (or --site) into clusters/<site>/ and apps/<site>/.
+
+    The write is atomic: a failed or killed render leaves the previous tree in place.
+    Exit codes: 0 done (or up to date), 1 --check found differences, 2 unusable input.
+    """
+    compiled, changes = _run(lambda: operations.render_fleet(fleet, site, check=check))
+    differences = [c for c in changes if c.change is not Change.UNCHANGED]
+    if output_format is Format.JSON:
+        report = {
+            "check": check,
+            "sites": {name: {"files": len(r.tree.files), "releases": len(r.components), "secret_keys": len(r.secrets)}
+                      for name, r in compiled.rendered.items()},
+            "changes": [{"path": c.path, "change": _check_word(c.change) if check else c.change.value}
+                        for c in differences],
+        }
+        out.print_json(json.dumps(report))
+    else:
+        _render_table(compiled, changes, check)
+    if check and differences:
+        raise typer.Exit(1)
+
+
+def _check_word(change: Change) -> str:
+    return {Change.CREATED: "missing", Change.UPDATED: "stale", Change.DELETED: "extra"}[change]
+
+
+def _render_table(compiled: operations.CompiledFleet, changes, check: bool) -> None:
+    table = Table(title="Rendered sites" if not check else "Rendered sites (check only)")
+    for column in ("site", "release", "layers", "helm releases", "files", "secret keys", "changed"):
+        table.add_column(column, justify="right" if column not in ("site", "release") else "left")
+    for name, rendered in compiled.rendered.items():
+        site = compiled.sites[name]
+        changed = sum(1 for c in changes if c.change is not Change.UNCHANGED
+                      and (c.path.startswith(f"clusters/{name}/") or c.path.startswith(f"apps/{name}/")))
+        layers = len({c.layer for c in rendered.components}) + 1
+        table.add_row(name, f"{site.openstack.release} ({site.openstack.distro})", str(layers),
+                      str(len(rendered.components)), str(len(rendered.tree.files)), str(len(rendered.secrets)),
+                      str(changed))
+    out.print(table)
+    differences = [c for c in changes if c.change is not Change.UNCHANGED]
+    for difference in differences:
+        word = _check_word(difference.change) if check else difference.change.value
+        out.print(f"  {word:9} {difference.path}")
+    if check:
+        out.print("up to date" if not differences else f"{len(differences)} file(s) differ: run `beskar render`")
+    elif not differences:
+        out.print("nothing to change")
+
+
+@app.command()
+def explain(
+    site: Annotated[str, typer.Argument(help="The site, e.g. prod-brno.")],
+    path: Annotated[str, typer.Argument(help="A dotted path in the site, e.g. openstack.nova.cpu_allocation_ratio "
+                                             "or nodes.brno-ctl-1.roles.")],
+    fleet: FleetOption = Path("."),
+    output_format: FormatOption = Format.TABLE,
+) -> None:
+    """Show a site's final value at PATH and every layer (file:line) that set it."""
+    explanation = _run(lambda: operations.explain(fleet, site, path))
+    if output_format is Format.JSON:
+        out.print_json(json.dumps({
+            "site": site, "path": path, "value": explanation.value, "default": explanation.default,
+            "settings": [{"file": s.origin.file, "line": s.origin.line, "column": s.origin.column,
+                          "layer": s.origin.layer, "value": s.value, "deleted": s.deleted}
+                         for s in explanation.settings],
+        }, default=str))
+        return
+    out.print(f"{site} {path} = [bold]{json.dumps(explanation.value, default=str)}[/]")
+    if explanation.default:
+        out.print("  (no layer sets it: this is Beskar's default)")
+    for setting in explanation.settings:
+        shown = "deleted (null)" if setting.deleted else json.dumps(setting.value, default=str)
+        out.print(f"  {setting.origin.layer:22} {str(setting.origin):40} {shown}")
+
+
+@app.command()
+def sites(fleet: FleetOption = Path("."), output_format: FormatOption = Format.TABLE) -> None:
+    """List the fleet's sites with their profile, release and size."""
+    compiled = _run(lambda: operations.compile_fleet(fleet))
+    rows = []
+    for name, site in compiled.sites.items():
+        rows.append({"site": name, "profile": site.profile, "release": site.openstack.release,
+                     "region": site.region, "domain": site.domain, "nodes": len(site.nodes),
+                     "helm_releases": len(compiled.rendered[name].components)})
+    if output_format is Format.JSON:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table()
+    for column in rows[0] if rows else ["site"]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    out.print(table)
+
+
+@secrets_app.command("keys")
+def secret_keys(
+    site: Annotated[str, typer.Argument(help="The site.")],
+    fleet: FleetOption = Path("."),
+    output_format: FormatOption = Format.TABLE,
+) -> None:
+    """List the keys the site's Secret `common` must hold: their kind and the releases that read them."""
+    compiled = _run(lambda: operations.compile_fleet(fleet, [site]))
+    needs = compiled.rendered[site].secrets
+    if output_format is Format.JSON:
+        out.print_json(json.dumps([{"key": n.key, "kind": n.kind, "readers": list(n.readers)} for n in needs]))
+        return
+    table = Table(title=f"Secret 'common' of {site}: {len(needs)} keys")
+    for column in ("key", "kind", "read by"):
+        table.add_column(column)
+    for need in needs:
+        table.add_row(need.key, need.kind, ", ".join(need.readers))
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

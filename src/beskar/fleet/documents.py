@@ -1,0 +1,135 @@
+"""YAML fleet files read into plain data, with the position of every key and list item."""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+
+from beskar.problems import InputError, Origin, Problem
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+# A path into a document: mapping keys, and for lists either the item's `name`
+# (lists of named items, which layering merges by name) or its index.
+KeyPath = tuple[Any, ...]
+Positions = dict[KeyPath, Origin]
+
+
+class _Scalars(yaml.constructor.SafeConstructor):
+    """Constructs scalars only; mappings and sequences are walked by `_Builder`."""
+
+
+def named_list(items: list[Any]) -> bool:
+    """A list layering merges by name: every item is a mapping with a scalar `name`."""
+    return bool(items) and all(
+        isinstance(item, dict) and isinstance(item.get("name"), (str, int)) for item in items
+    )
+
+
+class _Builder:
+    def __init__(self, file: str, layer: str):
+        self.file = file
+        self.layer = layer
+        self.positions: Positions = {}
+        self.problems: list[Problem] = []
+        self.scalars = _Scalars()
+
+    def origin(self, node: yaml.Node) -> Origin:
+        mark = node.start_mark
+        return Origin(self.file, mark.line + 1, mark.column + 1, self.layer)
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return self.sequence(node, path)
+        return self.scalars.construct_object(node)
+
+    def mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
+        self.scalars.flatten_mapping(node)  # YAML merge keys (<<)
+        result: dict[Any, Any] = {}
+        seen: dict[Any, Origin] = {}
+        for key_node, value_node in node.value:
+            key = self.build(key_node, path)
+            where = self.origin(key_node)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                self.problems.append(Problem("mapping keys must be plain scalars", where))
+                continue
+            if key in seen:
+                self.problems.append(
+                    Problem(f"duplicate key {key!r} (first set at line {seen[key].line})", where)
+                )
+                continue
+            seen[key] = where
+            self.positions[path + (key,)] = where
+            result[key] = self.build(value_node, path + (key,))
+        return result
+
+    def sequence(self, node: yaml.SequenceNode, path: KeyPath) -> list[Any]:
+        items = [self.build(child, path + (index,)) for index, child in enumerate(node.value)]
+        if named_list(items):
+            self._rekey_by_name(node, path, items)
+        else:
+            for index, child in enumerate(node.value):
+                self.positions.setdefault(path + (index,), self.origin(child))
+        return items
+
+    def _rekey_by_name(self, node: yaml.SequenceNode, path: KeyPath, items: list[Any]) -> None:
+        """Positions below a named list are addressed by item name, as layering merges them."""
+        depth = len(path)
+        names: dict[Any, Origin] = {}
+        for index, (child, item) in enumerate(zip(node.value, items)):
+            name = item["name"]
+            where = self.origin(child)
+            if name in names:
+                self.problems.append(
+                    Problem(f"duplicate item name {name!r} (first at line {names[name].line})", where)
+                )
+            names[name] = where
+            prefix = path + (index,)
+            for key in [k for k in self.positions if k[: depth + 1] == prefix]:
+                self.positions[path + (name,) + key[depth + 1 :]] = self.positions.pop(key)
+            self.positions[path + (name,)] = where
+
+
+def parse_document(text: str, file: str, layer: str) -> tuple[Any, Positions]:
+    """Parse one YAML document; problems (syntax, duplicate keys) raise InputError with positions."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = Origin(file, mark.line + 1, mark.column + 1, layer) if mark else None
+        message = " ".join(part for part in (error.context, error.problem) if part)
+        raise InputError([Problem(f"YAML syntax error: {message}", where)]) from None
+    except yaml.YAMLError as error:
+        raise InputError([Problem(f"YAML error: {error}", Origin(file, 1, 1, layer))]) from None
+    if node is None:
+        return {}, {(): Origin(file, 1, 1, layer)}
+    builder = _Builder(file, layer)
+    try:
+        data = builder.build(node, ())
+    except yaml.constructor.ConstructorError as error:
+        mark = error.problem_mark
+        where = Origin(file, mark.line + 1, mark.column + 1, layer) if mark else None
+        raise InputError([Problem(f"YAML error: {error.problem}", where)]) from None
+    if builder.problems:
+        raise InputError(builder.problems)
+    builder.positions[()] = builder.origin(node)
+    return data, builder.positions
+
+
+def read_document(root: FsPath, relative: str, layer: str) -> tuple[Any, Positions]:
+    """Read and parse a fleet file given relative to the fleet root."""
+    path = root / relative
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError([Problem(f"not UTF-8 text: {error.reason}", Origin(relative, 1, 1, layer))]) from None
+    except OSError as error:
+        raise InputError([Problem(f"cannot read file: {error.strerror}", Origin(relative, 1, 1, layer))]) from None
+    return parse_document(text, relative, layer)

@@ -1,0 +1,135 @@
+"""The fleet repository on disk: beskar.yaml, profiles and sites, layered per site."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from beskar.fleet.documents import KeyPath, Positions, read_document
+from beskar.fleet.layering import Provenance, merge_layers
+from beskar.problems import InputError, Origin, Problem
+
+FLEET_FILE = "beskar.yaml"
+SITE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class LayeredSite:
+    """One site's merged document, before typing, with the provenance of every path."""
+
+    name: str
+    profile: str | None
+    data: dict[str, Any]
+    provenance: Provenance
+    files: tuple[str, ...]
+
+    def origin(self, path: KeyPath) -> Origin | None:
+        """The place that last set `path`, or of its nearest ancestor that has one."""
+        for depth in range(len(path), -1, -1):
+            settings = self.provenance.get(tuple(path[:depth]))
+            if settings:
+                return settings[-1].origin
+        return None
+
+
+@dataclass
+class Fleet:
+    """A fleet repository: its settings (from beskar.yaml) and its layered sites."""
+
+    root: Path
+    settings: dict[str, Any]
+    settings_positions: Positions
+    sites: dict[str, LayeredSite] = field(default_factory=dict)
+    # Sites whose clusters/<site>/flux-system was written by `flux bootstrap`.
+    bootstrapped: frozenset[str] = frozenset()
+
+
+def _subdocument(data: Any, positions: Positions, key: str) -> tuple[Any, Positions]:
+    """The value under `key` with positions re-rooted to it."""
+    sub = data.get(key) if isinstance(data, dict) else None
+    shifted = {path[1:]: origin for path, origin in positions.items() if path[:1] == (key,)}
+    return (sub if sub is not None else {}), shifted
+
+
+def _expect_mapping(data: Any, positions: Positions, what: str) -> None:
+    if not isinstance(data, dict):
+        raise InputError([Problem(f"{what} must be a mapping", positions.get(()))])
+
+
+def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
+    """Read the fleet at `root` and layer every site (or only the named ones).
+
+    Problems across all files are collected and raised together as one InputError.
+    """
+    root = Path(root)
+    if not (root / FLEET_FILE).is_file():
+        raise InputError([Problem(f"no {FLEET_FILE} here: {root} is not a fleet repository",
+                                  hint="run `beskar demo DIR` for an example, or cd into your fleet")])
+    problems: list[Problem] = []
+    fleet_doc, fleet_positions = read_document(root, FLEET_FILE, "global")
+    _expect_mapping(fleet_doc, fleet_positions, FLEET_FILE)
+    unknown = sorted(set(fleet_doc) - {"fleet", "defaults"})
+    for key in unknown:
+        problems.append(Problem(f"unknown key {key!r} in {FLEET_FILE}", fleet_positions[(key,)],
+                                hint="expected 'fleet' and 'defaults'"))
+    settings, settings_positions = _subdocument(fleet_doc, fleet_positions, "fleet")
+    defaults = _subdocument(fleet_doc, fleet_positions, "defaults")
+    _expect_mapping(defaults[0], defaults[1], f"{FLEET_FILE}: defaults")
+
+    site_dirs = sorted(p.parent.name for p in (root / "sites").glob("*/site.yaml"))
+    if only:
+        missing = [name for name in only if name not in site_dirs]
+        if missing:
+            raise InputError([Problem(f"no site named {name!r}", hint=f"sites: {', '.join(site_dirs) or 'none'}")
+                              for name in missing])
+        site_dirs = [name for name in site_dirs if name in only]
+    profiles: dict[str, tuple[Any, Positions]] = {}
+    fleet = Fleet(root, settings, settings_positions)
+    for name in site_dirs:
+        relative = f"sites/{name}/site.yaml"
+        try:
+            fleet.sites[name] = _layer_site(root, name, relative, defaults, profiles)
+        except InputError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InputError(problems)
+    fleet.bootstrapped = frozenset(
+        name for name in fleet.sites if (root / "clusters" / name / "flux-system" / "kustomization.yaml").is_file()
+    )
+    return fleet
+
+
+def _layer_site(root: Path, name: str, relative: str, defaults: tuple[Any, Positions],
+                profiles: dict[str, tuple[Any, Positions]]) -> LayeredSite:
+    if not SITE_NAME.match(name):
+        raise InputError([Problem(f"site directory name {name!r} is not a DNS label (a-z, 0-9, '-')",
+                                  Origin(relative, 1, 1, f"site:{name}"))])
+    site_doc, site_positions = read_document(root, relative, f"site:{name}")
+    _expect_mapping(site_doc, site_positions, relative)
+    if "name" in site_doc and site_doc["name"] != name:
+        raise InputError([Problem(f"site name {site_doc['name']!r} differs from its directory {name!r}",
+                                  site_positions[("name",)])])
+    files = [FLEET_FILE]
+    layers = [defaults]
+    profile = site_doc.get("profile")
+    if profile is not None:
+        profile = str(profile)
+        profile_file = f"profiles/{profile}.yaml"
+        if profile not in profiles:
+            if not (root / profile_file).is_file():
+                known = sorted(p.stem for p in (root / "profiles").glob("*.yaml"))
+                raise InputError([Problem(f"profile {profile!r} does not exist ({profile_file} not found)",
+                                          site_positions[("profile",)],
+                                          hint=f"profiles: {', '.join(known) or 'none'}")])
+            doc, positions = read_document(root, profile_file, f"profile:{profile}")
+            _expect_mapping(doc, positions, profile_file)
+            profiles[profile] = (doc, positions)
+        layers.append(profiles[profile])
+        files.append(profile_file)
+    layers.append((site_doc, site_positions))
+    files.append(relative)
+    data, provenance = merge_layers(layers)
+    data["name"] = name
+    return LayeredSite(name, profile, data, provenance, tuple(files))

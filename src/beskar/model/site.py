@@ -1,0 +1,201 @@
+"""The typed site: what one OpenStack cloud is made of, as the fleet declares it."""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from beskar.model.openstack import OpenStack
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _dns_label(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", value):
+        raise ValueError(f"{value!r} is not a DNS label (lowercase a-z, 0-9 and '-', at most 63)")
+    return value
+
+
+def _as_text(value: Any) -> Any:
+    # YAML reads `release: 2025.1` and `version: 1.32` as floats; they are names.
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Text = Annotated[str, BeforeValidator(_as_text)]
+VlanId = Annotated[int, Field(ge=1, le=4094)]
+Mtu = Annotated[int, Field(ge=576, le=9216)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Role(StrEnum):
+    CONTROL_PLANE = "control-plane"
+    COMPUTE = "compute"
+    STORAGE = "storage"
+    NETWORK = "network"
+
+
+class Purpose(StrEnum):
+    MANAGEMENT = "management"
+    STORAGE = "storage"
+    TUNNEL = "tunnel"
+    PROVIDER = "provider"
+
+
+class Pool(Strict):
+    start: IPAddress
+    end: IPAddress
+
+
+class Network(Strict):
+    """An L2/L3 network of the site; `provider` networks carry tenant traffic out (floating IPs)."""
+
+    name: DnsLabel
+    purpose: Purpose
+    cidr: IPNetwork
+    vlan: VlanId | None = None
+    gateway: IPAddress | None = None
+    mtu: Mtu = 1500
+    physnet: str | None = Field(default=None, description="neutron physical network name (provider networks)")
+    bridge: str | None = Field(default=None, description="OVS bridge for the physical network (provider networks)")
+    pools: list[Pool] = []
+    description: str = ""
+
+
+class Interface(Strict):
+    name: str
+    mac: str | None = None
+    mtu: Mtu | None = None
+
+
+class Bond(Strict):
+    name: str
+    interfaces: list[str] = Field(min_length=1)
+    mode: Literal["802.3ad", "active-backup", "balance-rr", "balance-xor", "balance-tlb", "balance-alb"] = "802.3ad"
+    mtu: Mtu | None = None
+
+
+class Attachment(Strict):
+    """A node on a network: the device it uses (interface or bond) and its address there."""
+
+    name: DnsLabel = Field(description="the network's name")
+    device: str
+    address: IPAddress | None = None
+
+
+class Node(Strict):
+    name: DnsLabel
+    roles: list[Role] = Field(min_length=1)
+    flavor_family: str | None = None
+    rack: str | None = None
+    interfaces: list[Interface] = []
+    bonds: list[Bond] = []
+    networks: list[Attachment] = []
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+    def address_on(self, network: str) -> IPAddress | None:
+        return next((a.address for a in self.networks if a.name == network), None)
+
+
+class Kubernetes(Strict):
+    version: Text = "v1.32.5"
+    pod_cidr: IPNetwork = ipaddress.IPv4Network("10.233.64.0/18")
+    service_cidr: IPNetwork = ipaddress.IPv4Network("10.233.0.0/18")
+    api_vip: IPAddress
+    network_plugin: Literal["calico", "cilium", "flannel"] = "calico"
+    proxy_mode: Literal["ipvs", "iptables"] = "ipvs"
+    cluster_domain: str = "cluster.local"
+
+
+class ChartSource(Strict):
+    """Where the openstack-helm charts come from."""
+
+    type: Literal["git", "helm", "oci"] = "git"
+    url: str = "https://opendev.org/openstack/openstack-helm.git"
+    ref: Text | None = Field(default=None, description="git tag, branch or commit (type git); default from the catalog")
+    version: Text | None = Field(default=None, description="chart version or range (types helm and oci)")
+    interval: str = "1h"
+
+
+class Mirror(Strict):
+    registry: str = Field(description="e.g. mirror.example.org/cache; images become REGISTRY/upstream__path:tag")
+
+
+class CephPool(Strict):
+    pool: str
+    user: str
+
+
+class CephPools(Strict):
+    glance: CephPool = CephPool(pool="images", user="glance")
+    cinder: CephPool = CephPool(pool="volumes", user="cinder")
+    nova: CephPool = CephPool(pool="vms", user="cinder")
+
+
+class ExternalCeph(Strict):
+    fsid: str
+    monitors: list[str] = Field(min_length=1)
+
+
+class Ceph(Strict):
+    mode: Literal["external", "internal"] = "external"
+    external: ExternalCeph | None = None
+    replicas: int = Field(default=3, ge=1, le=7)
+    storage_class: str = Field(default="general", description="StorageClass of the RBD pool for PVCs")
+    pools: CephPools = CephPools()
+
+
+class Ingress(Strict):
+    class_name: str = "nginx"
+    replicas: int = Field(default=2, ge=1)
+    values: dict[str, Any] = {}
+
+
+class FlavorFamily(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$")]
+    cpu_allocation_ratio: float = Field(gt=0, le=64)
+    ram_allocation_ratio: float = Field(default=1.0, gt=0, le=4)
+    description: str = ""
+
+
+class Monitoring(Strict):
+    enabled: bool = True
+    retention: str = "15d"
+
+
+class Site(Strict):
+    """One OpenStack cloud: all three layers merged and typed."""
+
+    name: DnsLabel
+    profile: str | None = None
+    description: str = ""
+    region: str = "RegionOne"
+    domain: str = Field(description="public DNS domain; public endpoints are <name>.<domain>")
+    tls: bool = True
+    mirror: Mirror | None = None
+    charts: ChartSource = ChartSource()
+    kubernetes: Kubernetes
+    networks: list[Network] = Field(min_length=1)
+    nodes: list[Node] = Field(min_length=1)
+    ceph: Ceph = Ceph()
+    ingress: Ingress = Ingress()
+    openstack: OpenStack
+    flavor_families: list[FlavorFamily] = []
+    monitoring: Monitoring = Monitoring()
+
+    def network(self, purpose: Purpose) -> Network | None:
+        return next((n for n in self.networks if n.purpose == purpose), None)
+
+    def nodes_with(self, role: Role) -> list[Node]:
+        return [node for node in self.nodes if role in node.roles]

@@ -1,0 +1,94 @@
+"""The operations the commands run: compile a fleet, write or check its tree, explain a value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from beskar import tree as trees
+from beskar.catalog import catalog
+from beskar.fleet import Fleet, Setting, load_fleet
+from beskar.model import Site, type_site
+from beskar.problems import InputError, Problem
+from beskar.render import RenderedSite, render_site
+
+
+@dataclass
+class CompiledFleet:
+    fleet: Fleet
+    sites: dict[str, Site]
+    rendered: dict[str, RenderedSite]
+
+    def emitted(self) -> dict[str, bytes]:
+        files: dict[str, bytes] = {}
+        for rendered in self.rendered.values():
+            files.update(rendered.tree.emit())
+        return dict(sorted(files.items()))
+
+    def owned_prefixes(self) -> list[str]:
+        return [f"{top}/{name}" for name in sorted(self.rendered) for top in ("clusters", "apps")]
+
+
+def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
+    """Load, layer, type and render the fleet; every input problem of every site is raised together."""
+    fleet = load_fleet(root, only)
+    sites: dict[str, Site] = {}
+    problems: list[Problem] = []
+    for name, layered in fleet.sites.items():
+        try:
+            sites[name] = type_site(layered)
+        except InputError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InputError(problems)
+    knowledge = catalog()
+    rendered = {
+        name: render_site(site, knowledge, fleet.settings, bootstrapped=name in fleet.bootstrapped)
+        for name, site in sites.items()
+    }
+    return CompiledFleet(fleet, sites, rendered)
+
+
+def render_fleet(root: Path, only: list[str] | None = None, check: bool = False) -> tuple[CompiledFleet, list[trees.Difference]]:
+    """Render and write the tree (or with check=True only compare it with what is on disk)."""
+    compiled = compile_fleet(root, only)
+    emitted = compiled.emitted()
+    if check:
+        return compiled, trees.compare(root, emitted, compiled.owned_prefixes())
+    return compiled, trees.write(root, emitted, compiled.owned_prefixes())
+
+
+@dataclass(frozen=True)
+class Explanation:
+    site: str
+    path: str
+    value: Any
+    settings: tuple[Setting, ...]
+    default: bool
+
+
+def explain(root: Path, site_name: str, dotted: str) -> Explanation:
+    """The final typed value at a dotted path of a site, and every layer that set it."""
+    compiled = compile_fleet(root, [site_name])
+    layered = compiled.fleet.sites[site_name]
+    site = compiled.sites[site_name]
+    parts = [int(p) if p.isdigit() else p for p in dotted.split(".") if p]
+    value: Any = site.model_dump(mode="json")
+    for part in parts:
+        if isinstance(value, list) and not isinstance(part, int):
+            value = next((item for item in value if isinstance(item, dict) and item.get("name") == part), _MISSING)
+        elif isinstance(value, dict):
+            value = value.get(part, _MISSING)
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            value = _MISSING
+        if value is _MISSING:
+            raise InputError([Problem(f"site {site_name} has no value at {dotted!r}",
+                                      hint="paths are dotted keys; list items by name, e.g. nodes.brno-ctl-1.roles")])
+    settings = tuple(layered.provenance.get(tuple(parts), ()))
+    return Explanation(site_name, dotted, value, settings, default=not settings)
+
+
+_MISSING = object()

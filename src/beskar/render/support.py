@@ -1,0 +1,99 @@
+"""Values of the upstream charts around OpenStack: ingress-nginx, Rook and the monitoring stack."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from beskar.catalog import Catalog
+from beskar.model import Site
+from beskar.render.openstack import deep_merge
+
+Values = dict[str, Any]
+
+CONTROL_PLANE = {"openstack-control-plane": "enabled"}
+
+
+def _ingress(site: Site, catalog: Catalog) -> Values:
+    values = {
+        "controller": {
+            "replicaCount": site.ingress.replicas,
+            "ingressClassResource": {"name": site.ingress.class_name, "default": True},
+            "ingressClass": site.ingress.class_name,
+            "nodeSelector": dict(CONTROL_PLANE),
+            "kind": "Deployment",
+        }
+    }
+    return deep_merge(values, site.ingress.values)
+
+
+def _rook_operator(site: Site, catalog: Catalog) -> Values:
+    return {
+        "nodeSelector": dict(CONTROL_PLANE),
+        "csi": {"provisionerNodeAffinity": "openstack-control-plane=enabled"},
+        "monitoring": {"enabled": site.monitoring.enabled},
+    }
+
+
+def _rook_cluster(site: Site, catalog: Catalog) -> Values:
+    ceph = site.ceph
+    pool_class = {
+        "name": ceph.storage_class,
+        "enabled": True,
+        "isDefault": True,
+        "reclaimPolicy": "Delete",
+        "allowVolumeExpansion": True,
+        "parameters": {"imageFeatures": "layering"},
+    }
+    if ceph.mode == "external":
+        return {
+            "operatorNamespace": "rook-ceph",
+            "cephClusterSpec": {"external": {"enable": True}, "crashCollector": {"disable": True},
+                                "healthCheck": {"daemonHealth": {"mon": {"disabled": False, "interval": "45s"}}}},
+            "cephBlockPools": [{"name": "kubernetes", "spec": {"replicated": {"size": ceph.replicas}},
+                                "storageClass": pool_class}],
+            "cephFileSystems": [],
+            "cephObjectStores": [],
+            "monitoring": {"enabled": site.monitoring.enabled},
+        }
+    return {
+        "operatorNamespace": "rook-ceph",
+        "cephClusterSpec": {
+            "mon": {"count": 3},
+            "storage": {"useAllNodes": False, "useAllDevices": True},
+            "placement": {"osd": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "ceph-osd", "operator": "In", "values": ["enabled"]}]}]}}}},
+        },
+        "cephBlockPools": [{"name": "kubernetes", "spec": {"failureDomain": "host",
+                                                           "replicated": {"size": ceph.replicas}},
+                            "storageClass": pool_class}],
+        "cephFileSystems": [],
+        "cephObjectStores": [],
+        "monitoring": {"enabled": site.monitoring.enabled},
+    }
+
+
+def _monitoring(site: Site, catalog: Catalog) -> Values:
+    return {
+        "prometheus": {"prometheusSpec": {
+            "retention": site.monitoring.retention,
+            "nodeSelector": dict(CONTROL_PLANE),
+            "externalLabels": {"site": site.name, "region": site.region},
+            "storageSpec": {"volumeClaimTemplate": {"spec": {
+                "storageClassName": site.ceph.storage_class,
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "100Gi"}}}}},
+        }},
+        "alertmanager": {"alertmanagerSpec": {"nodeSelector": dict(CONTROL_PLANE)}},
+        "grafana": {"nodeSelector": dict(CONTROL_PLANE),
+                    "ingress": {"enabled": True, "ingressClassName": site.ingress.class_name,
+                                "hosts": [f"grafana.{site.domain}"]}},
+    }
+
+
+SUPPORT_VALUES: dict[str, Callable[[Site, Catalog], Values]] = {
+    "ingress-nginx": _ingress,
+    "rook-ceph": _rook_operator,
+    "rook-ceph-cluster": _rook_cluster,
+    "kube-prometheus-stack": _monitoring,
+}
