@@ -38,7 +38,9 @@ def chart_values(site: Site, spec: ComponentSpec, catalog: Catalog, deployed: fr
     values: Values = {}
     pins = catalog.images(site.openstack.release, site.openstack.distro)[spec.chart]
     mirror = site.mirror.registry if site.mirror else None
-    values["images"] = {"tags": {key: mirror_image(image, mirror) for key, image in sorted(pins.items())}}
+    # Only keys the chart reads: some upstream pin files name images the chart no longer has.
+    keys = ((skeleton.get("images") or {}).get("tags") or {}).keys()
+    values["images"] = {"tags": {key: mirror_image(pins[key], mirror) for key in sorted(keys) if key in pins}}
     for group, selector in sorted(catalog.node_selectors(spec.chart).items()):
         key, _, value = selector.partition("=")
         put(values, f"labels.{group}.node_selector_key", key)

@@ -1,0 +1,3 @@
+from beskar.cli import main
+
+main()
