@@ -26,12 +26,12 @@ class LayeredSite:
     files: tuple[str, ...]
 
     def origin(self, path: KeyPath) -> Origin | None:
-        """The place that last set `path`, or of its nearest ancestor that has one."""
+        """The place that last set `path`, or of its nearest ancestor that has one (else the site file's top)."""
         for depth in range(len(path), -1, -1):
             settings = self.provenance.get(tuple(path[:depth]))
             if settings:
                 return settings[-1].origin
-        return None
+        return Origin(self.files[-1], 1, 1, f"site:{self.name}")  # nothing set it: the site file is where to add it
 
 
 @dataclass
@@ -94,7 +94,8 @@ def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
         except InputError as error:
             problems.extend(error.problems)
     if problems:
-        raise InputError(problems)
+        # Sites sharing a broken profile report its problems once.
+        raise InputError(list(dict.fromkeys(problems)))
     fleet.bootstrapped = frozenset(
         name for name in fleet.sites if (root / "clusters" / name / "flux-system" / "kustomization.yaml").is_file()
     )

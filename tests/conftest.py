@@ -1,0 +1,32 @@
+"""Shared fixtures: a fresh copy of the packaged example fleet, and the CLI run as a real process."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from beskar.fleet.examples import write_example
+
+
+@pytest.fixture
+def example_fleet(tmp_path: Path) -> Path:
+    """The packaged example fleet (beskar.yaml, profiles/, sites/), unrendered, in tmp_path/fleet."""
+    root = tmp_path / "fleet"
+    write_example(root)
+    return root
+
+
+@pytest.fixture
+def run_beskar():
+    """Run `python -m beskar ARGS...` (cwd optional); returns the CompletedProcess with text stdout/stderr."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    env.update(NO_COLOR="1", COLUMNS="200")
+
+    def run(*args: str | os.PathLike, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "beskar", *map(str, args)], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    return run
