@@ -37,5 +37,6 @@ class InputError(Exception):
     """The fleet cannot be used as it is; carries every problem found, each with its place."""
 
     def __init__(self, problems: list[Problem] | tuple[Problem, ...]):
-        self.problems = tuple(problems)
+        # Sites sharing a global or profile layer would otherwise report its problems once per site.
+        self.problems = tuple(dict.fromkeys(problems))
         super().__init__("\n".join(str(p) for p in self.problems))

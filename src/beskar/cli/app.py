@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from beskar import operations
@@ -48,10 +49,11 @@ SiteOption = Annotated[Optional[list[str]], typer.Option("--site", "-s", help="O
 def _fail_input(error: InputError) -> None:
     err.print(f"[bold red]error:[/] the fleet cannot be used as it is ({len(error.problems)} problem(s))")
     for problem in error.problems:
-        where = f"{problem.origin}: " if problem.origin else ""
-        layer = f" [dim]\\[{problem.origin.layer}][/]" if problem.origin else ""
-        hint = f"\n    [cyan]hint:[/] {problem.hint}" if problem.hint else ""
-        err.print(f"  {where}{problem.message}{layer}{hint}", soft_wrap=True)
+        # Messages quote user input, which may contain [brackets] that rich would read as markup.
+        where = escape(f"{problem.origin}: ") if problem.origin else ""
+        layer = f" [dim]{escape(f'[{problem.origin.layer}]')}[/]" if problem.origin else ""
+        hint = f"\n    [cyan]hint:[/] {escape(problem.hint)}" if problem.hint else ""
+        err.print(f"  {where}{escape(problem.message)}{layer}{hint}", soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -160,12 +162,12 @@ def explain(
                          for s in explanation.settings],
         }, default=str))
         return
-    out.print(f"{site} {path} = [bold]{json.dumps(explanation.value, default=str)}[/]")
+    out.print(f"{escape(site)} {escape(path)} = [bold]{escape(json.dumps(explanation.value, default=str))}[/]")
     if explanation.default:
         out.print("  (no layer sets it: this is Beskar's default)")
     for setting in explanation.settings:
         shown = "deleted (null)" if setting.deleted else json.dumps(setting.value, default=str)
-        out.print(f"  {setting.origin.layer:22} {str(setting.origin):40} {shown}")
+        out.print(escape(f"  {setting.origin.layer:22} {str(setting.origin):40} {shown}"))
 
 
 @app.command()

@@ -51,24 +51,33 @@ class _Builder:
         return self.scalars.construct_object(node)
 
     def mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
-        self.scalars.flatten_mapping(node)  # YAML merge keys (<<)
+        own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+        self.scalars.flatten_mapping(node)  # YAML merge keys (<<) go first; the mapping's own keys override them
+        merged = len(node.value) - own
         result: dict[Any, Any] = {}
         seen: dict[Any, Origin] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self.build(key_node, path)
             where = self.origin(key_node)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 self.problems.append(Problem("mapping keys must be plain scalars", where))
                 continue
-            if key in seen:
-                self.problems.append(
-                    Problem(f"duplicate key {key!r} (first set at line {seen[key].line})", where)
-                )
-                continue
-            seen[key] = where
+            if index >= merged:
+                if key in seen:
+                    self.problems.append(
+                        Problem(f"duplicate key {key!r} (first set at line {seen[key].line})", where))
+                    continue
+                seen[key] = where
+            if key in result:  # a merged-in key overridden by a later merge source or by the mapping itself
+                self._forget(path + (key,))
             self.positions[path + (key,)] = where
             result[key] = self.build(value_node, path + (key,))
         return result
+
+    def _forget(self, path: KeyPath) -> None:
+        depth = len(path)
+        for key in [k for k in self.positions if k[:depth] == path]:
+            del self.positions[key]
 
     def sequence(self, node: yaml.SequenceNode, path: KeyPath) -> list[Any]:
         items = [self.build(child, path + (index,)) for index, child in enumerate(node.value)]
@@ -83,18 +92,22 @@ class _Builder:
         """Positions below a named list are addressed by item name, as layering merges them."""
         depth = len(path)
         names: dict[Any, Origin] = {}
+        renamed: dict[int, Any] = {}
         for index, (child, item) in enumerate(zip(node.value, items)):
             name = item["name"]
-            where = self.origin(child)
             if name in names:
                 self.problems.append(
-                    Problem(f"duplicate item name {name!r} (first at line {names[name].line})", where)
-                )
-            names[name] = where
-            prefix = path + (index,)
-            for key in [k for k in self.positions if k[: depth + 1] == prefix]:
-                self.positions[path + (name,) + key[depth + 1 :]] = self.positions.pop(key)
-            self.positions[path + (name,)] = where
+                    Problem(f"duplicate item name {name!r} (first at line {names[name].line})", self.origin(child)))
+            names[name] = self.origin(child)
+            renamed[index] = name
+        # Rename all at once: an item's index may equal another item's (integer) name.
+        moved: Positions = {}
+        for key in [k for k in self.positions if len(k) > depth and k[:depth] == path]:
+            if isinstance(key[depth], int) and key[depth] in renamed:
+                moved[path + (renamed[key[depth]],) + key[depth + 1:]] = self.positions.pop(key)
+        self.positions.update(moved)
+        for index, name in renamed.items():
+            self.positions[path + (name,)] = self.origin(node.value[index])
 
 
 def parse_document(text: str, file: str, layer: str) -> tuple[Any, Positions]:
@@ -104,7 +117,9 @@ def parse_document(text: str, file: str, layer: str) -> tuple[Any, Positions]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Origin(file, mark.line + 1, mark.column + 1, layer) if mark else None
-        message = " ".join(part for part in (error.context, error.problem) if part)
+        start = error.context_mark  # e.g. an unclosed quote: the problem is at the end, the cause where it opened
+        since = f"started at line {start.line + 1}," if start and mark and start.line != mark.line else None
+        message = " ".join(part for part in (error.context, since, error.problem) if part)
         raise InputError([Problem(f"YAML syntax error: {message}", where)]) from None
     except yaml.YAMLError as error:
         raise InputError([Problem(f"YAML error: {error}", Origin(file, 1, 1, layer))]) from None

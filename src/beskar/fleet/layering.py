@@ -35,7 +35,7 @@ def _record(provenance: Provenance, positions: Positions, path: KeyPath, value: 
     """Add the settings of one layer's subtree at `path`."""
     origin = positions.get(path)
     if origin is not None:
-        provenance.setdefault(path, []).append(Setting(origin, _leaf(value)))
+        provenance.setdefault(path, []).append(Setting(origin, _leaf(value), deleted=value is None))
     if isinstance(value, dict):
         for key, child in value.items():
             _record(provenance, positions, path + (key,), child)

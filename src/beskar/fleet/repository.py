@@ -94,8 +94,7 @@ def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
         except InputError as error:
             problems.extend(error.problems)
     if problems:
-        # Sites sharing a broken profile report its problems once.
-        raise InputError(list(dict.fromkeys(problems)))
+        raise InputError(problems)
     fleet.bootstrapped = frozenset(
         name for name in fleet.sites if (root / "clusters" / name / "flux-system" / "kustomization.yaml").is_file()
     )

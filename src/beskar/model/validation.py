@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import ipaddress
 import types
 import typing
@@ -14,6 +15,9 @@ from beskar.fleet import LayeredSite
 from beskar.fleet.documents import named_list
 from beskar.model.site import Purpose, Role, Site
 from beskar.problems import InputError, Problem
+
+
+_VALIDATOR_STEP = re.compile(r"^[a-z][a-z-]*\[")
 
 
 def _key_path(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -66,7 +70,8 @@ def _display(path: tuple[Any, ...]) -> str:
 
 
 def _problem(layered: LayeredSite, error: dict[str, Any]) -> Problem:
-    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+    # pydantic appends validator descriptions ("function-after[...]") to locations; they are not keys.
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and _VALIDATOR_STEP.match(part)))
     path = _key_path(layered.data, loc)
     origin = layered.origin(path)
     kind = error["type"]
@@ -105,8 +110,9 @@ def _cross_references(site: Site, layered: LayeredSite):
     for a, b in _overlapping([(n.name, n.cidr) for n in site.networks]
                              + [("kubernetes pods", site.kubernetes.pod_cidr),
                                 ("kubernetes services", site.kubernetes.service_cidr)]):
-        where = at(("networks", a[0], "cidr")) if a[0] in networks else at(("kubernetes",))
-        yield Problem(f"CIDR {a[1]} of {a[0]!r} overlaps {b[1]} of {b[0]!r}", where)
+        where, other = (at(("networks", n, "cidr")) if n in networks else
+                        at(("kubernetes", "pod_cidr" if n == "kubernetes pods" else "service_cidr")) for n, _ in (a, b))
+        yield Problem(f"CIDR {a[1]} of {a[0]!r} overlaps {b[1]} of {b[0]!r}, set at {other} ({other.layer})", where)
     for purpose in (Purpose.MANAGEMENT,):
         if site.network(purpose) is None:
             yield Problem(f"the site has no {purpose.value} network", at(("networks",)))
