@@ -53,24 +53,19 @@ def chart_credentials(catalog: Catalog, component: str, deployed: frozenset[str]
                 continue
             if user in catalog.components and user != component and user not in deployed:
                 continue
-            found[target] = Credential(_flat_key(rules, component, section, user), target)
+            found[target] = Credential(_flat_key(catalog, component, section, user), target)
 
     for target, rule in explicit.items():
         found[target] = Credential(rule["key"], target, SecretKind(rule.get("kind", "password")))
     return sorted(found.values(), key=lambda c: c.target)
 
 
-def _flat_key(rules: dict, component: str, section: str, user: str) -> str:
+def _flat_key(catalog: Catalog, component: str, section: str, user: str) -> str:
+    rules = catalog.credentials
     shared = rules["shared"].get(f"{section}.{user}")
     if shared:
         return shared
     section = rules["section_aliases"].get(section, section)
-    owner = user if user in _component_users(rules) else component
+    # A user named after a deployable component belongs to it (nova's `neutron` user is neutron's).
+    owner = user if user in catalog.components else component
     return f"{owner}.{section}.{user}.password"
-
-
-def _component_users(rules: dict) -> set[str]:
-    # Users named after a deployable component belong to it (nova's `neutron` user is neutron's).
-    from beskar.catalog import catalog
-
-    return set(catalog().components)
