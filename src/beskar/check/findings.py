@@ -1,0 +1,69 @@
+"""Findings and the rule registry: every check is a registered rule that yields typed findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Callable, Iterable
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Scope(StrEnum):
+    MODEL = "model"  # over a typed Site (and its layered document, for positions)
+    FLEET = "fleet"  # over all typed sites of a fleet together (e.g. pools unique across sites)
+    TREE = "tree"  # over a rendered or hand-written Flux tree
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem a rule found: where (file relative to the checked root, 1-based line) and what to do."""
+
+    file: str | None
+    line: int | None
+    rule: str
+    severity: Severity
+    message: str
+    hint: str | None = None
+    site: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "severity": self.severity.value, "site": self.site, "file": self.file,
+                "line": self.line, "message": self.message, "hint": self.hint}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check: its id (e.g. `model/address-outside-cidr`), default severity, scope and one-line explanation."""
+
+    id: str
+    severity: Severity
+    scope: Scope
+    summary: str
+    run: Callable[..., Iterable[Finding]] = field(compare=False, repr=False)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, severity: Severity, scope: Scope, summary: str):
+    """Register a rule function. It yields findings; `report(...)` fills in rule id and severity."""
+
+    def register(function: Callable[..., Iterable[Finding]]) -> Callable[..., Iterable[Finding]]:
+        if rule_id in RULES:
+            raise ValueError(f"rule {rule_id} registered twice")
+        RULES[rule_id] = Rule(rule_id, severity, scope, summary, function)
+        return function
+
+    return register
+
+
+def report(rule_id: str, message: str, *, file: str | None = None, line: int | None = None,
+           hint: str | None = None, site: str | None = None) -> Finding:
+    """A finding of a registered rule, with the rule's default severity."""
+    registered = RULES[rule_id]
+    return Finding(file, line, rule_id, registered.severity, message, hint, site)
