@@ -1,22 +1,21 @@
-"""The commands: demo, render, explain, sites and secrets keys."""
+"""The top-level commands (demo, render, explain, sites) and the command groups."""
 
 from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from beskar import operations
+from beskar.cli import secrets
+from beskar.cli.output import FleetOption, Format, FormatOption, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
 from beskar.fleet.examples import write_example
-from beskar.problems import InputError
 from beskar.tree import Change
 
 app = typer.Typer(
@@ -29,52 +28,18 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-secrets_app = typer.Typer(help="What the sites' secrets hold.", no_args_is_help=True)
-app.add_typer(secrets_app, name="secrets")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-class Format(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
-FleetOption = Annotated[Path, typer.Option("--fleet", "-C", help="The fleet repository (default: current directory).")]
-FormatOption = Annotated[Format, typer.Option("--format", "-o", help="table for people, json for scripts.")]
-SiteOption = Annotated[Optional[list[str]], typer.Option("--site", "-s", help="Only this site (repeatable).")]
-
-
-def _fail_input(error: InputError) -> None:
-    err.print(f"[bold red]error:[/] the fleet cannot be used as it is ({len(error.problems)} problem(s))")
-    for problem in error.problems:
-        # Messages quote user input, which may contain [brackets] that rich would read as markup.
-        where = escape(f"{problem.origin}: ") if problem.origin else ""
-        layer = f" [dim]{escape(f'[{problem.origin.layer}]')}[/]" if problem.origin else ""
-        hint = f"\n    [cyan]hint:[/] {escape(problem.hint)}" if problem.hint else ""
-        err.print(f"  {where}{escape(problem.message)}{layer}{hint}", soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _run(operation):
-    try:
-        return operation()
-    except InputError as error:
-        _fail_input(error)
-
-
+app.add_typer(secrets.app, name="secrets")
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="A new or empty directory for the example fleet.")],
 ) -> None:
     """Write the built-in example fleet (two sites, prod-brno and prod-ostrava) as a git repo and render it."""
-    def run():
+    def write_and_render():
         files = write_example(directory)
         compiled, changes = operations.render_fleet(directory)
         return files, compiled, changes
 
-    files, compiled, changes = _run(run)
+    files, compiled, changes = run(write_and_render)
     try:
         init_and_commit(directory, "Example fleet written and rendered by `beskar demo`")
         committed = "committed to a new git repository"
@@ -100,7 +65,7 @@ def render(
     The write is atomic: a failed or killed render leaves the previous tree in place.
     Exit codes: 0 done (or up to date), 1 --check found differences, 2 unusable input.
     """
-    compiled, changes = _run(lambda: operations.render_fleet(fleet, site, check=check))
+    compiled, changes = run(lambda: operations.render_fleet(fleet, site, check=check))
     differences = [c for c in changes if c.change is not Change.UNCHANGED]
     if output_format is Format.JSON:
         report = {
@@ -153,7 +118,7 @@ def explain(
     output_format: FormatOption = Format.TABLE,
 ) -> None:
     """Show a site's final value at PATH and every layer (file:line) that set it."""
-    explanation = _run(lambda: operations.explain(fleet, site, path))
+    explanation = run(lambda: operations.explain(fleet, site, path))
     if output_format is Format.JSON:
         out.print_json(json.dumps({
             "site": site, "path": path, "value": explanation.value, "default": explanation.default,
@@ -173,7 +138,7 @@ def explain(
 @app.command()
 def sites(fleet: FleetOption = Path("."), output_format: FormatOption = Format.TABLE) -> None:
     """List the fleet's sites with their profile, release and size."""
-    compiled = _run(lambda: operations.compile_fleet(fleet))
+    compiled = run(lambda: operations.compile_fleet(fleet))
     rows = []
     for name, site in compiled.sites.items():
         rows.append({"site": name, "profile": site.profile, "release": site.openstack.release,
@@ -187,26 +152,6 @@ def sites(fleet: FleetOption = Path("."), output_format: FormatOption = Format.T
         table.add_column(column)
     for row in rows:
         table.add_row(*[str(v) for v in row.values()])
-    out.print(table)
-
-
-@secrets_app.command("keys")
-def secret_keys(
-    site: Annotated[str, typer.Argument(help="The site.")],
-    fleet: FleetOption = Path("."),
-    output_format: FormatOption = Format.TABLE,
-) -> None:
-    """List the keys the site's Secret `common` must hold: their kind and the releases that read them."""
-    compiled = _run(lambda: operations.compile_fleet(fleet, [site]))
-    needs = compiled.rendered[site].secrets
-    if output_format is Format.JSON:
-        out.print_json(json.dumps([{"key": n.key, "kind": n.kind, "readers": list(n.readers)} for n in needs]))
-        return
-    table = Table(title=f"Secret 'common' of {site}: {len(needs)} keys")
-    for column in ("key", "kind", "read by"):
-        table.add_column(column)
-    for need in needs:
-        table.add_row(need.key, need.kind, ", ".join(need.readers))
     out.print(table)
 
 
