@@ -282,6 +282,8 @@ def _block(value: Any, level: int, step: int) -> str:
             inner = _block(item, level + 2, step) if isinstance(item, (dict, list)) and item else None
             if inner is not None:
                 out.append(pad + "- " + inner[level + 2:])
+            elif isinstance(item, (dict, list)):
+                out.append(pad + ("- {}\n" if isinstance(item, dict) else "- []\n"))
             elif isinstance(item, str) and _literal_ok(item):
                 out.append(pad + "- " + _literal(item, pad + " " * step))
             else:
