@@ -34,8 +34,10 @@ def beskar(*args, cwd: Path | None = None, env: dict[str, str] | None = None, ho
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith("SOPS_") and k not in ("FORCE_COLOR", "CLICOLOR_FORCE", "EDITOR", "VISUAL")}
     clean.update(NO_COLOR="1", COLUMNS="250")
-    if home is not None:
-        clean.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    import tempfile
+
+    home = home or Path(tempfile.mkdtemp(prefix="beskar-home-"))  # no ~/.config/sops/age/keys.txt of the runner
+    clean.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
     clean.update(env or {})
     return subprocess.run([sys.executable, "-m", "beskar", *map(str, args)], cwd=cwd, env=clean,
                           capture_output=True, text=True, timeout=timeout)

@@ -42,6 +42,14 @@ def _fail(ctx: SiteSecrets, results: list[plan.StepResult]) -> None:
         raise InputError([Problem(f"{r.key}: {r.detail}", Origin(ctx.relative, 1, 1, "secrets")) for r in failed])
 
 
+def _apply(ctx: SiteSecrets, steps: plan.Plan, document: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Run the steps on the document's values; the updated document and the keys that changed."""
+    values, results = plan.run(steps, secret.values_of(document))
+    _fail(ctx, results)
+    changed = {r.key for r in results if r.outcome is plan.Outcome.COMPLETED}
+    return secret.updated(document, ctx.namespace, values, changed, today()), changed
+
+
 def _write(ctx: SiteSecrets, text: str) -> None:
     store.write_atomic(ctx.path, text.encode("utf-8"))
 
@@ -54,11 +62,9 @@ def sync(root: Path, site: str, identities: Identities) -> Change:
     if steps.problems:
         raise InputError([Problem(p, Origin(ctx.relative, 1, 1, "secrets")) for p in steps.problems])
     if ctx.source is None:
-        values, results = plan.run(steps, {})
-        _fail(ctx, results)
-        document = secret.updated(secret.empty(ctx.namespace), ctx.namespace, values, set(values), today())
+        document, changed = _apply(ctx, steps, secret.empty(ctx.namespace))
         _write(ctx, sopsfile.seal([document], ctx.wanted, rule=KUBERNETES_RULE))
-        return Change(site, ctx.relative, True, True, tuple(sorted(values)), (), tuple(ctx.wanted),
+        return Change(site, ctx.relative, True, True, tuple(sorted(changed)), (), tuple(ctx.wanted),
                       notes=[update_sops_config(root)])
     in_file = list(ctx.source.metadata.recipients)
     missing = [r for r in ctx.wanted if r not in in_file]
@@ -73,10 +79,7 @@ def sync(root: Path, site: str, identities: Identities) -> Change:
     if not steps.steps and not misplaced:
         _write(ctx, sopsfile.rewrap(ctx.source, opened.data_key, in_file + missing))
     else:
-        values, results = plan.run(steps, secret.values_of(opened.documents[0]))
-        _fail(ctx, results)
-        changed = {r.key for r in results if r.outcome is plan.Outcome.COMPLETED}
-        document = secret.updated(opened.documents[0], ctx.namespace, values, changed, today())
+        document, changed = _apply(ctx, steps, opened.documents[0])
         _write(ctx, sopsfile.seal([document, *opened.documents[1:]], in_file + missing, data_key=opened.data_key,
                                   stash=opened.stash, keep=ctx.source.metadata.age, rule=ctx.source.metadata.rule))
         result.changed = tuple(sorted(changed))
@@ -99,10 +102,7 @@ def rotate(root: Path, site: str, keys: list[str] | None, identities: Identities
     steps = plan.plan_rotation(ctx.needs, ctx.existing, keys, ctx.site.secrets.password_length, ctx.comment)
     if steps.problems:
         raise InputError([Problem(p, Origin(ctx.relative, 1, 1, "secrets")) for p in steps.problems])
-    values, results = plan.run(steps, secret.values_of(opened.documents[0]))
-    _fail(ctx, results)
-    changed = {r.key for r in results if r.outcome is plan.Outcome.COMPLETED}
-    document = secret.updated(opened.documents[0], ctx.namespace, values, changed, today())
+    document, changed = _apply(ctx, steps, opened.documents[0])
     _write(ctx, sopsfile.seal([document, *opened.documents[1:]], list(ctx.source.metadata.recipients),
                               data_key=opened.data_key, stash=opened.stash, keep=ctx.source.metadata.age,
                               rule=ctx.source.metadata.rule))
@@ -161,10 +161,7 @@ def remove_recipient(root: Path, site: str, recipient: str, identities: Identiti
         # The removed party knew the data key and every value: both are replaced.
         steps = plan.plan_rotation(ctx.needs, ctx.existing, [n.key for n in ctx.needs if n.key in ctx.existing],
                                    ctx.site.secrets.password_length, ctx.comment)
-        values, results = plan.run(steps, secret.values_of(opened.documents[0]))
-        _fail(ctx, results)
-        changed = {r.key for r in results if r.outcome is plan.Outcome.COMPLETED}
-        document = secret.updated(opened.documents[0], ctx.namespace, values, changed, today())
+        document, changed = _apply(ctx, steps, opened.documents[0])
         _write(ctx, sopsfile.seal([document, *opened.documents[1:]], remaining, rule=ctx.source.metadata.rule))
         result.written, result.changed, result.unused = True, tuple(sorted(changed)), steps.unused
         if steps.unused:

@@ -54,8 +54,34 @@ class Step(Protocol):
     def run(self, values: dict[str, Any]) -> StepResult: ...
 
 
+class _ValueStep:
+    """A step that sets one key: skipped when the key has a value, unless it rotates."""
+
+    key: str
+    rotate: bool
+
+    def skipped(self, values: dict[str, Any]) -> bool:
+        return not self.rotate and self.key in values
+
+    def run(self, values: dict[str, Any]) -> StepResult:
+        if self.skipped(values):
+            return StepResult(self.key, Outcome.SKIPPED, "has a value")
+        made = self.make(values)
+        if isinstance(made, StepResult):
+            return made
+        values[self.key] = made
+        return StepResult(self.key, Outcome.COMPLETED, "rotated" if self.rotate else self.made)
+
+    def make(self, values: dict[str, Any]) -> str | StepResult:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def made(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
-class Generate:
+class Generate(_ValueStep):
     """Give `key` a new random value of `kind`; a `missing` step is skipped once the key has a value."""
 
     key: str
@@ -63,18 +89,16 @@ class Generate:
     length: int = generation.DEFAULT_LENGTH
     rotate: bool = False
 
-    def skipped(self, values: dict[str, Any]) -> bool:
-        return not self.rotate and self.key in values
+    def make(self, values: dict[str, Any]) -> str:
+        return generation.generate(self.kind, self.length)
 
-    def run(self, values: dict[str, Any]) -> StepResult:
-        if self.skipped(values):
-            return StepResult(self.key, Outcome.SKIPPED, "has a value")
-        values[self.key] = generation.generate(self.kind, self.length)
-        return StepResult(self.key, Outcome.COMPLETED, "rotated" if self.rotate else f"new {self.kind}")
+    @property
+    def made(self) -> str:
+        return f"new {self.kind}"
 
 
 @dataclass(frozen=True)
-class Derive:
+class Derive(_ValueStep):
     """Set a public key from its private key (run after the private key's step)."""
 
     key: str
@@ -82,19 +106,17 @@ class Derive:
     comment: str = ""
     rotate: bool = False
 
-    def skipped(self, values: dict[str, Any]) -> bool:
-        return not self.rotate and self.key in values
-
-    def run(self, values: dict[str, Any]) -> StepResult:
-        if self.skipped(values):
-            return StepResult(self.key, Outcome.SKIPPED, "has a value")
+    def make(self, values: dict[str, Any]) -> str | StepResult:
         if not isinstance(values.get(self.source), str):
             return StepResult(self.key, Outcome.FAILED, f"its private key {self.source} has no value")
         try:
-            values[self.key] = generation.ssh_public_key(values[self.source], self.comment)
+            return generation.ssh_public_key(values[self.source], self.comment)
         except (ValueError, TypeError) as error:
             return StepResult(self.key, Outcome.FAILED, f"{self.source} is not an OpenSSH private key ({error})")
-        return StepResult(self.key, Outcome.COMPLETED, f"derived from {self.source}")
+
+    @property
+    def made(self) -> str:
+        return f"derived from {self.source}"
 
 
 @dataclass(frozen=True)
