@@ -29,7 +29,7 @@ def edit(root: Path, site: str, identities: Identities, run_editor: Callable[[Pa
         run_editor(temporary)
         edited = temporary.read_text(encoding="utf-8")
     if edited == original:
-        return Change(site, ctx.relative, False, notes=["no change"])
+        return Change(site, ctx.relative, False, notes=("no change",))
     documents = load_yaml(edited, "(edited secrets)").documents
     if len(documents) != 1 or not isinstance(documents[0], dict) or "sops" in documents[0]:
         raise InputError([Problem("the edited file must be one YAML mapping without a `sops` key; nothing was changed")])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +20,7 @@ def today() -> date:
     return datetime.now(timezone.utc).date()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Change:
     """What a command did to a site's secrets file (names only: values are never reported)."""
 
@@ -33,7 +33,7 @@ class Change:
     added_recipients: tuple[str, ...] = ()
     removed_recipients: tuple[str, ...] = ()
     foreign: tuple[str, ...] = ()
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
 
 
 def _fail(ctx: SiteSecrets, results: list[plan.StepResult]) -> None:
@@ -65,27 +65,25 @@ def sync(root: Path, site: str, identities: Identities) -> Change:
         document, changed = _apply(ctx, steps, secret.empty(ctx.namespace))
         _write(ctx, sopsfile.seal([document], ctx.wanted, rule=KUBERNETES_RULE))
         return Change(site, ctx.relative, True, True, tuple(sorted(changed)), (), tuple(ctx.wanted),
-                      notes=[update_sops_config(root)])
+                      notes=(update_sops_config(root),))
     in_file = list(ctx.source.metadata.recipients)
     missing = [r for r in ctx.wanted if r not in in_file]
     foreign = tuple(r for r in in_file if r not in ctx.wanted)
     metadata = (ctx.source.documents[0].get("metadata") or {})
     misplaced = metadata.get("namespace") != ctx.namespace or metadata.get("name") != secret.NAME
-    result = Change(site, ctx.relative, False, unused=steps.unused, foreign=foreign, added_recipients=tuple(missing))
+    found = {"site": site, "file": ctx.relative, "unused": steps.unused, "foreign": foreign,
+             "added_recipients": tuple(missing)}
     if not steps.steps and not misplaced and not missing:
-        result.notes.append(update_sops_config(root))
-        return result
+        return Change(written=False, notes=(update_sops_config(root),), **found)
     opened = ctx.open(identities)
+    changed: set[str] = set()
     if not steps.steps and not misplaced:
         _write(ctx, sopsfile.rewrap(ctx.source, opened.data_key, in_file + missing))
     else:
         document, changed = _apply(ctx, steps, opened.documents[0])
         _write(ctx, sopsfile.seal([document, *opened.documents[1:]], in_file + missing, data_key=opened.data_key,
                                   stash=opened.stash, keep=ctx.source.metadata.age, rule=ctx.source.metadata.rule))
-        result.changed = tuple(sorted(changed))
-    result.written = True
-    result.notes.append(update_sops_config(root))
-    return result
+    return Change(written=True, changed=tuple(sorted(changed)), notes=(update_sops_config(root),), **found)
 
 
 def show(root: Path, site: str, identities: Identities) -> tuple[dict[str, Any], dict[str, str]]:
@@ -126,13 +124,10 @@ def add_recipient(root: Path, site: str, recipient: str, identities: Identities,
     ctx = load(root, site)
     opened = ctx.open(identities) if ctx.source and recipient not in ctx.source.metadata.recipients else None
     edited = _edit_site_file(ctx, lambda t, f, r: sitefile.add_recipient(t, f, r, comment), recipient)
-    result = Change(site, ctx.relative, False, added_recipients=(recipient,))
     if opened is not None:
         _write(ctx, sopsfile.rewrap(ctx.source, opened.data_key, [*ctx.source.metadata.recipients, recipient]))
-        result.written = True
-    result.notes.append(f"sites/{site}/site.yaml " + ("updated" if edited else "already lists it"))
-    result.notes.append(update_sops_config(root))
-    return result
+    notes = (f"sites/{site}/site.yaml " + ("updated" if edited else "already lists it"), update_sops_config(root))
+    return Change(site, ctx.relative, opened is not None, added_recipients=(recipient,), notes=notes)
 
 
 def remove_recipient(root: Path, site: str, recipient: str, identities: Identities) -> Change:
@@ -156,20 +151,21 @@ def remove_recipient(root: Path, site: str, recipient: str, identities: Identiti
         raise InputError([Problem(f"{recipient} is the last recipient of {ctx.relative}: nobody could open it",
                                   hint=f"add another first: `beskar secrets recipients {site} add age1...`")])
     edited = _edit_site_file(ctx, sitefile.remove_recipient, recipient)
-    result = Change(site, ctx.relative, False, removed_recipients=(recipient,))
+    changed: set[str] = set()
+    notes = []
     if opened is not None:
         # The removed party knew the data key and every value: both are replaced.
         steps = plan.plan_rotation(ctx.needs, ctx.existing, [n.key for n in ctx.needs if n.key in ctx.existing],
                                    ctx.site.secrets.password_length, ctx.comment)
         document, changed = _apply(ctx, steps, opened.documents[0])
         _write(ctx, sopsfile.seal([document, *opened.documents[1:]], remaining, rule=ctx.source.metadata.rule))
-        result.written, result.changed, result.unused = True, tuple(sorted(changed)), steps.unused
         if steps.unused:
-            result.notes.append(f"{len(steps.unused)} unused key(s) kept their values: nothing reads them; "
-                                f"remove them with `beskar secrets edit {site}`")
-    result.notes.append(f"sites/{site}/site.yaml " + ("updated" if edited else "did not list it"))
-    result.notes.append(update_sops_config(root))
-    return result
+            notes.append(f"{len(steps.unused)} unused key(s) kept their values: nothing reads them; "
+                         f"remove them with `beskar secrets edit {site}`")
+    notes += [f"sites/{site}/site.yaml " + ("updated" if edited else "did not list it"), update_sops_config(root)]
+    unused = tuple(sorted(set(ctx.existing) - {n.key for n in ctx.needs})) if opened is not None else ()
+    return Change(site, ctx.relative, opened is not None, changed=tuple(sorted(changed)), unused=unused,
+                  removed_recipients=(recipient,), notes=tuple(notes))
 
 
 @dataclass(frozen=True)
