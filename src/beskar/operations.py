@@ -44,7 +44,8 @@ def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
         raise InputError(problems)
     knowledge = catalog()
     rendered = {
-        name: render_site(site, knowledge, fleet.settings, bootstrapped=name in fleet.bootstrapped)
+        name: render_site(site, knowledge, fleet.settings, bootstrapped=name in fleet.bootstrapped,
+                          secrets_file=fleet.sites[name].secrets_file)
         for name, site in sites.items()
     }
     return CompiledFleet(fleet, sites, rendered)

@@ -27,31 +27,48 @@ JOURNAL_DIR = ".beskar/txn"
 
 @dataclass
 class Tree:
-    """Relative path -> ordered YAML documents, plus the header comment of each file."""
+    """Relative path -> ordered YAML documents (or raw bytes copied as they are), plus each file's source."""
 
     files: dict[str, list[Any]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    # Files copied byte for byte behind the header, e.g. a SOPS-encrypted Secret: re-emitting its YAML
+    # would need no key but could change its bytes, and sops' MAC covers values, not comments.
+    raw: dict[str, bytes] = field(default_factory=dict)
 
     def add(self, path: str, documents: list[Any], source: str) -> None:
-        if path in self.files:
+        if path in self.files or path in self.raw:
             raise ValueError(f"two renderers wrote {path}")
         self.files[path] = documents
+        self.sources[path] = source
+
+    def add_raw(self, path: str, content: bytes, source: str) -> None:
+        if path in self.files or path in self.raw:
+            raise ValueError(f"two renderers wrote {path}")
+        self.raw[path] = content
         self.sources[path] = source
 
     def update(self, other: Tree) -> None:
         for path, documents in other.files.items():
             self.add(path, documents, other.sources[path])
+        for path, content in other.raw.items():
+            self.add_raw(path, content, other.sources[path])
 
     def emit(self) -> dict[str, bytes]:
         """Every file as the exact bytes written to disk."""
-        return {path: emit_file(self.files[path], self.sources[path]) for path in sorted(self.files)}
+        emitted = {path: emit_file(self.files[path], self.sources[path]) for path in self.files}
+        emitted.update({path: header(self.sources[path]) + content for path, content in self.raw.items()})
+        return dict(sorted(emitted.items()))
+
+
+def header(source: str) -> bytes:
+    """The first line of every generated file: the ownership mark and where the file comes from."""
+    return f"{GENERATED_MARK} from {source}. Do not edit: change the fleet and run `beskar render`.\n".encode()
 
 
 def emit_file(documents: list[Any], source: str) -> bytes:
-    header = f"{GENERATED_MARK} from {source}. Do not edit: change the fleet and run `beskar render`.\n"
     body = yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                          explicit_start=True, allow_unicode=True, width=120)
-    return (header + body).encode("utf-8")
+    return header(source) + body.encode("utf-8")
 
 
 class Change(StrEnum):

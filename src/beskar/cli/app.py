@@ -16,6 +16,7 @@ from beskar.cli import secrets
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
 from beskar.fleet.examples import write_example
+from beskar.secrets.demo import sync_all
 from beskar.tree import Change
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ def demo(
     """Write the built-in example fleet (two sites, prod-brno and prod-ostrava) as a git repo and render it."""
     def write_and_render():
         files = write_example(directory)
+        sync_all(directory)  # each site's secrets, encrypted to the DEMO keys in demo-keys/
         compiled, changes = operations.render_fleet(directory)
         return files, compiled, changes
 
@@ -48,8 +50,10 @@ def demo(
     rendered = sum(1 for c in changes if c.change is not Change.UNCHANGED)
     out.print(f"Wrote the example fleet to {directory} ({len(files)} files) and rendered "
               f"{rendered} files for {len(compiled.rendered)} sites; {committed}.")
+    out.print("Each site's secrets are encrypted to DEMO age keys (demo-keys/: public, never for production).")
     out.print(f"Next: cd {directory} && beskar render --check && "
               "beskar explain prod-brno openstack.nova.cpu_allocation_ratio")
+    out.print("      SOPS_AGE_KEY_FILE=demo-keys/DEMO-operator.agekey beskar secrets show prod-brno")
 
 
 @app.command()

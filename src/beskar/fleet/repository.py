@@ -12,6 +12,7 @@ from beskar.fleet.layering import Provenance, merge_layers
 from beskar.problems import InputError, Origin, Problem
 
 FLEET_FILE = "beskar.yaml"
+SECRETS_FILE = "secrets.sops.yaml"  # sites/<site>/secrets.sops.yaml: the site's encrypted Secret
 SITE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
 
 
@@ -24,6 +25,8 @@ class LayeredSite:
     data: dict[str, Any]
     provenance: Provenance
     files: tuple[str, ...]
+    # The bytes of sites/<site>/secrets.sops.yaml as they are (encrypted; never decrypted here), or None.
+    secrets_file: bytes | None = None
 
     def origin(self, path: KeyPath) -> Origin | None:
         """The place that last set `path`, or of its nearest ancestor that has one (else the site file's top)."""
@@ -132,4 +135,6 @@ def _layer_site(root: Path, name: str, relative: str, defaults: tuple[Any, Posit
     files.append(relative)
     data, provenance = merge_layers(layers)
     data["name"] = name
-    return LayeredSite(name, profile, data, provenance, tuple(files))
+    secrets = root / "sites" / name / SECRETS_FILE
+    return LayeredSite(name, profile, data, provenance, tuple(files),
+                       secrets.read_bytes() if secrets.is_file() else None)

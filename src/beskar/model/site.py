@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator
 
 from beskar.model.openstack import OpenStack
+from beskar.model.secrets import SecretsSettings
 
 
 def _address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -215,6 +216,7 @@ class Site(Strict):
     openstack: OpenStack
     flavor_families: list[FlavorFamily] = []
     monitoring: Monitoring = Monitoring()
+    secrets: SecretsSettings = SecretsSettings()
 
     def network(self, purpose: Purpose) -> Network | None:
         return next((n for n in self.networks if n.purpose == purpose), None)

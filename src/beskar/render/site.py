@@ -14,6 +14,8 @@ from beskar.render.support import SUPPORT_VALUES
 from beskar.tree import Tree
 
 COMMON_SECRET = "common"
+# The site's encrypted Secret, copied as it is into the first layer whose releases read it.
+SECRET_FILE = "00-common-encryptedsecret.yaml"
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,9 @@ def _namespace_of(spec: ComponentSpec, site: Site) -> str:
     return spec.namespace or site.openstack.namespace
 
 
-def render_site(site: Site, catalog: Catalog, fleet_settings: dict[str, Any], bootstrapped: bool = False) -> RenderedSite:
-    """The complete Flux tree of one site. Pure: same site and catalog, same documents."""
+def render_site(site: Site, catalog: Catalog, fleet_settings: dict[str, Any], bootstrapped: bool = False,
+                secrets_file: bytes | None = None) -> RenderedSite:
+    """The complete Flux tree of one site. Pure: same site, catalog and secrets file bytes, same output."""
     components = deployed_components(site, catalog)
     deployed = frozenset(spec.name for spec in components)
     source = f"sites/{site.name}/site.yaml"
@@ -73,11 +76,17 @@ def render_site(site: Site, catalog: Catalog, fleet_settings: dict[str, Any], bo
 
     apps = f"apps/{site.name}"
     layer_names = [layer.name for layer in catalog.layers if layer.name in layers]
+    readers = {reader for _, names in needs.values() for reader in names}
+    secret_layer = next((spec.layer for spec in components if spec.name in readers), None)
     for layer in layer_names:
         files = layers[layer]
         for file_name, documents in files:
             tree.add(f"{apps}/{layer}/{file_name}", documents, source)
-        tree.add(f"{apps}/{layer}/kustomization.yaml", [flux.kustomization_file([f for f, _ in files])], source)
+        resources = [f for f, _ in files]
+        if secrets_file is not None and layer == secret_layer:
+            tree.add_raw(f"{apps}/{layer}/{SECRET_FILE}", secrets_file, f"sites/{site.name}/secrets.sops.yaml")
+            resources.append(SECRET_FILE)
+        tree.add(f"{apps}/{layer}/kustomization.yaml", [flux.kustomization_file(resources)], source)
 
     clusters = f"clusters/{site.name}"
     tree.add(f"{clusters}/sources.yaml", _sources(site, catalog, components, fleet_settings), source)

@@ -1,0 +1,64 @@
+"""Benchmark: seal and open a site's Secret (43 keys) with Beskar, and the age CLI opening the same data key."""
+
+import datetime, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+
+import beskar
+from beskar.fleet.examples import write_example
+from beskar.secrets import age, generation, secret, sopsfile
+from beskar.secrets.operations import sync
+from beskar.secrets.sops import KUBERNETES_RULE
+
+REPEATS = 20
+
+
+def best(function, repeats=REPEATS):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times)
+
+
+def main() -> None:
+    print(f"beskar {beskar.__file__}  python {platform.python_version()}  {platform.machine()}  "
+          f"{os.cpu_count()} cpus")
+    work = Path(tempfile.mkdtemp(prefix="beskar-bench-"))
+    identity, recipient = age.generate()
+    key_file = work / "key.agekey"
+    key_file.write_text(identity + "\n")
+    identities = age.parse_identities(identity, "bench")
+    values = {f"service{i}.oslo_db.user.password": generation.password() for i in range(40)}
+    values["nova.network.ssh.private_key"] = generation.ssh_private_key()
+    document = secret.updated(secret.empty("openstack"), "openstack", values, set(values), datetime.date.today())
+    text = sopsfile.seal([document], [recipient], rule=KUBERNETES_RULE)
+    source = sopsfile.read(text, "bench.sops.yaml")
+
+    figures = {
+        "seal (generate data key, encrypt 41 values, MAC, wrap for 1 recipient)":
+            best(lambda: sopsfile.seal([document], [recipient], rule=KUBERNETES_RULE)),
+        "read (parse, no key)": best(lambda: sopsfile.read(text, "bench.sops.yaml")),
+        "open (unwrap data key, decrypt 41 values, verify MAC)": best(lambda: sopsfile.open_file(source, identities)),
+    }
+    fleet = work / "fleet"
+
+    def first_sync():
+        shutil.rmtree(fleet, ignore_errors=True)
+        write_example(fleet)
+        sync(fleet, "prod-brno", lambda: [])
+
+    figures["`secrets sync` of a new site (compile, generate 43, seal, write)"] = best(first_sync, 5)
+    armored = work / "data-key.age"
+    armored.write_text(source.metadata.age[0].enc)
+    cli = shutil.which("age")
+    if cli:
+        figures["peer: `age -d` of the same data key (one process)"] = best(
+            lambda: subprocess.run([cli, "-d", "-i", str(key_file), str(armored)], check=True, capture_output=True))
+    for name, (fastest, median) in figures.items():
+        print(f"  {name:72} best {fastest * 1000:7.2f} ms   median {median * 1000:7.2f} ms")
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

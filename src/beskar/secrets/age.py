@@ -1,0 +1,135 @@
+"""age recipients and identities: parsing, generation, wrapping the data key, and where identities come from."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyrage
+
+from beskar.secrets.errors import SopsError
+from beskar.secrets.sops import AgeKey
+
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+RECIPIENT = re.compile(rf"^age1[{_BECH32}]{{58}}$")
+SSH_RECIPIENT = re.compile(r"^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/=]+( .*)?$")
+IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
+
+
+def recipient_problem(text: str) -> str | None:
+    """Why `text` is not an age recipient Beskar can encrypt to, or None if it is one."""
+    if RECIPIENT.match(text):
+        try:
+            pyrage.x25519.Recipient.from_str(text)
+        except Exception:  # pyrage raises its own RecipientError subclasses
+            return f"{text!r} has a bad checksum (a typo in an age recipient?)"
+        return None
+    if SSH_RECIPIENT.match(text):
+        try:
+            pyrage.ssh.Recipient.from_str(text)
+        except Exception:
+            return f"{text!r} is not a valid SSH public key"
+        return None
+    if text.startswith(IDENTITY_PREFIX) or text.startswith("AGE-SECRET-KEY-"):
+        return "this is a private age identity, not a recipient: never put it in the fleet (use age1...)"
+    return f"{text!r} is not an age recipient (age1 followed by 58 bech32 characters, or an ssh-ed25519 key)"
+
+
+def _recipient(text: str):
+    if text.startswith("ssh-"):
+        return pyrage.ssh.Recipient.from_str(text)
+    return pyrage.x25519.Recipient.from_str(text)
+
+
+def wrap(data_key: bytes, recipient: str) -> AgeKey:
+    """The data key as an armored age file for one recipient (what sops stores in `enc`)."""
+    problem = recipient_problem(recipient)
+    if problem:
+        raise SopsError("sops.age", problem)
+    armored = pyrage.encrypt(data_key, [_recipient(recipient)], armored=True).decode("ascii")
+    return AgeKey(recipient, armored if armored.endswith("\n") else armored + "\n")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A private age identity and where it was read from (never printed)."""
+
+    secret: object
+    recipient: str
+    source: str
+
+
+def generate() -> tuple[str, str]:
+    """A new X25519 identity: (the AGE-SECRET-KEY-1... line, its age1... recipient)."""
+    identity = pyrage.x25519.Identity.generate()
+    return str(identity), str(identity.to_public())
+
+
+def parse_identities(text: str, source: str) -> list[Identity]:
+    """Identities in an age key file: one per line, `#` comments and blank lines ignored."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not line.startswith(IDENTITY_PREFIX):
+            raise SopsError("identity", f"{source}:{number} is not an AGE-SECRET-KEY-1... line "
+                                        "(only X25519 age identities are supported)")
+        try:
+            secret = pyrage.x25519.Identity.from_str(line)
+        except Exception:
+            raise SopsError("identity", f"{source}:{number} is not a valid age identity") from None
+        found.append(Identity(secret, str(secret.to_public()), f"{source}:{number}"))
+    return found
+
+
+def default_key_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "sops" / "age" / "keys.txt"
+
+
+def load_identities(files: list[Path] | None = None, environ: dict[str, str] | None = None) -> list[Identity]:
+    """Identities as sops finds them: --identity files, then SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, keys.txt."""
+    environ = dict(os.environ) if environ is None else environ
+    found: list[Identity] = []
+    for path in files or []:
+        found += _read_key_file(Path(path))
+    if environ.get("SOPS_AGE_KEY"):
+        found += parse_identities(environ["SOPS_AGE_KEY"], "SOPS_AGE_KEY")
+    if environ.get("SOPS_AGE_KEY_FILE"):
+        found += _read_key_file(Path(environ["SOPS_AGE_KEY_FILE"]))
+    default = default_key_file()
+    if default.is_file():
+        found += _read_key_file(default)
+    return found
+
+
+def _read_key_file(path: Path) -> list[Identity]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SopsError("identity", f"cannot read identity file {path}: {error.strerror}") from None
+    return parse_identities(text, str(path))
+
+
+def unwrap(keys: tuple[AgeKey, ...], identities: list[Identity], file: str) -> bytes:
+    """The data key, from the first age entry one of the identities opens."""
+    if not identities:
+        raise SopsError("sops.age", "no age identity to open the file: pass --identity FILE or set "
+                                    "SOPS_AGE_KEY_FILE / SOPS_AGE_KEY", file)
+    secrets = [identity.secret for identity in identities]
+    mine = {identity.recipient for identity in identities}
+    # Entries addressed to one of our recipients first; the others may still open (ssh, plugin ...).
+    for key in sorted(keys, key=lambda k: k.recipient not in mine):
+        try:
+            data_key = pyrage.decrypt(key.enc.encode("ascii"), secrets)
+        except Exception:  # wrong identity, or a damaged entry: try the next one
+            continue
+        if len(data_key) != 32:
+            raise SopsError("sops.age", f"the data key for {key.recipient} is {len(data_key)} bytes, not 32", file)
+        return data_key
+    recipients = ", ".join(k.recipient for k in keys) or "none"
+    raise SopsError("sops.age", f"none of your {len(identities)} identities opens this file "
+                                f"(it is encrypted to: {recipients})", file)

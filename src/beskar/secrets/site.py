@@ -1,0 +1,120 @@
+"""One site's secrets as the commands see them: its settings, the keys it needs, its encrypted file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from beskar.catalog import catalog
+from beskar.fleet import LayeredSite, load_fleet
+from beskar.model import Site, type_site
+from beskar.problems import InputError, Problem
+from beskar.secrets import plan, secret, sopsconfig, store
+from beskar.secrets.age import Identity
+from beskar.secrets.errors import SopsError
+from beskar.secrets.sopsfile import Opened, SopsFile, open_file
+
+Identities = Callable[[], list[Identity]]
+
+
+@dataclass
+class SiteSecrets:
+    root: Path
+    name: str
+    site: Site
+    layered: LayeredSite
+    needs: list[plan.Need]
+    source: SopsFile | None
+
+    @property
+    def relative(self) -> str:
+        return store.relative_path(self.name)
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.relative
+
+    @property
+    def namespace(self) -> str:
+        return self.site.openstack.namespace
+
+    @property
+    def wanted(self) -> list[str]:
+        """Who must be able to open the file: the site's own recipients, then the operators."""
+        settings = self.site.secrets
+        return list(dict.fromkeys([*settings.recipients, *settings.operators]))
+
+    @property
+    def existing(self) -> list[str]:
+        return secret.key_names(self.source.documents[0]) if self.source else []
+
+    def plan_sync(self) -> plan.Plan:
+        return plan.plan_sync(self.needs, self.existing, self.site.secrets.password_length, self.comment)
+
+    @property
+    def comment(self) -> str:
+        return f"beskar@{self.name}"
+
+    def open(self, identities: Identities) -> Opened:
+        if self.source is None:
+            raise InputError([Problem(f"{self.relative} does not exist yet",
+                                      hint=f"create it with `beskar secrets sync {self.name}`")])
+        try:
+            return open_file(self.source, identities())
+        except SopsError as error:
+            raise store.as_input_error(error) from None
+
+    def require_recipients(self) -> None:
+        if not self.wanted:
+            origin = self.layered.origin(("secrets",))
+            raise InputError([Problem(
+                f"site {self.name} has no age recipients: nobody could open its secrets", origin,
+                hint=f"run `beskar secrets keygen {self.name} --out FILE` for the site's Flux key, and set "
+                     "secrets.operators (in beskar.yaml defaults) to your own age recipient")])
+
+
+def load(root: Path, name: str) -> SiteSecrets:
+    """Type the site, render what its Secret must hold, and read its encrypted file (no key needed)."""
+    from beskar.operations import compile_fleet  # operations imports render; keep module import light
+
+    compiled = compile_fleet(root, [name])
+    knowledge = catalog()
+    pairs = plan.pairs_in(knowledge.credentials)
+    needs = plan.needs_of(((n.key, n.kind) for n in compiled.rendered[name].secrets), pairs)
+    return SiteSecrets(Path(root), name, compiled.sites[name], compiled.fleet.sites[name], needs,
+                       store.read_secrets(Path(root), name))
+
+
+def all_recipients(root: Path) -> dict[str, list[str]]:
+    """site -> recipients for every site of the fleet (for .sops.yaml)."""
+    fleet = load_fleet(root)
+    result = {}
+    problems = []
+    for name, layered in fleet.sites.items():
+        try:
+            settings = type_site(layered).secrets
+        except InputError as error:
+            problems.extend(error.problems)
+            continue
+        result[name] = list(dict.fromkeys([*settings.recipients, *settings.operators]))
+    if problems:
+        raise InputError(problems)
+    return result
+
+
+def update_sops_config(root: Path) -> str:
+    """Write .sops.yaml from the fleet if it is Beskar's (or absent); says what happened."""
+    path = Path(root) / store.SOPS_CONFIG
+    try:
+        content = sopsconfig.sops_config(all_recipients(root))
+    except InputError:
+        return f"{store.SOPS_CONFIG} not updated: the fleet has problems (see `beskar render`)"
+    if path.is_file():
+        current = path.read_bytes()
+        if current == content:
+            return f"{store.SOPS_CONFIG} up to date"
+        if not sopsconfig.generated(current):
+            return f"{store.SOPS_CONFIG} left alone: it was not written by Beskar"
+    store.write_atomic(path, content)
+    return f"{store.SOPS_CONFIG} written"
