@@ -29,7 +29,7 @@ from beskar.tree import Change
 CASES_DIR = Path(__file__).parent / "bad_input"
 CASES = sorted(p.parent.name for p in CASES_DIR.glob("*/case.yaml"))
 KEYS = {"file", "edit", "expect", "command", "exit", "problems", "placeless", "known_bug"}
-HEADER = re.compile(r"^error: the fleet cannot be used as it is \((\d+) problem\(s\)\)$", re.M)
+HEADER = re.compile(r"^error: (\d+) problem\(s\) in the input; nothing was changed$", re.M)
 PLACED = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+):(?P<column>\d+): .+ "
                     r"\[(?P<layer>global|profile:[a-z0-9-]+|site:[a-z0-9-]+)\]$")
 # Words of pydantic's internals that a message for people must not show.

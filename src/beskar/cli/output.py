@@ -29,7 +29,7 @@ SiteOption = Annotated[Optional[list[str]], typer.Option("--site", "-s", help="O
 
 
 def fail_input(error: InputError) -> None:
-    err.print(f"[bold red]error:[/] the fleet cannot be used as it is ({len(error.problems)} problem(s))")
+    err.print(f"[bold red]error:[/] {len(error.problems)} problem(s) in the input; nothing was changed")
     for problem in error.problems:
         # Messages quote user input, which may contain [brackets] that rich would read as markup.
         where = escape(f"{problem.origin}: ") if problem.origin else ""
