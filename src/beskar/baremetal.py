@@ -40,12 +40,15 @@ def connect(url: str | None, key: str | None) -> MaasClient:
     if not key:
         problems.append(Problem("no MAAS API key", hint=f"pass --key or set {KEY_VARIABLE} to the "
                                                         "consumer:token:secret that `maas apikey` prints"))
-    if problems:
+    parsed = None
+    if key:
+        try:
+            parsed = ApiKey.parse(key)
+        except ValueError as failure:
+            problems.append(Problem(f"the MAAS API key is not usable: {failure}"))
+    if problems or parsed is None or not url:
         raise InputError(problems)
-    try:
-        return MaasClient(url, ApiKey.parse(key))
-    except ValueError as failure:
-        raise InputError([Problem(f"the MAAS API key is not usable: {failure}")]) from None
+    return MaasClient(url, parsed)
 
 
 def plan_site(root: Path, site: str, client: MaasClient | None = None,
