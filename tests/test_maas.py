@@ -98,12 +98,12 @@ def test_deployed_machines_in_place_and_tags_owned_by_beskar_only(fake, wanted):
     for planned in wanted.machines:
         tags = list(planned.tags)
         if planned.hostname == "ova-cmp-1":
-            tags += ["flavor-e1", "gpu"]  # a stale family Beskar set once, and an operator's own tag
+            tags += ["flavor-c3", "gpu"]  # a stale family Beskar set once, and an operator's own tag
         ready(fake, wanted, planned.hostname, status="Deployed", tags=tags)
     result = plan(wanted, list(fake.machines.values()), fake.subnets)
     assert result.in_place == ("ova-ctl-1", "ova-ctl-2", "ova-ctl-3")
     (step,) = result.steps
-    assert (step.hostname, step.action, step.summary) == ("ova-cmp-1", Action.TAG, "remove flavor-e1")
+    assert (step.hostname, step.action, step.summary) == ("ova-cmp-1", Action.TAG, "remove flavor-c3")
 
 
 def test_machines_not_in_the_plan_are_never_touched(fake, wanted):

@@ -10,7 +10,8 @@ import beskar.check  # noqa: F401  (registers the rules)
 from beskar.check.findings import RULES, Scope, Severity
 from beskar.check.rules_hosts import (duplicate_bmc, duplicate_hostname, duplicate_ip, duplicate_mac,
                                       flavor_family_without_computes, netplan_invalid, node_label_unset,
-                                      selected_labels)
+                                      selected_labels, unlabelled_families)
+from beskar.check.rules_hosts import _helm_releases
 from beskar.operations import compile_fleet
 
 
@@ -78,14 +79,26 @@ def test_a_label_no_node_carries_is_an_error(example_fleet):
     assert network.hint == "add a node with role network" and network.site == "prod-ostrava"
 
 
-def test_a_flavor_family_without_computes_is_an_error(example_fleet):
-    edit(example_fleet / "profiles/production.yaml", "monitoring:\n",
-         "flavor_families:\n  - name: g2\n    cpu_allocation_ratio: 1.5\nmonitoring:\n")
-    findings = [f for site, layered in pairs(example_fleet) for f in flavor_family_without_computes(site, layered)]
-    assert sorted(f.site for f in findings) == ["prod-brno", "prod-ostrava"]
-    assert {f.file for f in findings} == {"profiles/production.yaml"}
-    assert {f.line for f in findings} == {line_of(example_fleet / "profiles/production.yaml", "name: g2")}
-    assert "beskar.io/flavor-family=g2" in findings[0].message
+def test_a_flavor_family_used_without_labelled_computes_is_found(example_fleet):
+    site, _ = next(p for p in pairs(example_fleet) if p[0].name == "prod-ostrava")
+    key = "beskar.io/flavor-family"
+    nova = {"kind": "HelmRelease", "metadata": {"name": "nova"}, "spec": {"values": {"conf": {"overrides": {
+        "nova_compute": {"labels": [{"label": {"key": key, "values": [family]}} for family in ("e1", "c3", "g2")]}}}}}}
+    assert unlabelled_families(site, [nova]) == ["c3", "g2"]  # ostrava has e1 and c2 computes only
+
+
+def test_the_rendered_nova_overrides_are_read(example_fleet):
+    site, _ = next(p for p in pairs(example_fleet) if p[0].name == "prod-brno")
+    found = selected_labels(_helm_releases(site))
+    assert {v for (k, v) in found if k == "beskar.io/flavor-family"} == {"e1", "c2", "c3"}
+    assert found[("beskar.io/flavor-family", "c3")] == ["nova: values.conf.overrides.nova_compute.labels.2.label"]
+
+
+def test_flavor_families_without_hardware_at_a_site_are_not_an_error(example_fleet):
+    # The fleet declares c3; ostrava has no c3 computes, renders no c3 override, and that is fine.
+    site, layered = next(p for p in pairs(example_fleet) if p[0].name == "prod-ostrava")
+    assert "c3" in {f.name for f in site.flavor_families}
+    assert list(flavor_family_without_computes(site, layered)) == []
 
 
 def test_a_vlan_mtu_above_its_bond_is_a_netplan_error(example_fleet):
@@ -100,7 +113,7 @@ def test_a_vlan_mtu_above_its_bond_is_a_netplan_error(example_fleet):
 
 
 @pytest.mark.parametrize("rule, site, old, new, expected", [
-    (duplicate_mac, "prod-ostrava", '{name: eno2, mac: "3c:fd:fe:32:31:01"}', '{name: eno2, mac: "B8:CA:3A:16:00:32"}',
+    (duplicate_mac, "prod-ostrava", '{name: eno2, mac: 3c:fd:fe:32:31:01}', '{name: eno2, mac: B8:CA:3A:16:00:32}',
      "MAC address b8:ca:3a:16:00:32 of site prod-ostrava is already used at sites/prod-brno/site.yaml:"),
     (duplicate_ip, "prod-ostrava", "{name: storage, device: bond0, address: 10.32.3.31}",
      "{name: storage, device: bond0, address: 10.16.3.32}",

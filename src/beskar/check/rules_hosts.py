@@ -31,6 +31,10 @@ def selected_labels(documents: Iterable[Any]) -> dict[Label, list[str]]:
             if node.get("operator") == "In" and isinstance(node.get("key"), str):  # nodeAffinity expressions
                 for v in node.get("values") or []:
                     found[(node["key"], str(v))].append(f"{release}: {path}")
+            label = node.get("label")
+            if isinstance(label, dict) and isinstance(label.get("key"), str):  # openstack-helm daemonset overrides
+                for v in label.get("values") or []:
+                    found[(label["key"], str(v))].append(f"{release}: {path}.label")
             for k, child in node.items():
                 walk(child, f"{path}.{k}" if path else str(k), release)
         elif isinstance(node, list):
@@ -78,21 +82,24 @@ def node_label_unset(site: Site, layered: LayeredSite) -> Iterator[Finding]:
                      file=origin.file, line=origin.line, hint=hint, site=site.name)
 
 
-@rule("model/flavor-family-without-computes", Severity.ERROR, Scope.MODEL,
-      "a flavor family has no compute node labelled with it, so its flavors cannot be scheduled")
-def flavor_family_without_computes(site: Site, layered: LayeredSite) -> Iterator[Finding]:
+def unlabelled_families(site: Site, releases: Iterable[Any]) -> list[str]:
+    """Flavor families a HelmRelease selects on (nova's per-family overrides) that no compute node carries."""
     key = catalog().node_labels["flavor_family_label"]
     labelled = {node_labels(n, catalog()).get(key) for n in site.nodes if n.has(Role.COMPUTE)}
-    # Families the nova release selects on, and families the site declares (flavors will be made of them).
-    selected = {value for (k, value) in selected_labels(_helm_releases(site)) if k == key}
-    for family in sorted(selected | {f.name for f in site.flavor_families}):
-        if family in labelled:
-            continue
+    return sorted(value for (k, value) in selected_labels(releases) if k == key and value not in labelled)
+
+
+@rule("model/flavor-family-without-computes", Severity.ERROR, Scope.MODEL,
+      "a flavor family is used but no compute node is labelled with it, so its flavors cannot be scheduled")
+def flavor_family_without_computes(site: Site, layered: LayeredSite) -> Iterator[Finding]:
+    # A family the fleet declares but a site has no hardware for is fine; one the site's releases use is not.
+    key = catalog().node_labels["flavor_family_label"]
+    for family in unlabelled_families(site, _helm_releases(site)):
         origin = layered.origin(("flavor_families", family))
         yield report("model/flavor-family-without-computes",
-                     f"flavor family {family!r} has no compute node labelled {key}={family} at {site.name}",
-                     file=origin.file, line=origin.line, site=site.name,
-                     hint=f"set flavor_family: {family} on a compute node, or remove the family from this site")
+                     f"flavor family {family!r} is used but no compute node of {site.name} is labelled "
+                     f"{key}={family}", file=origin.file, line=origin.line, site=site.name,
+                     hint=f"set flavor_family: {family} on a compute node")
 
 
 @rule("model/netplan-invalid", Severity.ERROR, Scope.MODEL,

@@ -61,7 +61,7 @@ def render(
                                         "stale, missing or extra.")] = False,
     output_format: FormatOption = Format.TABLE,
 ) -> None:
-    """Render every site (or --site) into clusters/<site>/ and apps/<site>/.
+    """Render every site (or --site) into clusters/<site>/, apps/<site>/ and inventory/<site>/.
 
     The write is atomic: a failed or killed render leaves the previous tree in place.
     Exit codes: 0 done (or up to date), 1 --check found differences, 2 unusable input.
@@ -94,7 +94,7 @@ def _render_table(compiled: operations.CompiledFleet, changes, check: bool) -> N
     for name, rendered in compiled.rendered.items():
         site = compiled.sites[name]
         changed = sum(1 for c in changes if c.change is not Change.UNCHANGED
-                      and (c.path.startswith(f"clusters/{name}/") or c.path.startswith(f"apps/{name}/")))
+                      and c.path.startswith((f"clusters/{name}/", f"apps/{name}/", f"inventory/{name}/")))
         layers = len({c.layer for c in rendered.components}) + 1
         table.add_row(name, f"{site.openstack.release} ({site.openstack.distro})", str(layers),
                       str(len(rendered.components)), str(len(rendered.tree.files)), str(len(rendered.secrets)),

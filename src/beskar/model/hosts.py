@@ -18,6 +18,9 @@ _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
 def _mac(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted all-digit MAC such as 52:54:00:12:34:56 as a base-60 number.
+        raise ValueError(f"reads as the number {value}: quote MAC addresses made of digits only")
     if not isinstance(value, str):
         return value
     text = value.strip().lower().replace("-", ":")
