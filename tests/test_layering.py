@@ -414,12 +414,12 @@ def test_example_fleet_provenance(example_fleet: Path):
     assert [s.origin.layer for s in brno.provenance["monitoring", "enabled"]] == ["global", "profile:production"]
     assert [s.origin.layer for s in brno.provenance["openstack", "nova"]] == \
         ["global", "profile:production", "site:prod-brno"]
-    # Aliased node interfaces: the key at the node that uses the alias, the items at the anchor.
+    # Aliased node bonds: the key at the node that uses the alias, the items at the anchor.
     site_file = example_fleet / "sites/prod-brno/site.yaml"
-    use_line = site_file.read_text().splitlines().index("    interfaces: *ctl-nics", 0) + 1
-    assert chain(brno.provenance, "nodes", "brno-ctl-2", "interfaces")[-1][:3] == ("site:prod-brno", use_line, 5)
-    assert brno.provenance["nodes", "brno-ctl-2", "interfaces", "ens1f0"][-1].origin.line == \
-        line_and_column(site_file, "- {name: ens1f0}")[0]
+    use_line = site_file.read_text().splitlines().index("    bonds: *ctl-bonds", 0) + 1
+    assert chain(brno.provenance, "nodes", "brno-ctl-2", "bonds")[-1][:3] == ("site:prod-brno", use_line, 5)
+    assert brno.provenance["nodes", "brno-ctl-2", "bonds", "bond0"][-1].origin.line == \
+        line_and_column(site_file, "- {name: bond0, interfaces: [ens1f0, ens1f1]")[0]
 
 
 def test_explain_shows_a_deletion(example_fleet: Path):

@@ -27,7 +27,7 @@ class CompiledFleet:
         return dict(sorted(files.items()))
 
     def owned_prefixes(self) -> list[str]:
-        return [f"{top}/{name}" for name in sorted(self.rendered) for top in ("clusters", "apps")]
+        return [f"{top}/{name}" for name in sorted(self.rendered) for top in ("clusters", "apps", "inventory")]
 
 
 def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:

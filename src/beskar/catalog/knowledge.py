@@ -126,6 +126,11 @@ class Catalog:
     def node_labels(self) -> dict[str, Any]:
         return _read_yaml("node_labels.yaml")
 
+    @cached_property
+    def host_roles(self) -> dict[str, Any]:
+        """role -> packages and sysctl the host playbook sets on nodes of that role."""
+        return _read_yaml("host_roles.yaml")["roles"]
+
     def node_selectors(self, chart: str) -> dict[str, str]:
         """labels.<group> -> "key=value" for the chart, with Beskar's placement applied."""
         defaults = self._default_selectors.get(chart, {})

@@ -1,2 +1,4 @@
-"""Rules over a Site and/or a rendered tree: schemas, chart values paths, and (later) policy."""
-from beskar.check import rules_secrets  # noqa: F401  (registers the secrets rules)
+"""Rules over a Site and/or a rendered tree: schemas, chart values paths, and policy."""
+
+# Importing a rules module registers its rules.
+from beskar.check import rules_hosts, rules_secrets  # noqa: F401

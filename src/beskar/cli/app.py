@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from beskar import operations
-from beskar.cli import secrets
+from beskar.cli import maas, secrets
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
 from beskar.fleet.examples import write_example
@@ -30,6 +30,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(maas.app, name="maas")
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="A new or empty directory for the example fleet.")],
@@ -64,7 +65,7 @@ def render(
                                         "stale, missing or extra.")] = False,
     output_format: FormatOption = Format.TABLE,
 ) -> None:
-    """Render every site (or --site) into clusters/<site>/ and apps/<site>/.
+    """Render every site (or --site) into clusters/<site>/, apps/<site>/ and inventory/<site>/.
 
     The write is atomic: a failed or killed render leaves the previous tree in place.
     Exit codes: 0 done (or up to date), 1 --check found differences, 2 unusable input.
@@ -97,7 +98,7 @@ def _render_table(compiled: operations.CompiledFleet, changes, check: bool) -> N
     for name, rendered in compiled.rendered.items():
         site = compiled.sites[name]
         changed = sum(1 for c in changes if c.change is not Change.UNCHANGED
-                      and (c.path.startswith(f"clusters/{name}/") or c.path.startswith(f"apps/{name}/")))
+                      and c.path.startswith((f"clusters/{name}/", f"apps/{name}/", f"inventory/{name}/")))
         layers = len({c.layer for c in rendered.components}) + 1
         table.add_row(name, f"{site.openstack.release} ({site.openstack.distro})", str(layers),
                       str(len(rendered.components)), str(len(rendered.tree.files)), str(len(rendered.secrets)),

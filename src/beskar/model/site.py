@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator
 
 from beskar.model.openstack import OpenStack
 from beskar.model.secrets import SecretsSettings
+
+if TYPE_CHECKING:
+    from beskar.model.hosts import Bmc, Disks, Hosts, KernelTuning, MacAddress
 
 
 def _address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -72,6 +75,7 @@ class Purpose(StrEnum):
     STORAGE = "storage"
     TUNNEL = "tunnel"
     PROVIDER = "provider"
+    OOB = "oob"  # out-of-band: the BMCs' network; hosts are not attached to it
 
 
 class Pool(Strict):
@@ -96,7 +100,7 @@ class Network(Strict):
 
 class Interface(Strict):
     name: str
-    mac: str | None = None
+    mac: MacAddress | None = None
     mtu: Mtu | None = None
 
 
@@ -113,6 +117,7 @@ class Attachment(Strict):
     name: DnsLabel = Field(description="the network's name")
     device: str
     address: IPAddress | None = None
+    bridge: str | None = Field(default=None, description="a Linux bridge over the device that carries the address")
 
 
 class Node(Strict):
@@ -123,6 +128,11 @@ class Node(Strict):
     interfaces: list[Interface] = []
     bonds: list[Bond] = []
     networks: list[Attachment] = []
+    bmc: Bmc | None = None
+    boot_interface: str | None = Field(default=None, description="the interface MAAS PXE-boots from "
+                                                                 "(default: the first with a MAC)")
+    disks: Disks = Field(default_factory=lambda: _hosts.Disks())
+    kernel: KernelTuning | None = Field(default=None, description="kernel tuning (default: hosts.compute on computes)")
 
     def has(self, role: Role) -> bool:
         return role in self.roles
@@ -217,9 +227,18 @@ class Site(Strict):
     flavor_families: list[FlavorFamily] = []
     monitoring: Monitoring = Monitoring()
     secrets: SecretsSettings = SecretsSettings()
+    hosts: Hosts = Field(default_factory=lambda: _hosts.Hosts())
 
     def network(self, purpose: Purpose) -> Network | None:
         return next((n for n in self.networks if n.purpose == purpose), None)
 
     def nodes_with(self, role: Role) -> list[Node]:
         return [node for node in self.nodes if role in node.roles]
+
+
+# The host parts build on this module's types, so they are imported (and the models completed) last.
+from beskar.model import hosts as _hosts  # noqa: E402
+from beskar.model.hosts import Bmc, Disks, Hosts, KernelTuning, MacAddress  # noqa: E402,F811
+
+Node.model_rebuild()
+Site.model_rebuild()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from beskar.fleet import LayeredSite
 from beskar.fleet.documents import named_list
+from beskar.model.hosts import host_problems
 from beskar.model.site import Purpose, Role, Site
 from beskar.problems import InputError, Problem
 
@@ -150,6 +151,7 @@ def _cross_references(site: Site, layered: LayeredSite):
             if node.address_on(management.name) is None:
                 yield Problem(f"node {node.name} has no address on the management network {management.name!r}",
                               at(("nodes", node.name)))
+    yield from host_problems(site, at)
     if not site.nodes_with(Role.CONTROL_PLANE):
         yield Problem("the site has no control-plane node", at(("nodes",)))
     if site.ceph.mode == "external" and site.ceph.external is None:

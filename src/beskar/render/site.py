@@ -9,6 +9,9 @@ from typing import Any
 from beskar.catalog import Catalog, ComponentSpec, Credential, chart_credentials
 from beskar.model import Site
 from beskar.render import flux
+from beskar.render.hosts import render_hosts
+from beskar.render.kubespray import render_kubespray
+from beskar.render.maas import render_maas
 from beskar.render.openstack import chart_values
 from beskar.render.support import SUPPORT_VALUES
 from beskar.tree import Tree
@@ -100,6 +103,11 @@ def render_site(site: Site, catalog: Catalog, fleet_settings: dict[str, Any], bo
     if bootstrapped:
         resources.append("flux-system")
     tree.add(f"{clusters}/kustomization.yaml", [flux.kustomization_file(resources)], source)
+
+    # Below Kubernetes: the same site as Kubespray, host-configuration and MAAS inventories.
+    tree.update(render_kubespray(site, catalog, source))
+    tree.update(render_hosts(site, catalog, source))
+    tree.update(render_maas(site, source))
 
     secrets = [SecretNeed(key, kind, tuple(sorted(readers))) for key, (kind, readers) in sorted(needs.items())]
     return RenderedSite(site.name, tree, components, secrets)

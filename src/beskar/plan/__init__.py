@@ -1,0 +1,1 @@
+"""Pure planners: desired state and observed state in, steps out."""
