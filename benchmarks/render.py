@@ -96,7 +96,7 @@ def main() -> int:
         def clear() -> None:
             for top in ("clusters", "apps"):
                 shutil.rmtree(root / top, ignore_errors=True)
-        emit_times, emitted = timed(compiled.emitted)
+        emit_times, emitted = timed(compiled.emitted, before=lambda: setattr(compiled, "_emitted", None))
         write_times, _ = timed(lambda: trees.write(root, emitted, prefixes), before=clear)
         files, size = len(emitted), sum(len(content) for content in emitted.values())
         noop_times, (_, changes) = timed(lambda: render_fleet(root))
