@@ -8,8 +8,8 @@ from pathlib import Path
 from beskar import operations
 from beskar import tree as trees
 from beskar.check.documents import paused_gc
-from beskar.check.engine import Subject, run_rules
-from beskar.check.findings import Finding
+from beskar.check.engine import Subject, applicable_rules, run_rules
+from beskar.check.findings import Finding, Rule
 from beskar.check.repository import ClusterFacts, FluxRepository, TreeOptions, load_repository
 from beskar.check.settings import CheckSettings, parse_settings
 from beskar.fleet.documents import read_document
@@ -29,6 +29,7 @@ class Review:
     files: int
     sites: tuple[str, ...] = ()
     stale: int = 0
+    rules: tuple[Rule, ...] = ()  # the rules that ran
 
 
 def _objects(repository: FluxRepository) -> int:
@@ -62,8 +63,10 @@ def _lint(root: Path, mirror: str | None, charts: Path | None, disable: list[str
                           charts=read_chart_skeletons(charts) if charts is not None else None)
     contents, others = read_files(root)
     repository = load_repository(contents, others, options)
-    findings = run_rules(Subject(repository=repository, texts=contents), settings)
-    return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files))
+    subject = Subject(repository=repository, texts=contents)
+    findings = run_rules(subject, settings)
+    return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
+                  rules=tuple(applicable_rules(subject, settings)))
 
 
 def check(root: Path, sites: list[str] | None = None, *, charts: Path | None = None,
@@ -100,9 +103,10 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
         for file in layered.files:
             if file not in texts:
                 texts[file] = (root / file).read_text(encoding="utf-8")
-    findings = run_rules(Subject(typed, repository, texts), settings)
+    subject = Subject(typed, repository, texts)
+    findings = run_rules(subject, settings)
     return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
-                  tuple(sorted(compiled.sites)), len(repository.stale))
+                  tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)))
 
 
 def _all_site_names(root: Path) -> set[str]:

@@ -65,6 +65,14 @@ def run_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> li
     return sort_findings(kept)
 
 
+def applicable_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> list[Rule]:
+    """The rules a run over `subject` runs: enabled, and of a scope the subject has."""
+    scopes = {Scope.TREE} if subject.repository is not None else set()
+    if subject.sites:
+        scopes |= {Scope.MODEL, Scope.FLEET}
+    return [RULES[r] for r in sorted(RULES) if settings.enabled(r) and RULES[r].scope in scopes]
+
+
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.file or "", f.line or 0, f.rule, f.message, f.site or ""))
 

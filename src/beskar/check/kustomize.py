@@ -78,17 +78,27 @@ class Kustomize:
         self._scan(build, directory)
         return build
 
-    def _scan(self, build: Build, directory: str) -> None:
+    def scan(self, directory: str, exclude: set[str]) -> Build:
+        """What Flux generates for `directory`, leaving out the directories in `exclude`."""
+        build = Build(directory)
+        self._scan(build, directory, exclude)
+        return build
+
+    def _scan(self, build: Build, directory: str, exclude: set[str] = frozenset()) -> None:
+        if directory in exclude:
+            return
         subdirectories, files = self._children.get(directory, ((), ()))
         for path in files:
             if path.endswith(YAML_SUFFIXES) and path in self.files:
                 build.reached.add(path)
                 build.resources.extend(resource_of(d) for d in self.files[path].documents if is_object(d.data))
         for child in subdirectories:
+            if child in exclude:
+                continue
             if self.kustomization_file(child):
                 self._include(build, self.build(child))
             else:
-                self._scan(build, child)
+                self._scan(build, child, exclude)
 
     def _include(self, build: Build, other: Build) -> None:
         build.resources.extend(r.copy() for r in other.resources)

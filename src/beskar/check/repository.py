@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any, Iterator
 
 from beskar.check.documents import YamlFile, parse_yaml
-from beskar.check.kustomize import YAML_SUFFIXES, Kustomize, Problem
+from beskar.check.kustomize import YAML_SUFFIXES, Build, Kustomize, Problem
 from beskar.check.resources import Resource, is_object, resource_of
 
 DEFAULT_NAMESPACE = "default"
@@ -111,14 +111,13 @@ def load_repository(contents: dict[str, str], other_paths: frozenset[str] = froz
 
 def _resolve(kustomize: Kustomize, cluster: Cluster, own_urls: frozenset[str]) -> Cluster:
     """Follow the cluster's Flux Kustomizations from its entry point, each path once."""
-    if cluster.directory:
-        entry = kustomize.build(cluster.directory)
-        pending = [r.copy() for r in entry.resources]
-        cluster.reached |= entry.reached
-    else:  # the repository root: everything not under the path of some Flux Kustomization
-        pending = _root_resources(kustomize)
-        cluster.reached |= {r.file for r in pending}
+    # The repository root (no clusters/): everything not under the path of some Flux Kustomization.
+    entry = kustomize.build(cluster.directory) if cluster.directory else _root_build(kustomize)
+    pending = [r.copy() for r in entry.resources]
+    cluster.reached |= entry.reached
     built = {cluster.directory}
+    here: set[tuple[str, str]] = set()  # sources whose Kustomizations found their path in this repository
+    unresolved: list[Resource] = []
     while pending:
         resource = pending.pop(0)
         if not resource.namespace and _namespaced(resource):
@@ -130,6 +129,7 @@ def _resolve(kustomize: Kustomize, cluster: Cluster, own_urls: frozenset[str]) -
         directory = posixpath.normpath(path.lstrip("/")) if isinstance(path, str) else "."
         directory = "" if directory == "." else directory
         if kustomize.is_directory(directory) or directory == "":
+            here.add(_source_key(resource))
             if directory not in cluster.paths:
                 cluster.paths.append(directory)
             if directory in built:
@@ -144,13 +144,21 @@ def _resolve(kustomize: Kustomize, cluster: Cluster, own_urls: frozenset[str]) -
                 if isinstance(target, str) and target and _namespaced(applied):
                     changes["namespace"] = target
                 pending.append(applied.copy(**changes))
-        elif _own_source(resource, cluster, own_urls):
+        else:
+            unresolved.append(resource)
+    for resource in unresolved:
+        if _source_key(resource) in here or _own_source(resource, cluster, own_urls):
             file, line = resource.where(("spec", "path"))
             kustomize.problems.append(Problem(
                 "tree/missing-resource", file, line,
-                f"Kustomization {resource.name}: path {path!r} does not exist in this repository",
-                "paths are relative to the repository root, e.g. ./apps/<cluster>"))
+                f"Kustomization {resource.name}: path {resource.spec.get('path')!r} does not exist in this "
+                "repository", "paths are relative to the repository root, e.g. ./apps/<cluster>"))
     return cluster
+
+
+def _source_key(resource: Resource) -> tuple[str, str]:
+    source = resource.spec.get("sourceRef") if isinstance(resource.spec.get("sourceRef"), dict) else {}
+    return str(source.get("namespace") or resource.namespace), str(source.get("name"))
 
 
 def _namespaced(resource: Resource) -> bool:
@@ -159,24 +167,18 @@ def _namespaced(resource: Resource) -> bool:
     return namespaced(resource.api_version, resource.kind)
 
 
-def _root_resources(kustomize: Kustomize) -> list[Resource]:
-    kustomization_paths = set()
+def _root_build(kustomize: Kustomize) -> Build:
+    """The repository root as Flux would generate it, without the paths of the Flux Kustomizations found."""
+    paths = set()
     for parsed in kustomize.files.values():
         for document in parsed.documents:
             if is_object(document.data):
                 resource = resource_of(document)
                 if resource.is_flux_kustomization() and isinstance(resource.spec.get("path"), str):
                     normalized = posixpath.normpath(resource.spec["path"].lstrip("/"))
-                    kustomization_paths.add("" if normalized == "." else normalized)
-
-    def under_a_path(file: str) -> bool:
-        return any(p == "" or file.startswith(p + "/") for p in kustomization_paths)
-
-    found = []
-    for path in sorted(kustomize.files):
-        if not under_a_path(path):
-            found.extend(resource_of(d) for d in kustomize.files[path].documents if is_object(d.data))
-    return found
+                    if normalized != ".":
+                        paths.add(normalized)
+    return kustomize.scan("", paths)
 
 
 def _own_source(resource: Resource, cluster: Cluster, own_urls: frozenset[str]) -> bool:

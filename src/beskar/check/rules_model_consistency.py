@@ -1,5 +1,6 @@
-"""Model rules on consistency: overrides that make the rendered tree disagree with the site's region, release
-and domain (the tree, inventories and cloud entities all take them from the site)."""
+"""Model rules on consistency: overrides that make the rendered tree disagree with the site's region and domain
+(the tree, inventories and cloud entities all take them from the site). Images of another release than the
+site's are found in the rendered tree by tree/image-release-mix, which knows each site's release."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any, Iterator
 
 from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.check.rules_model_addresses import at
-from beskar.check.rules_tree_images import release_of
 from beskar.fleet import LayeredSite
 from beskar.model import Site
 
@@ -43,20 +43,6 @@ def region_mismatch(site: Site, layered: LayeredSite) -> Iterator[Finding]:
             yield report("model/region-mismatch", f"{'.'.join(map(str, path))} is {value!r}, but the site's region "
                          f"is {site.region!r}", **at(layered, *path), site=site.name,
                          hint="drop the override: Beskar sets the region everywhere from `region`")
-
-
-@rule("model/release-mismatch", Severity.ERROR, Scope.MODEL,
-      "No image override pins another OpenStack release than the site's `openstack.release`.")
-def release_mismatch(site: Site, layered: LayeredSite) -> Iterator[Finding]:
-    release = site.openstack.release
-    for path, value in _overrides(site):
-        if "images" in path and isinstance(value, str):
-            pinned = release_of(value)
-            if pinned is not None and pinned != release:
-                yield report("model/release-mismatch", f"{'.'.join(map(str, path))} is an OpenStack {pinned} image, "
-                             f"but the site runs {release}", **at(layered, *path), site=site.name,
-                             hint="drop the override (Beskar pins every image of the release) or use the "
-                                  f"{release} tag")
 
 
 @rule("model/endpoint-domain", Severity.ERROR, Scope.MODEL,

@@ -103,7 +103,12 @@ def api_status(api_version: Any, kind: Any) -> tuple[ApiStatus, list[str]]:
         return (ApiStatus.DEPRECATED if crd.deprecated else ApiStatus.CURRENT), []
     if _builtin_key(api_version, kind) in builtins()["kinds"]:
         return ApiStatus.CURRENT, []
-    known = _kinds_by_group().get((api_version.rpartition("/")[0], kind))
+    group = api_version.rpartition("/")[0]
+    known = _kinds_by_group().get((group, kind))
+    if not known and ("." not in group or group.endswith(".k8s.io")):
+        # A built-in kind at a removed API version, also of another group (extensions/v1beta1 Ingress).
+        known = [v for (g, k), versions in _kinds_by_group().items() if k == kind for v in versions
+                 if ("." not in g or g.endswith(".k8s.io"))]
     return (ApiStatus.UNSERVED, sorted(known)) if known else (ApiStatus.UNKNOWN, [])
 
 
@@ -143,12 +148,26 @@ def _reachable(schema: Any, definitions: dict[str, Any]) -> dict[str, Any]:
     return {name: definitions[name] for name in sorted(names)}
 
 
+def _strict(node: Any) -> Any:
+    """Unknown fields are errors: Flux applies with server-side dry-run, which rejects a field the CRD does not
+    declare ("field not declared in schema"), except below x-kubernetes-preserve-unknown-fields (values)."""
+    if isinstance(node, dict):
+        node = {k: _strict(v) for k, v in node.items()}
+        if "properties" in node and "additionalProperties" not in node \
+                and not node.get("x-kubernetes-preserve-unknown-fields"):
+            node["additionalProperties"] = False
+        return node
+    if isinstance(node, list):
+        return [_strict(item) for item in node]
+    return node
+
+
 @lru_cache(maxsize=None)
 def _schema(api_version: str, kind: str) -> dict[str, Any] | None:
     """The schema of the whole object (built-in kinds) or of everything but metadata (Flux CRDs)."""
     crd = crd_versions().get((api_version, kind))
     if crd is not None:
-        return json.loads(_crds().joinpath(crd.file).read_text())
+        return _strict(json.loads(_crds().joinpath(crd.file).read_text()))
     entry = builtins()["kinds"].get(_builtin_key(api_version, kind))
     if entry is None:
         return None
