@@ -56,7 +56,7 @@ def clean(node, refs: set[str]):
     return node
 
 
-def derive(source: Path) -> dict:
+def derive(source: Path, package_version: str) -> dict:
     all_defs = json.loads((source / "_definitions.json").read_text())["$defs"]
     kinds, definitions = {}, {}
     pending: set[str] = set()
@@ -69,7 +69,8 @@ def derive(source: Path) -> dict:
             found: set[str] = set()
             definitions[name] = clean(all_defs[name], found)
             pending |= found - set(definitions)
-    return {"kubernetes": KUBERNETES, "kinds": kinds, "definitions": dict(sorted(definitions.items()))}
+    return {"kubernetes": KUBERNETES, "source": f"kubernetes-validate {package_version} {SOURCE_DIR}",
+            "kinds": kinds, "definitions": dict(sorted(definitions.items()))}
 
 
 def main() -> None:
@@ -80,7 +81,7 @@ def main() -> None:
 
     source = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / SOURCE_DIR
     args.out.mkdir(parents=True, exist_ok=True)
-    data = derive(source)
+    data = derive(source, kubernetes_validate.__version__)
     target = args.out / f"v{KUBERNETES}.json"
     target.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n")
     print(f"{target}: {len(data['kinds'])} kinds, {len(data['definitions'])} definitions, "

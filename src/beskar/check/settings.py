@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from contextvars import ContextVar
 from fnmatch import fnmatchcase
 from typing import Any
@@ -69,9 +70,10 @@ def parse_settings(raw: Any, positions: dict[tuple, Origin], extra_disable: list
             problems.append(Problem(f"no rule {rule_id!r}", positions.get(("checks", "severity", rule_id)),
                                     _did_you_mean(rule_id)))
     try:
-        import re
-
-        re.compile(settings.flavor_name_pattern)
+        groups = set(re.compile(settings.flavor_name_pattern).groupindex)
+        if not {"family", "vcpus", "ram"} <= groups:
+            problems.append(Problem("flavor_name_pattern needs the named groups family, vcpus and ram",
+                                    positions.get(("checks", "flavor_name_pattern")), "e.g. (?P<vcpus>\\d+)"))
     except re.error as error:
         problems.append(Problem(f"flavor_name_pattern is not a regular expression: {error}",
                                 positions.get(("checks", "flavor_name_pattern"))))
