@@ -1,8 +1,14 @@
 """Rules over a Site and/or a rendered tree: schemas, chart values paths, references, layout, secrets, policy.
 
-Importing this package registers every rule; a rule module plugs in by being imported here.
+Importing this package registers every rule; a rule module plugs in by being imported here (one line each).
 """
 
-from beskar.check import (rules_model_addresses, rules_model_consistency, rules_model_hosts,  # noqa: F401
-                          rules_tree_images, rules_tree_layout, rules_tree_refs, rules_tree_schema,
-                          rules_tree_secrets, rules_tree_values)
+from beskar.check import rules_model_addresses  # noqa: F401
+from beskar.check import rules_model_consistency  # noqa: F401
+from beskar.check import rules_model_hosts  # noqa: F401
+from beskar.check import rules_tree_images  # noqa: F401
+from beskar.check import rules_tree_layout  # noqa: F401
+from beskar.check import rules_tree_refs  # noqa: F401
+from beskar.check import rules_tree_schema  # noqa: F401
+from beskar.check import rules_tree_secrets  # noqa: F401
+from beskar.check import rules_tree_values  # noqa: F401

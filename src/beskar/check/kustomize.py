@@ -197,7 +197,7 @@ class Kustomize:
         if target is None:
             if not is_object(patch.data):
                 return
-            metadata = patch.data.get("metadata") or {}
+            metadata = patch.data.get("metadata") if isinstance(patch.data.get("metadata"), dict) else {}
             target = {"kind": patch.data["kind"], "name": metadata.get("name")}
             if metadata.get("namespace"):
                 target["namespace"] = metadata["namespace"]
@@ -239,8 +239,12 @@ def _selects(target: dict[str, Any], resource: Resource) -> bool:
         if wanted is None:
             continue
         if key in ("kind", "name", "namespace"):
-            if not re.fullmatch(str(wanted), actual):
-                return False
+            try:
+                if not re.fullmatch(str(wanted), actual):
+                    return False
+            except re.error:  # kustomize reads these as regular expressions; a broken one matches literally
+                if str(wanted) != actual:
+                    return False
         elif str(wanted) != actual:
             return False
     selector = target.get("labelSelector")

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any, Iterator
 
 from beskar.check.documents import YamlFile, parse_yaml
+from beskar.check.findings import Finding, report
 from beskar.check.kustomize import YAML_SUFFIXES, Build, Kustomize, Problem
 from beskar.check.resources import Resource, is_object, resource_of
 
@@ -77,8 +78,11 @@ class FluxRepository:
             found.update(cluster.paths)
         return found
 
-    def problems_of(self, rule: str) -> list[Problem]:
-        return [p for p in self.problems if p.rule == rule]
+    def problems_of(self, rule: str) -> Iterator[Finding]:
+        """The problems the builds met for a rule, as its findings."""
+        for problem in self.problems:
+            if problem.rule == rule:
+                yield report(rule, problem.message, file=problem.file, line=problem.line, hint=problem.hint)
 
 
 def cluster_directories(paths: frozenset[str], files: dict[str, YamlFile]) -> list[str]:
@@ -126,7 +130,9 @@ def _resolve(kustomize: Kustomize, cluster: Cluster, own_urls: frozenset[str]) -
         if not resource.is_flux_kustomization():
             continue
         path = resource.spec.get("path")
-        directory = posixpath.normpath(path.lstrip("/")) if isinstance(path, str) else "."
+        if not isinstance(path, str):
+            continue  # the root of its source, which is mostly another repository
+        directory = posixpath.normpath(path.lstrip("/"))
         directory = "" if directory == "." else directory
         if kustomize.is_directory(directory) or directory == "":
             here.add(_source_key(resource))

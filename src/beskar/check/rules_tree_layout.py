@@ -47,17 +47,13 @@ def disabled_files(repository: FluxRepository) -> Iterator[Finding]:
 @rule("tree/missing-resource", Severity.ERROR, Scope.TREE,
       "Every resources entry, patch file, generator file and Kustomization path exists.")
 def missing_resources(repository: FluxRepository) -> Iterator[Finding]:
-    for problem in repository.problems_of("tree/missing-resource"):
-        yield report("tree/missing-resource", problem.message, file=problem.file, line=problem.line,
-                     hint=problem.hint)
+    yield from repository.problems_of("tree/missing-resource")
 
 
 @rule("tree/missing-patch-target", Severity.ERROR, Scope.TREE,
       "Every patch of a kustomization.yaml matches a resource it builds (and a JSON patch's paths exist).")
 def missing_patch_targets(repository: FluxRepository) -> Iterator[Finding]:
-    for problem in repository.problems_of("tree/missing-patch-target"):
-        yield report("tree/missing-patch-target", problem.message, file=problem.file, line=problem.line,
-                     hint=problem.hint)
+    yield from repository.problems_of("tree/missing-patch-target")
 
 
 @rule("tree/stale", Severity.ERROR, Scope.TREE,

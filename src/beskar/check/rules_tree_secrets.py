@@ -46,8 +46,7 @@ def plain_secrets(repository: FluxRepository) -> Iterator[Finding]:
                              + (" ..." if len(clear) > 5 else ""), **resource.at((section, clear[0])),
                              hint="encrypt it with sops (encrypted_regex: ^(data|stringData)$), e.g. "
                                   "`beskar secrets encrypt FILE --age RECIPIENT`")
-    for problem in repository.problems_of("tree/plain-secret"):
-        yield report("tree/plain-secret", problem.message, file=problem.file, line=problem.line, hint=problem.hint)
+    yield from repository.problems_of("tree/plain-secret")
 
 
 def credential_key(key: str) -> bool:
