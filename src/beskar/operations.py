@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,15 @@ class CompiledFleet:
     fleet: Fleet
     sites: dict[str, Site]
     rendered: dict[str, RenderedSite]
+    _emitted: dict[str, bytes] | None = field(default=None, repr=False)
 
     def emitted(self) -> dict[str, bytes]:
-        files: dict[str, bytes] = {}
-        for rendered in self.rendered.values():
-            files.update(rendered.tree.emit())
-        return dict(sorted(files.items()))
+        if self._emitted is None:  # computed once: render --check and beskar check both need it
+            files: dict[str, bytes] = {}
+            for rendered in self.rendered.values():
+                files.update(rendered.tree.emit())
+            self._emitted = dict(sorted(files.items()))
+        return self._emitted
 
     def owned_prefixes(self) -> list[str]:
         return [f"{top}/{name}" for name in sorted(self.rendered) for top in ("clusters", "apps", "inventory")]

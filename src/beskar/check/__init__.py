@@ -1,4 +1,16 @@
-"""Rules over a Site and/or a rendered tree: schemas, chart values paths, and policy."""
+"""Rules over a Site and/or a rendered tree: schemas, chart values paths, references, layout, secrets, policy.
 
-# Importing a rules module registers its rules.
-from beskar.check import rules_hosts, rules_secrets  # noqa: F401
+Importing this package registers every rule; a rule module plugs in by being imported here (one line each).
+"""
+
+from beskar.check import rules_hosts  # noqa: F401
+from beskar.check import rules_model_addresses  # noqa: F401
+from beskar.check import rules_model_consistency  # noqa: F401
+from beskar.check import rules_model_hosts  # noqa: F401
+from beskar.check import rules_secrets  # noqa: F401
+from beskar.check import rules_tree_images  # noqa: F401
+from beskar.check import rules_tree_layout  # noqa: F401
+from beskar.check import rules_tree_refs  # noqa: F401
+from beskar.check import rules_tree_schema  # noqa: F401
+from beskar.check import rules_tree_secrets  # noqa: F401
+from beskar.check import rules_tree_values  # noqa: F401

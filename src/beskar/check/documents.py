@@ -1,0 +1,207 @@
+"""YAML files of any Flux repository as data, keeping every key's line: multi-document, anchors and merge keys."""
+
+from __future__ import annotations
+
+import gc
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE = "tag:yaml.org,2002:merge"
+_constructor = yaml.constructor.SafeConstructor()
+# YAML -> JSON as Kubernetes reads it: timestamps and binary stay strings.
+_SCALARS = {
+    "tag:yaml.org,2002:null": lambda node: None,
+    "tag:yaml.org,2002:bool": _constructor.construct_yaml_bool,
+    "tag:yaml.org,2002:int": _constructor.construct_yaml_int,
+    "tag:yaml.org,2002:float": _constructor.construct_yaml_float,
+}
+_DIRECTIVE = re.compile(r"#\s*beskar:\s*disable\s*=\s*([A-Za-z0-9_/*.,\- ]+)")
+
+Path = tuple[Any, ...]
+
+
+@contextmanager
+def paused_gc():
+    """No cyclic garbage collection meanwhile: the composer allocates a node and two marks per value, and a
+    repository's nodes stay alive for positions, so each collection would scan millions of objects again.
+    Reference counting still frees everything that is not a cycle."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@dataclass(frozen=True)
+class Flaw:
+    """Why a file (or part of it) cannot be read as YAML: message and 1-based line."""
+
+    message: str
+    line: int
+
+
+@dataclass
+class Document:
+    """One YAML document of a file: its data and its node tree (for the line of any path)."""
+
+    file: str
+    index: int
+    data: Any
+    node: yaml.Node | None
+
+    @property
+    def line(self) -> int:
+        return self.node.start_mark.line + 1 if self.node is not None else 1
+
+    def find(self, path: Path) -> yaml.Node | None:
+        """The node at exactly `path`, or None when the document does not have it."""
+        node = self.node
+        for key in path:
+            node = _child(node, key)
+            if node is None:
+                return None
+        return node
+
+    def line_of(self, path: Path) -> int:
+        """The line of `path`, or of its nearest ancestor the document has (for a mapping key: the key's line)."""
+        node, line = self.node, self.line
+        for key in path:
+            if isinstance(node, yaml.MappingNode):
+                pair = _pair(node, key)
+                if pair is None:
+                    return line
+                line, node = pair[0].start_mark.line + 1, pair[1]
+            else:
+                node = _child(node, key)
+                if node is None:
+                    return line
+                line = node.start_mark.line + 1
+        return line
+
+
+def _pair(node: yaml.MappingNode, key: Any) -> tuple[yaml.Node, yaml.Node] | None:
+    wanted = str(key)
+    for key_node, value_node in reversed(node.value):  # the mapping's own (last) key wins over merged ones
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == wanted:
+            return key_node, value_node
+    return None
+
+
+def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        pair = _pair(node, key)
+        return pair[1] if pair else None
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+        return node.value[key]
+    return None
+
+
+@dataclass
+class YamlFile:
+    """A YAML file: its documents (empty ones dropped), or the flaw that stopped reading it."""
+
+    path: str
+    text: str
+    documents: list[Document] = field(default_factory=list)
+    flaws: list[Flaw] = field(default_factory=list)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.flaws: list[Flaw] = []
+
+    def build(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            convert = _SCALARS.get(node.tag)
+            return node.value if convert is None else convert(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child) for child in node.value]
+        return self.mapping(node)
+
+    def mapping(self, node: yaml.MappingNode) -> dict[str, Any]:
+        own = sum(1 for key, _ in node.value if key.tag != _MERGE)
+        if own != len(node.value):
+            _constructor.flatten_mapping(node)  # merged keys first; the mapping's own keys override them
+        merged = len(node.value) - own
+        result: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        for index, (key_node, value_node) in enumerate(node.value):
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.flaws.append(Flaw("mapping keys must be plain scalars", key_node.start_mark.line + 1))
+                continue
+            key = key_node.value
+            if index >= merged:
+                if key in seen:
+                    self.flaws.append(Flaw(f"duplicate key {key!r} (first at line {seen[key]})",
+                                           key_node.start_mark.line + 1))
+                seen[key] = key_node.start_mark.line + 1
+            result[key] = self.build(value_node)
+        return result
+
+
+def parse_yaml(path: str, text: str) -> YamlFile:
+    """Parse every document of a file; syntax errors and duplicate keys become flaws with their line."""
+    parsed = YamlFile(path, text)
+    try:
+        with paused_gc():
+            nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        message = " ".join(part for part in (error.context, error.problem) if part)
+        parsed.flaws.append(Flaw(f"YAML syntax error: {message}", mark.line + 1 if mark else 1))
+        return parsed
+    except yaml.YAMLError as error:
+        parsed.flaws.append(Flaw(f"YAML error: {error}", 1))
+        return parsed
+    builder = _Builder()
+    for index, node in enumerate(nodes):
+        try:
+            data = builder.build(node)
+        except (yaml.constructor.ConstructorError, ValueError) as error:
+            mark = getattr(error, "problem_mark", None)
+            parsed.flaws.append(Flaw(f"YAML error: {getattr(error, 'problem', error)}",
+                                     mark.line + 1 if mark else node.start_mark.line + 1))
+            continue
+        if data is not None:
+            parsed.documents.append(Document(path, index, data, node))
+    parsed.flaws.extend(builder.flaws)
+    return parsed
+
+
+@dataclass(frozen=True)
+class Suppressions:
+    """Rules a file's comments disable: for the whole file, or (trailing comment) for one line."""
+
+    whole_file: frozenset[str] = frozenset()
+    by_line: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    def covers(self, rule: str, line: int | None) -> bool:
+        from fnmatch import fnmatchcase
+
+        patterns = self.whole_file | (self.by_line.get(line, frozenset()) if line else frozenset())
+        return any(fnmatchcase(rule, pattern) for pattern in patterns)
+
+
+def suppressions(text: str) -> Suppressions:
+    """`# beskar: disable=RULE[,RULE]` alone on a line covers the file; after content, only that line."""
+    if "beskar:" not in text:
+        return Suppressions()
+    whole: set[str] = set()
+    by_line: dict[int, frozenset[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _DIRECTIVE.search(line)
+        if not match:
+            continue
+        rules = frozenset(r.strip() for r in match.group(1).split(",") if r.strip())
+        if line[: match.start()].strip():
+            by_line[number] = rules
+        else:
+            whole |= rules
+    return Suppressions(frozenset(whole), by_line)

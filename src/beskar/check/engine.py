@@ -1,0 +1,81 @@
+"""Running every registered rule over what is checked, then applying the fleet's severities and suppressions."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from beskar.check import settings as check_settings
+from beskar.check.documents import Suppressions, suppressions
+from beskar.check.findings import RULES, Finding, Rule, Scope, Severity
+from beskar.check.settings import CheckSettings
+
+if TYPE_CHECKING:
+    from beskar.check.repository import FluxRepository
+    from beskar.fleet import LayeredSite
+    from beskar.model import Site
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What one run checks: typed sites (beskar check), a Flux repository (both), and file texts for comments."""
+
+    sites: tuple[tuple[Site, LayeredSite], ...] = ()
+    repository: FluxRepository | None = None
+    texts: Mapping[str, str] = field(default_factory=dict)
+
+
+def _run_rule(rule: Rule, subject: Subject) -> Iterable[Finding]:
+    if rule.scope is Scope.MODEL:
+        for site, layered in subject.sites:
+            yield from rule.run(site, layered)
+    elif rule.scope is Scope.FLEET:
+        if subject.sites:
+            yield from rule.run(list(subject.sites))
+    elif subject.repository is not None:
+        yield from rule.run(subject.repository)
+
+
+def run_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> list[Finding]:
+    """Every enabled rule of every scope; findings with the fleet's severities, minus suppressed ones, sorted."""
+    token = check_settings.activate(settings)
+    try:
+        found: set[Finding] = set()
+        for rule_id in sorted(RULES):
+            rule = RULES[rule_id]
+            if not settings.enabled(rule_id):
+                continue
+            for finding in _run_rule(rule, subject):
+                severity = settings.severity.get(rule_id)
+                if severity is not None and severity != finding.severity:
+                    finding = dataclasses.replace(finding, severity=Severity(severity))
+                found.add(finding)
+    finally:
+        check_settings.deactivate(token)
+    comments: dict[str, Suppressions] = {}
+    kept = []
+    for finding in found:
+        if finding.file is not None and finding.file in subject.texts:
+            if finding.file not in comments:
+                comments[finding.file] = suppressions(subject.texts[finding.file])
+            if comments[finding.file].covers(finding.rule, finding.line):
+                continue
+        kept.append(finding)
+    return sort_findings(kept)
+
+
+def applicable_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> list[Rule]:
+    """The rules a run over `subject` runs: enabled, and of a scope the subject has."""
+    scopes = {Scope.TREE} if subject.repository is not None else set()
+    if subject.sites:
+        scopes |= {Scope.MODEL, Scope.FLEET}
+    return [RULES[r] for r in sorted(RULES) if settings.enabled(r) and RULES[r].scope in scopes]
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.file or "", f.line or 0, f.rule, f.message, f.site or ""))
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)

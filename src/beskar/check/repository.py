@@ -1,0 +1,201 @@
+"""A Flux repository as the tree rules see it: files, clusters, and the objects each cluster applies together."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterator
+
+from beskar.check.documents import YamlFile, parse_yaml
+from beskar.check.findings import Finding, report
+from beskar.check.kustomize import YAML_SUFFIXES, Build, Kustomize, Problem
+from beskar.check.resources import Resource, is_object, resource_of
+
+DEFAULT_NAMESPACE = "default"
+BOOTSTRAP_SOURCE = ("flux-system", "flux-system")  # created by `flux bootstrap`, also when not committed
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What a fleet knows about a cluster (one per site) that a hand-written repository does not say."""
+
+    mirror: str | None = None
+    release: str | None = None
+
+
+@dataclass(frozen=True)
+class TreeOptions:
+    """Settings of the tree rules: per-cluster facts, a mirror for all clusters, and chart values skeletons."""
+
+    clusters: dict[str, ClusterFacts] = field(default_factory=dict)
+    mirror: str | None = None
+    charts: dict[str, dict[str, Any]] | None = None  # chart -> values skeleton, from --charts DIR
+
+    def facts(self, cluster: str) -> ClusterFacts:
+        facts = self.clusters.get(cluster, ClusterFacts())
+        return ClusterFacts(facts.mirror or self.mirror, facts.release)
+
+
+@dataclass
+class Cluster:
+    """One cluster's entry point (e.g. clusters/<name>) and everything Flux applies to it from there."""
+
+    name: str
+    directory: str
+    resources: list[Resource] = field(default_factory=list)
+    reached: set[str] = field(default_factory=set)
+    paths: list[str] = field(default_factory=list)  # directories its Flux Kustomizations build
+
+
+@dataclass
+class FluxRepository:
+    """The input of the tree rules. Pure: built from file contents; nothing here reads the disk."""
+
+    files: dict[str, YamlFile]
+    paths: frozenset[str]
+    clusters: dict[str, Cluster]
+    problems: list[Problem]
+    options: TreeOptions = field(default_factory=TreeOptions)
+    stale: tuple[Any, ...] = ()  # tree.Difference of the committed rendered tree (beskar check)
+
+    def documents(self) -> Iterator[tuple[YamlFile, Any]]:
+        for path in sorted(self.files):
+            for document in self.files[path].documents:
+                yield self.files[path], document
+
+    def objects(self) -> Iterator[Resource]:
+        """Every object written in the repository, once, as written (also those no cluster applies)."""
+        for _, document in self.documents():
+            if is_object(document.data):
+                yield resource_of(document)
+
+    @cached_property
+    def roots(self) -> set[str]:
+        """Directories Flux builds: cluster entry points and the paths of Flux Kustomizations."""
+        found = {c.directory for c in self.clusters.values() if c.directory}
+        for cluster in self.clusters.values():
+            found.update(cluster.paths)
+        return found
+
+    def problems_of(self, rule: str) -> Iterator[Finding]:
+        """The problems the builds met for a rule, as its findings."""
+        for problem in self.problems:
+            if problem.rule == rule:
+                yield report(rule, problem.message, file=problem.file, line=problem.line, hint=problem.hint)
+
+
+def cluster_directories(paths: frozenset[str], files: dict[str, YamlFile]) -> list[str]:
+    """`clusters/<name>/` when the repository has them; else directories holding `flux-system/gotk-sync.yaml`;
+    else the repository root."""
+    named = sorted({p.split("/")[1] for p in paths if p.startswith("clusters/") and p.count("/") >= 2})
+    if named:
+        return [f"clusters/{name}" for name in named]
+    bootstrapped = sorted(posixpath.dirname(posixpath.dirname(p)) for p in paths
+                          if p.endswith("flux-system/gotk-sync.yaml"))
+    return bootstrapped or [""]
+
+
+def load_repository(contents: dict[str, str], other_paths: frozenset[str] = frozenset(),
+                    options: TreeOptions | None = None, own_urls: frozenset[str] = frozenset()) -> FluxRepository:
+    """Parse every YAML file given (path relative to the root -> text) and resolve each cluster's objects.
+
+    `other_paths` names files that exist but whose content the rules do not need.
+    """
+    files = {path: parse_yaml(path, text) for path, text in sorted(contents.items()) if path.endswith(YAML_SUFFIXES)}
+    texts = {path: text for path, text in contents.items() if not path.endswith(YAML_SUFFIXES)}
+    paths = frozenset(contents) | other_paths
+    kustomize = Kustomize(files, paths, texts)
+    clusters = {}
+    for directory in cluster_directories(paths, files):
+        name = posixpath.basename(directory) or "."
+        clusters[name] = _resolve(kustomize, Cluster(name, directory), own_urls)
+    return FluxRepository(files, paths, clusters, kustomize.problems, options or TreeOptions())
+
+
+def _resolve(kustomize: Kustomize, cluster: Cluster, own_urls: frozenset[str]) -> Cluster:
+    """Follow the cluster's Flux Kustomizations from its entry point, each path once."""
+    # The repository root (no clusters/): everything not under the path of some Flux Kustomization.
+    entry = kustomize.build(cluster.directory) if cluster.directory else _root_build(kustomize)
+    pending = [r.copy() for r in entry.resources]
+    cluster.reached |= entry.reached
+    built = {cluster.directory}
+    here: set[tuple[str, str]] = set()  # sources whose Kustomizations found their path in this repository
+    unresolved: list[Resource] = []
+    while pending:
+        resource = pending.pop(0)
+        if not resource.namespace and _namespaced(resource):
+            resource = resource.copy(namespace=DEFAULT_NAMESPACE)
+        cluster.resources.append(resource)
+        if not resource.is_flux_kustomization():
+            continue
+        path = resource.spec.get("path")
+        if not isinstance(path, str):
+            continue  # the root of its source, which is mostly another repository
+        directory = posixpath.normpath(path.lstrip("/"))
+        directory = "" if directory == "." else directory
+        if kustomize.is_directory(directory) or directory == "":
+            here.add(_source_key(resource))
+            if directory not in cluster.paths:
+                cluster.paths.append(directory)
+            if directory in built:
+                continue  # e.g. flux-system's own Kustomization, which points back at the entry point
+            built.add(directory)
+            build = kustomize.build(directory)
+            cluster.reached |= build.reached
+            label = f"{resource.namespace}/{resource.name}"
+            target = resource.spec.get("targetNamespace")
+            for applied in build.resources:
+                changes: dict[str, Any] = {"applied_by": label}
+                if isinstance(target, str) and target and _namespaced(applied):
+                    changes["namespace"] = target
+                pending.append(applied.copy(**changes))
+        else:
+            unresolved.append(resource)
+    for resource in unresolved:
+        if _source_key(resource) in here or _own_source(resource, cluster, own_urls):
+            file, line = resource.where(("spec", "path"))
+            kustomize.problems.append(Problem(
+                "tree/missing-resource", file, line,
+                f"Kustomization {resource.name}: path {resource.spec.get('path')!r} does not exist in this "
+                "repository", "paths are relative to the repository root, e.g. ./apps/<cluster>"))
+    return cluster
+
+
+def _source_key(resource: Resource) -> tuple[str, str]:
+    source = resource.spec.get("sourceRef") if isinstance(resource.spec.get("sourceRef"), dict) else {}
+    return str(source.get("namespace") or resource.namespace), str(source.get("name"))
+
+
+def _namespaced(resource: Resource) -> bool:
+    from beskar.check.schemas import namespaced
+
+    return namespaced(resource.api_version, resource.kind)
+
+
+def _root_build(kustomize: Kustomize) -> Build:
+    """The repository root as Flux would generate it, without the paths of the Flux Kustomizations found."""
+    paths = set()
+    for parsed in kustomize.files.values():
+        for document in parsed.documents:
+            if is_object(document.data):
+                resource = resource_of(document)
+                if resource.is_flux_kustomization() and isinstance(resource.spec.get("path"), str):
+                    normalized = posixpath.normpath(resource.spec["path"].lstrip("/"))
+                    if normalized != ".":
+                        paths.add(normalized)
+    return kustomize.scan("", paths)
+
+
+def _own_source(resource: Resource, cluster: Cluster, own_urls: frozenset[str]) -> bool:
+    """Whether the Kustomization reads this repository (so that its path must exist here)."""
+    source = resource.spec.get("sourceRef") or {}
+    if not isinstance(source, dict) or source.get("kind") != "GitRepository":
+        return False
+    namespace = source.get("namespace") or resource.namespace
+    if (namespace, source.get("name")) == BOOTSTRAP_SOURCE:
+        return True
+    for other in cluster.resources:
+        if other.kind == "GitRepository" and other.name == source.get("name") and other.namespace == namespace:
+            return other.spec.get("url") in own_urls
+    return False

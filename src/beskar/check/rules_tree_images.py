@@ -1,0 +1,113 @@
+"""Tree rules on container images: from the site's mirror, pinned tags, one OpenStack release per cluster."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Iterator
+
+from beskar.check.findings import Finding, Scope, Severity, report, rule
+from beskar.check.repository import FluxRepository
+from beskar.check.resources import Resource
+from beskar.check.rules_tree_schema import applied
+from beskar.render.images import split_image
+
+# openstack-helm and LOCI tags: 2025.1-ubuntu_noble, 2024.2, 2025.1-ubuntu_noble-20250101
+_RELEASE_TAG = re.compile(r"^(\d{4}\.[12])(?:$|[-_])")
+
+
+def images_of(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """(path, image) of every image an object names: `image:` strings, `{repository, tag}` maps (Helm charts),
+    and openstack-helm's `images.tags.<job>`."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = path + (key,)
+            if isinstance(value, str) and (key == "image" or path[-2:] == ("images", "tags")) and value.strip():
+                yield here, value.strip()
+            elif key == "image" and isinstance(value, dict) and isinstance(value.get("repository"), str):
+                tag = value.get("tag")
+                registry = value.get("registry")
+                image = value["repository"] if not isinstance(registry, str) or not registry \
+                    else f"{registry}/{value['repository']}"
+                if isinstance(tag, (str, int, float)) and str(tag):
+                    yield here + ("tag",), f"{image}:{tag}"
+                elif not isinstance(value.get("digest"), str):
+                    yield here + ("repository",), image + ":"  # no tag: the chart decides (appVersion)
+            else:
+                yield from images_of(value, here)
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            yield from images_of(item, path + (index,))
+
+
+def _cluster_images(repository: FluxRepository) -> Iterator[tuple[str | None, Resource, tuple[Any, ...], str]]:
+    for site, resource in applied(repository):
+        for path, image in images_of(resource.data):
+            yield site, resource, path, image
+
+
+def tag_of(image: str) -> str | None:
+    """The tag of an image reference, or None when it has none (a digest counts as pinned)."""
+    if "@" in image:
+        return "@digest"
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return None
+    return tag or None
+
+
+@rule("tree/image-registry", Severity.ERROR, Scope.TREE,
+      "Every image comes from the site's mirror registry, when the site has one (lint: --mirror).")
+def image_registries(repository: FluxRepository) -> Iterator[Finding]:
+    for site, resource, path, image in _cluster_images(repository):
+        mirror = repository.options.facts(site or ".").mirror
+        if mirror and not image.startswith(mirror.rstrip("/") + "/"):
+            registry, rest, tag = split_image(image.rstrip(":"))
+            flat = "__".join([registry, *rest.split("/")])
+            yield report("tree/image-registry", f"{resource.label()}: image {image} is not from the mirror {mirror}",
+                         **resource.at(path), site=site,
+                         hint=f"mirror it and use {mirror.rstrip('/')}/{flat}:{tag}")
+
+
+@rule("tree/image-tag", Severity.WARNING, Scope.TREE,
+      "Every image names a pinned tag or digest (not `latest`, not missing).")
+def image_tags(repository: FluxRepository) -> Iterator[Finding]:
+    for site, resource, path, image in _cluster_images(repository):
+        if image.endswith(":") and path[-1] == "repository":
+            continue  # a chart's {repository, tag} without tag falls back to the chart's appVersion
+        tag = tag_of(image)
+        if tag is None or tag == "latest":
+            what = "has no tag (so it is :latest)" if tag is None else "uses the tag latest"
+            yield report("tree/image-tag", f"{resource.label()}: image {image} {what}", **resource.at(path),
+                         site=site, hint="pin a version tag or a digest, so that every node runs the same image")
+
+
+def release_of(image: str) -> str | None:
+    tag = tag_of(image)
+    match = _RELEASE_TAG.match(tag or "")
+    return match.group(1) if match else None
+
+
+@rule("tree/image-release-mix", Severity.WARNING, Scope.TREE,
+      "All OpenStack images of a cluster are of one release (the site's, when known).")
+def image_release_mix(repository: FluxRepository) -> Iterator[Finding]:
+    by_cluster: dict[str | None, list[tuple[Resource, tuple[Any, ...], str, str]]] = {}
+    for site, resource, path, image in _cluster_images(repository):
+        release = release_of(image)
+        if release is not None:
+            by_cluster.setdefault(site, []).append((resource, path, image, release))
+    for site, images in sorted(by_cluster.items(), key=lambda item: item[0] or ""):
+        expected = repository.options.facts(site or ".").release
+        counts = Counter(release for *_, release in images)
+        if expected is None:
+            if len(counts) < 2:
+                continue
+            expected = max(sorted(counts), key=lambda r: counts[r])  # the majority; ties: the older
+        where = f"the site's release is {expected}" if repository.options.facts(site or ".").release \
+            else f"{counts[expected]} other images are {expected}"
+        for resource, path, image, release in images:
+            if release != expected:
+                yield report("tree/image-release-mix",
+                             f"{resource.label()}: image {image} is OpenStack {release}; {where}",
+                             **resource.at(path), site=site,
+                             hint="an image left behind by an upgrade? use the tag of the site's release")

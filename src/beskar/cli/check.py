@@ -1,0 +1,165 @@
+"""`beskar check`, `beskar lint` and `beskar rules`: findings before merge, as a table, JSON, JUnit or Code Quality."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from beskar import review
+from beskar.check import report
+from beskar.check.findings import RULES, Severity
+from beskar.cli.output import FleetOption, SiteOption, err, out, run
+
+app = typer.Typer()
+
+
+class ReportFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    JUNIT = "junit"
+    GITLAB = "gitlab"
+
+
+ReportOption = Annotated[ReportFormat, typer.Option(
+    "--format", "-o", help="table (grouped by file) for people; json, junit, or gitlab (Code Quality) for CI.")]
+OutputOption = Annotated[Optional[Path], typer.Option(
+    "--output", help="Write the --format report to this file (atomically) and print the table as well.")]
+ChartsOption = Annotated[Optional[Path], typer.Option(
+    "--charts", help="A charts checkout (<chart>/values.yaml) to check values paths against, instead of the "
+                     "openstack-helm charts Beskar ships the structure of.")]
+DisableOption = Annotated[Optional[list[str]], typer.Option(
+    "--disable", "-d", help="Do not run this rule (id or glob, e.g. tree/image-*; repeatable). Also: "
+                            "fleet.checks.disable in beskar.yaml, or `# beskar: disable=RULE` in a file.")]
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+@app.command()
+def check(
+    fleet: FleetOption = Path("."),
+    site: SiteOption = None,
+    output_format: ReportOption = ReportFormat.TABLE,
+    output: OutputOption = None,
+    charts: ChartsOption = None,
+    disable: DisableOption = None,
+) -> None:
+    """Check a fleet before merging: the typed sites (addresses, MTU, roles, names, consistency), the tree they
+    render (schemas, references, layout, secrets, images, values) and that the committed tree is not stale.
+
+    Exit codes: 0 no error-level finding, 1 at least one, 2 the fleet cannot be read.
+    """
+    result = _running(lambda: review.check(fleet, site, charts=charts, disable=disable or []))
+    _present(result, output_format, output, "beskar check")
+
+
+@app.command()
+def lint(
+    path: Annotated[Path, typer.Argument(help="The root of a Flux repository (default: current directory).")] =
+    Path("."),
+    output_format: ReportOption = ReportFormat.TABLE,
+    output: OutputOption = None,
+    charts: ChartsOption = None,
+    mirror: Annotated[Optional[str], typer.Option(
+        "--mirror", help="Registry every image must come from, e.g. mirror.example.org/cache.")] = None,
+    disable: DisableOption = None,
+) -> None:
+    """Check any Flux GitOps repository, hand-written or rendered, with the tree rules.
+
+    Clusters are clusters/<name>/ (else directories with flux-system/gotk-sync.yaml, else the whole
+    repository); Beskar follows their Flux Kustomizations, kustomization.yaml files, overlays and patches,
+    as Flux would, and reports each problem at its file and line.
+    Exit codes: 0 no error-level finding, 1 at least one, 2 the repository cannot be read.
+    """
+    result = _running(lambda: review.lint(path, mirror=mirror, charts=charts, disable=disable or []))
+    _present(result, output_format, output, "beskar lint")
+
+
+@app.command()
+def rules(output_format: ReportOption = ReportFormat.TABLE) -> None:
+    """List every rule: id, default severity, what it checks over (model, fleet or tree) and what it demands."""
+    listed = [RULES[r] for r in sorted(RULES)]
+    if output_format is not ReportFormat.TABLE:
+        out.print_json(json.dumps([{"rule": r.id, "severity": r.severity.value, "scope": r.scope.value,
+                                    "summary": r.summary} for r in listed]))
+        return
+    table = Table(title=f"{len(listed)} rules (disable with fleet.checks.disable or `# beskar: disable=RULE`)")
+    for column in ("rule", "severity", "scope", "checks that"):
+        table.add_column(column)
+    for r in listed:
+        table.add_row(r.id, f"[{_STYLE[r.severity]}]{r.severity.value}[/]", r.scope.value, escape(r.summary))
+    out.print(table)
+
+
+def _running(operation):
+    if err.is_terminal:
+        with err.status("checking ..."):
+            return run(operation)
+    return run(operation)
+
+
+def _render(result: review.Review, output_format: ReportFormat, suite: str) -> str:
+    if output_format is ReportFormat.JUNIT:
+        return report.as_junit(result.findings, result.rules, suite)
+    if output_format is ReportFormat.GITLAB:
+        return report.as_gitlab(result.findings)
+    return report.as_json(result.findings)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _present(result: review.Review, output_format: ReportFormat, output: Path | None, suite: str) -> None:
+    if output is not None and output_format is not ReportFormat.TABLE:
+        _write(output, _render(result, output_format, suite))
+    if output_format is ReportFormat.TABLE or output is not None:
+        _table(result)
+    else:
+        out.print(_render(result, output_format, suite), end="", markup=False, highlight=False, soft_wrap=True)
+    if any(f.severity is Severity.ERROR for f in result.findings):
+        raise typer.Exit(1)
+
+
+def _table(result: review.Review) -> None:
+    by_file: dict[str, list] = {}
+    for finding in result.findings:
+        by_file.setdefault(finding.file or "(fleet)", []).append(finding)
+    for file, findings in by_file.items():
+        out.print(f"[bold]{escape(file)}[/]")
+        grid = Table.grid(padding=(0, 2))
+        for _ in range(4):
+            grid.add_column()
+        grid.columns[0].justify = "right"
+        for finding in findings:
+            text = escape(finding.message) + (f"\n[dim]hint: {escape(finding.hint)}[/]" if finding.hint else "")
+            grid.add_row(str(finding.line or ""), f"[{_STYLE[finding.severity]}]{finding.severity.value}[/]",
+                         escape(finding.rule), text)
+        out.print(grid)
+        out.print()
+    counts = {s: sum(1 for f in result.findings if f.severity is s) for s in Severity}
+    scope = f"{result.objects} objects in {len(result.clusters)} cluster(s)"
+    if result.sites:
+        scope += f", {len(result.sites)} site model(s)"
+        scope += "; rendered tree up to date" if not result.stale else f"; {result.stale} rendered file(s) stale"
+    summary = ", ".join(f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s is not Severity.INFO else ''}"
+                        for s in Severity)
+    style = "bold red" if counts[Severity.ERROR] else "bold green"
+    out.print(f"[{style}]{summary}[/] ({scope}, {len(result.rules)} rules)")

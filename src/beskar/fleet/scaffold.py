@@ -1,0 +1,132 @@
+"""`beskar init`: the files parts of Beskar add to a fleet repository, planned purely and written atomically.
+
+A part adds files by registering a provider: `@scaffold("name")` on a function that takes the
+InitContext and returns {relative path: bytes}. Providers marked `new_fleet_only` run only in an
+empty directory (the fleet skeleton); the others run in any fleet (CI job, hooks, .sops.yaml ...).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from beskar.fleet.repository import FLEET_FILE
+from beskar.problems import InputError, Problem
+
+
+@dataclass(frozen=True)
+class InitContext:
+    """What providers may look at: the fleet root and whether it is being created."""
+
+    root: Path
+    new_fleet: bool
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    files: Callable[[InitContext], dict[str, bytes]]
+    new_fleet_only: bool = False
+
+
+PROVIDERS: list[Provider] = []
+
+
+def scaffold(name: str, new_fleet_only: bool = False):
+    """Register a provider of files for `beskar init` (name it after the part of Beskar it serves)."""
+
+    def register(function: Callable[[InitContext], dict[str, bytes]]):
+        if any(p.name == name for p in PROVIDERS):
+            raise ValueError(f"scaffold provider {name} registered twice")
+        PROVIDERS.append(Provider(name, function, new_fleet_only))
+        return function
+
+    return register
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    OVERWRITE = "overwrite"
+    KEEP = "keep"  # exists and --force not given
+
+
+@dataclass(frozen=True)
+class Planned:
+    path: str
+    content: bytes
+    provider: str
+    action: Action
+
+
+def plan_init(context: InitContext, existing: set[str], force: bool) -> list[Planned]:
+    """Which files to write (pure): every provider's files, keeping existing ones unless `force`."""
+    planned: dict[str, Planned] = {}
+    for provider in PROVIDERS:
+        if provider.new_fleet_only and not context.new_fleet:
+            continue
+        for path, content in sorted(provider.files(context).items()):
+            if path in planned:
+                raise ValueError(f"scaffold providers {planned[path].provider} and {provider.name} both write {path}")
+            action = Action.CREATE if path not in existing else (Action.OVERWRITE if force else Action.KEEP)
+            planned[path] = Planned(path, content, provider.name, action)
+    return [planned[path] for path in sorted(planned)]
+
+
+def init_fleet(root: Path, force: bool = False) -> list[Planned]:
+    """Write the scaffold into `root`: a new fleet when it is empty (or absent), else only the fleet-wide files."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InputError([Problem(f"{root} is not a directory")])
+    new_fleet = not root.exists() or not any(root.iterdir())
+    if not new_fleet and not (root / FLEET_FILE).is_file():
+        raise InputError([Problem(f"{root} is neither empty nor a fleet (it has no {FLEET_FILE})",
+                                  hint="run `beskar init` in an empty directory or at the root of a fleet")])
+    context = InitContext(root, new_fleet)
+    candidates = {p.path for p in plan_init(context, set(), True)}
+    existing = {path for path in candidates if (root / path).exists()}
+    plan = plan_init(context, existing, force)
+    for planned in plan:
+        if planned.action is not Action.KEEP:
+            _write_atomically(root / planned.path, planned.content)
+    return plan
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _template(name: str) -> bytes:
+    return resources.files("beskar").joinpath("examples", "init", name).read_bytes()
+
+
+@scaffold("fleet", new_fleet_only=True)
+def fleet_skeleton(context: InitContext) -> dict[str, bytes]:
+    return {
+        FLEET_FILE: _template("beskar.yaml"),
+        "profiles/production.yaml": _template("production.yaml"),
+        "sites/.gitkeep": b"",
+        ".gitignore": b".beskar/\ngl-code-quality-report.json\n",
+    }
+
+
+@scaffold("check")
+def check_automation(context: InitContext) -> dict[str, bytes]:
+    """CI job and pre-commit hook that run `beskar check` and fail on errors."""
+    return {".gitlab-ci.yml": _template("gitlab-ci.yml"),
+            ".pre-commit-config.yaml": _template("pre-commit-config.yaml")}

@@ -1,0 +1,118 @@
+"""The check and lint operations: gather the fleet or Flux repository, run every rule, return the findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from beskar import operations
+from beskar import tree as trees
+from beskar.check.documents import paused_gc
+from beskar.check.engine import Subject, applicable_rules, run_rules
+from beskar.check.findings import Finding, Rule
+from beskar.check.repository import ClusterFacts, FluxRepository, TreeOptions, load_repository
+from beskar.check.settings import CheckSettings, parse_settings
+from beskar.fleet.documents import read_document
+from beskar.fleet.files import read_chart_skeletons, read_files
+from beskar.fleet.repository import FLEET_FILE
+from beskar.problems import InputError, Problem
+
+
+@dataclass(frozen=True)
+class Review:
+    """What a check or lint run found, and how much it looked at."""
+
+    root: Path
+    findings: list[Finding]
+    clusters: tuple[str, ...]
+    objects: int
+    files: int
+    sites: tuple[str, ...] = ()
+    stale: int = 0
+    rules: tuple[Rule, ...] = ()  # the rules that ran
+
+
+def _objects(repository: FluxRepository) -> int:
+    return sum(len(c.resources) for c in repository.clusters.values())
+
+
+def _fleet_settings(root: Path, disable: list[str]) -> CheckSettings:
+    """`fleet.checks` of the repository's beskar.yaml, if it has one."""
+    if not (root / FLEET_FILE).is_file():
+        return parse_settings({}, {}, disable)
+    document, positions = read_document(root, FLEET_FILE, "global")
+    fleet = document.get("fleet") if isinstance(document, dict) else None
+    checks = fleet.get("checks") if isinstance(fleet, dict) else None
+    shifted = {path[1:]: origin for path, origin in positions.items() if path[:1] == ("fleet",)}
+    return parse_settings(checks, shifted, disable)
+
+
+def lint(root: Path, *, mirror: str | None = None, charts: Path | None = None,
+         disable: list[str] = ()) -> Review:
+    """Check any Flux repository (hand-written or rendered) with the tree rules."""
+    with paused_gc():
+        return _lint(Path(root), mirror, charts, list(disable))
+
+
+def _lint(root: Path, mirror: str | None, charts: Path | None, disable: list[str]) -> Review:
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError([Problem(f"{root} is not a directory", hint="give the root of a Flux repository")])
+    settings = _fleet_settings(root, list(disable))
+    options = TreeOptions(mirror=mirror or settings.mirror,
+                          charts=read_chart_skeletons(charts) if charts is not None else None)
+    contents, others = read_files(root)
+    repository = load_repository(contents, others, options)
+    subject = Subject(repository=repository, texts=contents)
+    findings = run_rules(subject, settings)
+    return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
+                  rules=tuple(applicable_rules(subject, settings)))
+
+
+def check(root: Path, sites: list[str] | None = None, *, charts: Path | None = None,
+          disable: list[str] = ()) -> Review:
+    """Check a fleet: its typed sites (model rules), the tree it renders (tree rules), and its staleness."""
+    with paused_gc():
+        return _check(Path(root), sites, charts, list(disable))
+
+
+def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: list[str]) -> Review:
+    root = Path(root)
+    compiled, differences = operations.render_fleet(root, sites, check=True)
+    settings = _fleet_settings(root, list(disable))
+    emitted = compiled.emitted()
+    fleet_sites = set(compiled.fleet.sites) if not sites else set(sites)
+    others_sites = _all_site_names(root) - fleet_sites
+    skip = set(emitted)
+    contents, others = read_files(root, skip)
+    # The tree as `beskar render` would write it: emitted files over what is on disk, nothing Beskar would
+    # delete, and nothing of the sites left out by --site.
+    extra = {d.path for d in differences if d.change is trees.Change.DELETED}
+    contents = {p: t for p, t in contents.items() if p not in extra and not _under_site(p, others_sites)}
+    others = frozenset(p for p in others if p not in extra and not _under_site(p, others_sites))
+    contents.update({path: data.decode("utf-8") for path, data in emitted.items()})
+    facts = {name: ClusterFacts(mirror=site.mirror.registry if site.mirror else None,
+                                release=site.openstack.release) for name, site in compiled.sites.items()}
+    repository_url = (compiled.fleet.settings.get("repository") or {}).get("url")
+    options = TreeOptions(clusters=facts, charts=read_chart_skeletons(charts) if charts is not None else None)
+    repository = load_repository(contents, others, options, frozenset({repository_url} - {None}))
+    repository.stale = tuple(d for d in differences if d.change is not trees.Change.UNCHANGED)
+    typed = tuple((compiled.sites[name], compiled.fleet.sites[name]) for name in compiled.sites)
+    texts = dict(contents)
+    for _, layered in typed:
+        for file in layered.files:
+            if file not in texts:
+                texts[file] = (root / file).read_text(encoding="utf-8")
+    subject = Subject(typed, repository, texts)
+    findings = run_rules(subject, settings)
+    return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
+                  tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)))
+
+
+def _all_site_names(root: Path) -> set[str]:
+    return {p.parent.name for p in (root / "sites").glob("*/site.yaml")}
+
+
+def _under_site(path: str, names: set[str]) -> bool:
+    parts = path.split("/")
+    return len(parts) > 2 and parts[0] in ("clusters", "apps") and parts[1] in names

@@ -1,0 +1,155 @@
+"""`beskar init`: a new fleet that checks clean, and a CI job and a pre-commit hook that really fail on errors."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from beskar import operations
+from beskar.fleet import scaffold
+from beskar.fleet.examples import write_example
+
+CHECK_FILES = [".gitlab-ci.yml", ".pre-commit-config.yaml"]
+
+
+@pytest.fixture
+def shim(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PATH has a `beskar` that runs this checkout's Beskar, as an installed one would."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    command = bin_dir / "beskar"
+    command.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m beskar \"$@\"\n")
+    command.chmod(command.stat().st_mode | stat.S_IEXEC)
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    src = Path(__file__).resolve().parents[1] / "src"
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", NO_COLOR="1", COLUMNS="200",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")])),
+               PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"))
+    return env
+
+
+def broken_fleet(root: Path) -> Path:
+    """The example fleet, rendered, with prod-brno's bond left at the default MTU under 9000-byte VLANs."""
+    write_example(root)
+    site = root / "sites/prod-brno/site.yaml"
+    site.write_text(site.read_text().replace("mode: 802.3ad, mtu: 9000}", "mode: 802.3ad}"))
+    operations.render_fleet(root)
+    return root
+
+
+def test_init_writes_a_new_fleet_that_checks_clean(run_beskar, tmp_path):
+    root = tmp_path / "fleet"
+    done = run_beskar("init", root, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    written = {entry["path"]: entry["action"] for entry in json.loads(done.stdout)}
+    assert written == {p: "create" for p in ["beskar.yaml", "profiles/production.yaml", "sites/.gitkeep",
+                                              ".gitignore", *CHECK_FILES]}
+    assert ".beskar/" in (root / ".gitignore").read_text().splitlines()
+    assert "# checks:" in (root / "beskar.yaml").read_text()  # the commented example of fleet.checks
+    checked = run_beskar("check", cwd=root)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_init_never_overwrites_without_force(run_beskar, tmp_path):
+    root = tmp_path / "fleet"
+    run_beskar("init", root)
+    ci = root / ".gitlab-ci.yml"
+    ci.write_text("# ours\n")
+    again = run_beskar("init", root, "--format", "json")
+    assert {e["path"]: e["action"] for e in json.loads(again.stdout)} == {p: "keep" for p in CHECK_FILES}
+    assert ci.read_text() == "# ours\n" and (root / "beskar.yaml").is_file()
+    forced = run_beskar("init", root, "--force")
+    assert forced.returncode == 0 and "beskar check --format gitlab" in ci.read_text()
+
+
+def test_init_in_an_existing_fleet_adds_only_the_fleet_wide_files(run_beskar, tmp_path):
+    root = tmp_path / "fleet"
+    write_example(root)
+    before = (root / "beskar.yaml").read_bytes()
+    done = run_beskar("init", root, "--format", "json")
+    assert [e["path"] for e in json.loads(done.stdout)] == CHECK_FILES
+    assert (root / "beskar.yaml").read_bytes() == before
+
+
+def test_init_refuses_a_directory_that_is_not_a_fleet(run_beskar, tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    done = run_beskar("init", tmp_path)
+    assert done.returncode == 2 and "neither empty nor a fleet" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def gitlab_job(root: Path) -> dict:
+    config = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
+    (job,) = [v for k, v in config.items() if isinstance(v, dict) and "script" in v]
+    return job
+
+
+def run_job(root: Path, job: dict, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The job's script lines as GitLab's shell runs them: stop at the first failing line."""
+    script = "set -e\n" + "\n".join(job["script"])
+    return subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_gitlab_job_fails_on_errors_and_keeps_the_code_quality_report(shim, tmp_path):
+    root = broken_fleet(tmp_path / "fleet")
+    scaffold.init_fleet(root)
+    job = gitlab_job(root)
+    report = job["artifacts"]["reports"]["codequality"]
+    assert job["artifacts"]["when"] == "always" and report in job["artifacts"]["paths"]
+    failed = run_job(root, job, shim)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    issues = json.loads((root / report).read_text())
+    assert {i["check_name"] for i in issues} == {"model/mtu-mismatch"}
+    assert all(i["location"]["path"] == "sites/prod-brno/site.yaml" for i in issues)
+    site = root / "sites/prod-brno/site.yaml"
+    site.write_text(site.read_text().replace("mode: 802.3ad}", "mode: 802.3ad, mtu: 9000}"))
+    operations.render_fleet(root)
+    passed = run_job(root, job, shim)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert json.loads((root / report).read_text()) == []
+
+
+def test_pre_commit_hook_refuses_a_commit_with_errors(shim, tmp_path):
+    pytest.importorskip("pre_commit", reason="pre-commit is a test dependency (pip install -e '.[test]')")
+    root = broken_fleet(tmp_path / "fleet")
+    scaffold.init_fleet(root)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    hook = [sys.executable, "-m", "pre_commit", "run", "--all-files"]
+    refused = subprocess.run(hook, cwd=root, env=shim, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "model/mtu-mismatch" in refused.stdout, refused.stdout + refused.stderr
+    site = root / "sites/prod-brno/site.yaml"
+    site.write_text(site.read_text().replace("mode: 802.3ad}", "mode: 802.3ad, mtu: 9000}"))
+    operations.render_fleet(root)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    accepted = subprocess.run(hook, cwd=root, env=shim, capture_output=True, text=True, timeout=300)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
+def test_other_parts_add_files_through_providers(tmp_path):
+    @scaffold.scaffold("test-sops")
+    def sops(context: scaffold.InitContext) -> dict[str, bytes]:
+        return {".sops.yaml": b"creation_rules: []\n"}
+
+    try:
+        context = scaffold.InitContext(tmp_path, new_fleet=False)
+        plan = scaffold.plan_init(context, existing={".sops.yaml"}, force=False)
+        assert {(p.path, p.action, p.provider) for p in plan} >= {(".sops.yaml", scaffold.Action.KEEP, "test-sops")}
+        assert "beskar.yaml" not in {p.path for p in plan}
+
+        @scaffold.scaffold("test-clash")
+        def clash(context: scaffold.InitContext) -> dict[str, bytes]:
+            return {".sops.yaml": b""}
+
+        with pytest.raises(ValueError, match="both write .sops.yaml"):
+            scaffold.plan_init(context, set(), False)
+    finally:
+        scaffold.PROVIDERS[:] = [p for p in scaffold.PROVIDERS if not p.name.startswith("test-")]
