@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh copy of the packaged example fleet, and the CLI run as a real process."""
+"""Shared fixtures: a fresh copy of the packaged example fleet (as packaged, or as `beskar demo` leaves it), and the
+CLI run as a real process."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from beskar import operations
 from beskar.fleet.examples import write_example
 
 
@@ -16,6 +18,15 @@ def example_fleet(tmp_path: Path) -> Path:
     """The packaged example fleet (beskar.yaml, profiles/, sites/), unrendered, in tmp_path/fleet."""
     root = tmp_path / "fleet"
     write_example(root)
+    return root
+
+
+@pytest.fixture
+def demo_fleet(tmp_path: Path) -> Path:
+    """The example fleet as a user gets it from `beskar demo`: written, each site's secrets synced (encrypted to the
+    published DEMO keys, which `beskar check` warns about), rendered; in tmp_path/fleet."""
+    root = tmp_path / "fleet"
+    operations.write_demo(root)
     return root
 
 

@@ -45,6 +45,21 @@ def beskar(*args, cwd: Path | None = None, env: dict[str, str] | None = None, ho
 
 OPERATOR_KEY = DEMO_KEYS / "DEMO-operator.agekey"
 
+# `beskar check` of the example as `beskar demo` writes it finds only this: a warning that the fleet uses the
+# published DEMO keys, at each place that lists one, for each site it applies to. (rule, severity, file, site)
+DEMO_WARNING = "model/secrets-demo-recipient"
+DEMO_FINDINGS = sorted((DEMO_WARNING, "warning", file, site) for file, site in [
+    ("beskar.yaml", "prod-brno"), ("beskar.yaml", "prod-ostrava"), ("sites/prod-brno/site.yaml", "prod-brno"),
+    ("sites/prod-ostrava/site.yaml", "prod-ostrava")])
+
+
+def sync_every_site(root: Path, key_files: list[Path]) -> None:
+    """`beskar secrets sync` for every site of the fleet, as a user runs it before committing; existing files
+    are opened (to add keys or recipients) with the identities of key_files."""
+    from beskar.secrets.demo import sync_all
+
+    sync_all(root, lambda: [i for key in key_files for i in age.parse_identities(key.read_text(), str(key))])
+
 
 def operator():
     """Lazy identities of the demo operator (for the operations' `identities` argument)."""

@@ -73,13 +73,13 @@ def problem_lines(stderr: str) -> list[str]:
 
 
 @pytest.fixture
-def rendered_fleet(example_fleet: Path) -> Path:
-    """The example fleet, rendered, and up to date: the baseline every case breaks."""
-    operations.render_fleet(example_fleet)
-    _, differences = operations.render_fleet(example_fleet, check=True)
+def rendered_fleet(demo_fleet: Path) -> Path:
+    """The example fleet from `beskar demo` (secrets synced, rendered), up to date: the baseline every case breaks."""
+    _, differences = operations.render_fleet(demo_fleet, check=True)
     assert all(d.change is Change.UNCHANGED for d in differences)
-    assert any((example_fleet / "clusters").rglob("*.yaml")) and any((example_fleet / "apps").rglob("*.yaml"))
-    return example_fleet
+    assert any((demo_fleet / "clusters").rglob("*.yaml")) and any((demo_fleet / "apps").rglob("*.yaml"))
+    assert all((demo_fleet / f"sites/{site}/secrets.sops.yaml").is_file() for site in ("prod-brno", "prod-ostrava"))
+    return demo_fleet
 
 
 def test_cases_exist():

@@ -8,17 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from beskar import operations
 from beskar.check.findings import RULES
+from secrets_helpers import DEMO_FINDINGS
 
 CASES = Path(__file__).parent / "check_cases"
 FINDING_KEYS = {"rule", "severity", "file", "line", "message", "hint"}
 
 
 @pytest.fixture
-def rendered(example_fleet: Path) -> Path:
-    operations.render_fleet(example_fleet)
-    return example_fleet
+def rendered(demo_fleet: Path) -> Path:
+    return demo_fleet
+
+
+def placed(findings: list[dict]) -> list[tuple]:
+    """(rule, severity, file, site) of JSON findings, sorted."""
+    return sorted((f["rule"], f["severity"], f["file"], f["site"]) for f in findings)
 
 
 def broken(root: Path) -> Path:
@@ -31,9 +35,12 @@ def broken(root: Path) -> Path:
 
 
 def test_check_of_the_example_is_clean_and_exits_0(rendered, run_beskar):
+    # Clean: no finding but the warnings about the DEMO keys, which are there by design.
     done = run_beskar("check", cwd=rendered)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "0 errors, 0 warnings, 0 info" in done.stdout and "rendered tree up to date" in done.stdout
+    assert "0 errors, 4 warnings, 0 info" in done.stdout and "rendered tree up to date" in done.stdout
+    listed = run_beskar("check", "--format", "json", cwd=rendered)
+    assert listed.returncode == 0 and placed(json.loads(listed.stdout)) == DEMO_FINDINGS
 
 
 def test_json_lists_findings_with_relative_files_and_exit_1(rendered, run_beskar):
@@ -130,15 +137,16 @@ def test_check_reports_a_stale_tree(rendered, run_beskar):
     horizon.write_text(horizon.read_text().replace("timeout: 30m", "timeout: 60m", 1))
     done = run_beskar("check", "--format", "json", cwd=rendered)
     assert done.returncode == 1
-    assert [(f["rule"], f["file"]) for f in json.loads(done.stdout)] == [
-        ("tree/stale", "apps/prod-brno/03-openstack/18-horizon.yaml")]
+    assert placed(json.loads(done.stdout)) == sorted(
+        DEMO_FINDINGS + [("tree/stale", "error", "apps/prod-brno/03-openstack/18-horizon.yaml", None)])
 
 
 def test_check_of_one_site(rendered, run_beskar):
     ostrava = rendered / "apps/prod-ostrava/03-openstack/18-horizon.yaml"
     ostrava.write_text(ostrava.read_text().replace("timeout: 30m", "timeout: 60m", 1))
     done = run_beskar("check", "--site", "prod-brno", "--format", "json", cwd=rendered)
-    assert done.returncode == 0 and json.loads(done.stdout) == []
+    assert done.returncode == 0  # ostrava's stale file is not prod-brno's: only prod-brno's DEMO warnings
+    assert placed(json.loads(done.stdout)) == [f for f in DEMO_FINDINGS if f[3] == "prod-brno"]
 
 
 def test_rules_lists_every_rule(run_beskar):

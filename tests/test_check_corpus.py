@@ -7,6 +7,11 @@ Every case is data: tests/check_cases/<scope>/<rule-name>[--<variant>]/ holds `e
   base:      a directory of tests/check_cases/_bases/ copied first; repo/ is laid over it
   render:    check only: run `beskar render` after laying repo/ over the base (true, the default), or
              before (base: so that repo/ makes the rendered tree stale), or not at all (false)
+  sync:      with a fleet base: `beskar secrets sync` every site, as a user does before committing (existing
+             files opened with the base's committed TEST keys, _bases/fleet/TEST-keys/): after laying repo/
+             over the base (true, the default; with `render: base` also before rendering the base), or the
+             base's sites only, before laying repo/ over it (base: repo/ holds edits made without syncing),
+             or never (false)
   args:      options: mirror (lint), disable (list), charts (a directory of the case)
   findings:  exactly the findings expected, each {rule, file, line} (and optionally severity, message:
              a substring); [] for a case where nothing may fire
@@ -21,11 +26,13 @@ import yaml
 
 from beskar import operations, review
 from beskar.check.findings import RULES
+from beskar.fleet.repository import FLEET_FILE
+from secrets_helpers import sync_every_site
 
 CASES_DIR = Path(__file__).parent / "check_cases"
 CASES = sorted(p.parent.relative_to(CASES_DIR).as_posix() for p in CASES_DIR.glob("*/*/expect.yaml")
                if not p.parent.parent.name.startswith("_")) + ["clean"]
-KEYS = {"command", "base", "render", "args", "findings"}
+KEYS = {"command", "base", "render", "sync", "args", "findings"}
 
 
 def load_case(name: str) -> dict:
@@ -35,14 +42,26 @@ def load_case(name: str) -> dict:
     return case
 
 
+def sync_with_test_keys(root: Path) -> None:
+    sync_every_site(root, sorted((root / "TEST-keys").glob("*.agekey")))
+
+
 def materialize(name: str, case: dict, destination: Path) -> Path:
     root = destination / "repo"
+    sync = case.get("sync", True)
+    assert sync in (True, "base", False), f"{name}: sync: must be true, base or false"
+    fleet = False
     if case.get("base"):
         shutil.copytree(CASES_DIR / "_bases" / case["base"], root)
+        fleet = (root / FLEET_FILE).is_file()
+        if fleet and (sync == "base" or sync is True and case.get("render") == "base"):
+            sync_with_test_keys(root)
         if case.get("render") == "base":
             operations.render_fleet(root)
     if (CASES_DIR / name / "repo").is_dir():
         shutil.copytree(CASES_DIR / name / "repo", root, dirs_exist_ok=True)
+    if fleet and sync is True:
+        sync_with_test_keys(root)
     root.mkdir(exist_ok=True)
     return root
 

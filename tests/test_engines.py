@@ -12,17 +12,17 @@ import yaml
 from beskar.catalog import catalog
 from beskar.check.schemas import crd_versions, knows, schema_errors
 from beskar.check.values import first_unknown, unknown_paths
-from beskar.fleet.examples import write_example
-from beskar.operations import render_fleet
+from beskar.operations import write_demo
 
 SITES = ("prod-brno", "prod-ostrava")
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
+    """The example as `beskar demo` leaves it: its tree holds each site's SOPS-encrypted Secret too."""
     root = tmp_path_factory.mktemp("engines") / "fleet"
-    write_example(root)
-    render_fleet(root)
+    write_demo(root)
+    assert all((root / f"apps/{site}/03-openstack/00-common-encryptedsecret.yaml").is_file() for site in SITES)
     return root
 
 

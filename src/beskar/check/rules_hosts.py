@@ -65,15 +65,27 @@ def _roles_giving(label: Label) -> list[str]:
     return sorted(role for role, labels in catalog().node_labels["roles"].items() if labels.get(label[0]) == label[1])
 
 
+def _absence_reported(site: Site) -> set[str]:
+    """Roles no node has where a rule of their own says so (model/no-compute, model/storage-nodes)."""
+    reported = set()
+    if site.openstack.nova.enabled and not site.nodes_with(Role.COMPUTE):
+        reported.add(Role.COMPUTE.value)
+    if site.ceph.mode == "internal" and not site.nodes_with(Role.STORAGE) and site.ceph.replicas > 0:
+        reported.add(Role.STORAGE.value)
+    return reported
+
+
 @rule("model/node-label-unset", Severity.ERROR, Scope.MODEL,
       "a HelmRelease selects nodes by a label that no node of the site carries")
 def node_label_unset(site: Site, layered: LayeredSite) -> Iterator[Finding]:
     carried = {item for node in site.nodes for item in node_labels(node, catalog()).items()}
     origin = layered.origin(("nodes",))
+    elsewhere = _absence_reported(site)
+    family_key = catalog().node_labels["flavor_family_label"]  # model/flavor-family-without-computes' labels
     for label, readers in sorted(selected_labels(_helm_releases(site)).items()):
-        if label in carried:
-            continue
         roles = _roles_giving(label)
+        if label in carried or label[0] == family_key or (roles and set(roles) <= elsewhere):
+            continue  # a rule of its own already reports what these labels would say again
         hint = (f"add a node with role {' or '.join(roles)}" if roles
                 else "no role sets this label (catalog node_labels.yaml); its pods would never schedule")
         yield report("model/node-label-unset",
@@ -113,7 +125,7 @@ def netplan_invalid(site: Site, layered: LayeredSite) -> Iterator[Finding]:
 
 
 def _duplicates(rule_id: str, what: str, sites: list[tuple[Site, LayeredSite]],
-                collect) -> Iterator[Finding]:
+                collect, across_sites_only: bool = False) -> Iterator[Finding]:
     """One finding per later place that repeats a value first seen elsewhere (same file:line counts once)."""
     seen: dict[str, tuple[str, Any]] = {}
     reported: set[tuple[str, str, int]] = set()
@@ -121,7 +133,7 @@ def _duplicates(rule_id: str, what: str, sites: list[tuple[Site, LayeredSite]],
         for value, path in collect(site):
             origin = layered.origin(path)
             first = seen.setdefault(value, (site.name, origin))
-            if first[1] == origin and first[0] == site.name:
+            if first[0] == site.name and (first[1] == origin or across_sites_only):
                 continue
             where = f"{first[1]} (site {first[0]})"
             key = (value, origin.file, origin.line)
@@ -162,9 +174,10 @@ def _bmcs(site: Site):
 
 
 @rule("fleet/duplicate-ip", Severity.ERROR, Scope.FLEET,
-      "an IP address (node, API VIP or gateway) is used twice in the fleet")
+      "an IP address (node, API VIP or gateway) of one site is used again by another site of the fleet")
 def duplicate_ip(sites: list[tuple[Site, LayeredSite]]) -> Iterator[Finding]:
-    yield from _duplicates("fleet/duplicate-ip", "IP address", sites, _addresses)
+    # Twice within one site is model/duplicate-address's finding; reporting it here too would say it twice.
+    yield from _duplicates("fleet/duplicate-ip", "IP address", sites, _addresses, across_sites_only=True)
 
 
 @rule("fleet/duplicate-mac", Severity.ERROR, Scope.FLEET, "a MAC address is declared twice in the fleet")

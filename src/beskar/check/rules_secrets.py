@@ -44,8 +44,13 @@ def secrets_file(site: Site, layered: LayeredSite) -> Iterable[Finding]:
         return
     source = _read(site, layered)
     if source is None:
+        # Placed in the site file (at its own recipients, which the file would be encrypted to): a report can
+        # only point at a file the repository has.
+        site_file = layered.files[-1]
+        origin = layered.origin(("secrets", "recipients"))
         yield report("model/secrets-file", f"{relative} does not exist, but {len(needs)} valuesFrom keys read it",
-                     file=relative, line=1, site=site.name, hint=f"run `beskar secrets sync {site.name}`")
+                     file=site_file, line=origin.line if origin and origin.file == site_file else 1,
+                     site=site.name, hint=f"run `beskar secrets sync {site.name}`")
         return
     if isinstance(source, SopsError):
         yield report("model/secrets-file", f"{source.where}: {source.message}", file=relative,

@@ -15,8 +15,6 @@ from beskar import operations
 from beskar.cli import check, init, maas, secrets
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
-from beskar.fleet.examples import write_example
-from beskar.secrets.demo import sync_all
 from beskar.tree import Change
 
 app = typer.Typer(
@@ -40,13 +38,7 @@ def demo(
     directory: Annotated[Path, typer.Argument(help="A new or empty directory for the example fleet.")],
 ) -> None:
     """Write the built-in example fleet (two sites, prod-brno and prod-ostrava) as a git repo and render it."""
-    def write_and_render():
-        files = write_example(directory)
-        sync_all(directory)  # each site's secrets, encrypted to the DEMO keys in demo-keys/
-        compiled, changes = operations.render_fleet(directory)
-        return files, compiled, changes
-
-    files, compiled, changes = run(write_and_render)
+    files, compiled, changes = run(lambda: operations.write_demo(directory))
     try:
         init_and_commit(directory, "Example fleet written and rendered by `beskar demo`")
         committed = "committed to a new git repository"

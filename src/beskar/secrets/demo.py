@@ -10,9 +10,9 @@ DEMO_RECIPIENTS = {
 }
 
 
-def sync_all(root) -> list:
-    """`beskar secrets sync` for every site of a new fleet: creating files needs no private key."""
+def sync_all(root, identities=lambda: []) -> list:
+    """`beskar secrets sync` for every site; creating files needs no private key, completing them does."""
     from beskar.fleet import load_fleet
     from beskar.secrets.operations import sync
 
-    return [sync(root, name, lambda: []) for name in sorted(load_fleet(root).sites)]
+    return [sync(root, name, identities) for name in sorted(load_fleet(root).sites)]
