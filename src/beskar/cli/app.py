@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from beskar import operations
-from beskar.cli import secrets
+from beskar.cli import entities, secrets
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
 from beskar.fleet.examples import write_example
@@ -29,6 +29,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(entities.app, name="entities")
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="A new or empty directory for the example fleet.")],

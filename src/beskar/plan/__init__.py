@@ -1,0 +1,1 @@
+"""Pure planners: cloud entities (desired vs observed -> steps) and the step protocol."""
