@@ -25,7 +25,9 @@ PY=/usr/bin/python3   # Debian's Python: the services' libraries live in its dis
 KEYSTONE_PORT=$((5000 + BASE)); NOVA_PORT=$((8774 + BASE)); PLACEMENT_PORT=$((8778 + BASE))
 NEUTRON_PORT=$((9696 + BASE)); CINDER_PORT=$((8776 + BASE)); GLANCE_PORT=$((9292 + BASE))
 PACKAGES="mariadb-server keystone nova-api placement-api neutron-server cinder-api glance-api
-          python3-pymysql uwsgi-core uwsgi-plugin-python3"
+          python3-pymysql uwsgi-core uwsgi-plugin-python3 curl"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+ME=$(id -un); MYGROUP=$(id -gn)
 SERVICES="keystone placement nova neutron cinder glance"
 
 log() { echo "test-cloud: $*" >&2; }
@@ -39,9 +41,9 @@ install() {
   [ -z "$missing" ] && { log "packages already installed"; return; }
   log "installing:$missing"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
+  $SUDO apt-get update -qq >/dev/null
   # Debian's maintainer scripts would start daemons; the private setup below runs its own instead.
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
 db_url() { echo "mysql+pymysql://openstack:$(cat "$DIR/secret")@localhost/$1?unix_socket=$DIR/run/mysql.sock&charset=utf8"; }
@@ -216,10 +218,11 @@ uwsgi_app() {  # uwsgi_app NAME PORT WSGI_FILE ENV=VALUE: an API under uwsgi
 start_database() {
   mkdir -p "$DIR/run" "$DIR/log"
   if [ ! -d "$DIR/mysql/mysql" ]; then
-    mariadb-install-db --no-defaults --datadir="$DIR/mysql" --user=root \
-      --auth-root-authentication-method=socket >"$DIR/log/mariadb-install.out" 2>&1
+    # Root without a password is safe here: the server listens on a private socket only.
+    mariadb-install-db --no-defaults --datadir="$DIR/mysql" --user="$ME" \
+      --auth-root-authentication-method=normal >"$DIR/log/mariadb-install.out" 2>&1
   fi
-  alive mariadb || spawn mariadb mariadbd --no-defaults --datadir="$DIR/mysql" --user=root \
+  alive mariadb || spawn mariadb mariadbd --no-defaults --datadir="$DIR/mysql" --user="$ME" \
     --socket="$DIR/run/mysql.sock" --skip-networking --pid-file="$DIR/run/mysqld.pid" \
     --log-error="$DIR/log/mariadb.log" --innodb-buffer-pool-size=128M --max-connections=400 \
     --innodb-flush-log-at-trx-commit=2 --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci
@@ -240,8 +243,8 @@ initialise() {  # first start only: databases, schemas, keystone bootstrap, serv
   mariadb --no-defaults -S "$DIR/run/mysql.sock" -uroot -e "$sql"
   local etc=$DIR/etc
   keystone-manage --config-file "$etc/keystone.conf" db_sync
-  keystone-manage --config-file "$etc/keystone.conf" fernet_setup --keystone-user root --keystone-group root
-  keystone-manage --config-file "$etc/keystone.conf" credential_setup --keystone-user root --keystone-group root
+  keystone-manage --config-file "$etc/keystone.conf" fernet_setup --keystone-user "$ME" --keystone-group "$MYGROUP"
+  keystone-manage --config-file "$etc/keystone.conf" credential_setup --keystone-user "$ME" --keystone-group "$MYGROUP"
   keystone-manage --config-file "$etc/keystone.conf" bootstrap --bootstrap-password "$(cat "$DIR/secret")" \
     --bootstrap-admin-url "http://$HOST:$KEYSTONE_PORT/v3" --bootstrap-public-url "http://$HOST:$KEYSTONE_PORT/v3" \
     --bootstrap-internal-url "http://$HOST:$KEYSTONE_PORT/v3" --bootstrap-region-id RegionOne
