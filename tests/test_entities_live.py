@@ -182,3 +182,35 @@ def test_an_interrupted_aggregate_create_is_resumed_and_prune_deletes(fleet: Pat
 def test_bad_credentials_entry_is_a_clear_input_error(fleet: Path) -> None:
     done = beskar(fleet, "entities", "plan", "prod-brno", "--cloud", "no-such-cloud", check=2)
     assert "no-such-cloud" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_images_upload_verify_and_resume_an_interrupted_upload(fleet: Path, api, tmp_path: Path) -> None:
+    import hashlib
+
+    image = tmp_path / "tiny.raw"
+    image.write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    declared = (f"  images:\n    - {{name: tiny, url: 'file://{image}', sha256: {digest}, disk_format: raw,"
+                f" min_ram: 64, properties: {{os_distro: test}}}}\n  routers:\n")
+    edit(fleet, "  routers:\n", declared)
+    beskar(fleet, "entities", "apply", "prod-brno")
+    [found] = api.call("image", "GET", "/images", params={"name": "tiny"})["images"]
+    assert (found["status"], found["size"], found["min_ram"], found["os_distro"], found["managed_by"]) == \
+        ("active", 1 << 20, 64, "test", "beskar")
+    assert plan(fleet, "--detailed-exitcode")["pending"] == 0
+
+    # An upload killed before its data arrived leaves a marked, queued image: the next apply uploads it.
+    api.call("image", "DELETE", f"/images/{found['id']}")
+    api.call("image", "POST", "/images", json={"name": "tiny", "disk_format": "raw", "container_format": "bare",
+                                               "min_ram": 64, "os_distro": "test", "managed_by": "beskar", "visibility": "public",
+                                               "beskar_url": f"file://{image}", "beskar_sha256": digest})
+    [step] = [s for s in plan(fleet, check=0)["steps"] if s["kind"] == "image"]
+    assert (step["action"], step["changes"]) == ("update", [{"field": "status", "old": "queued", "new": "active"}])
+    beskar(fleet, "entities", "apply", "prod-brno")
+    assert api.call("image", "GET", "/images", params={"name": "tiny"})["images"][0]["status"] == "active"
+
+    # A checksum that does not match stops the apply with a clear message and uploads nothing.
+    edit(fleet, f"sha256: {digest}", f"sha256: {'f' * 64}")
+    failed = beskar(fleet, "entities", "apply", "prod-brno", "--prune", check=1)
+    assert f"has sha256 {digest}, the site says {'f' * 64}" in failed.stderr
+    assert api.call("image", "GET", "/images", params={"name": "tiny"})["images"][0]["status"] == "active"  # kept

@@ -284,51 +284,61 @@ def _default_group(api: Api, domain: str, project: str) -> str:
 
 def _image(api: Api, step: Step) -> None:
     name = step.key[0]
-    if step.action in (Action.DELETE, Action.REPLACE):
-        api.call("image", "DELETE", f"/images/{_id(api, 'image', name)}")
-        if step.action is Action.DELETE:
-            return
     fields = _fields(step)
-    properties = {**fields["properties"], MARK_KEY: MARK_VALUE, "beskar_url": fields["url"]}
-    if fields["sha256"]:
-        properties["beskar_sha256"] = fields["sha256"]
-    if step.action in (Action.CREATE, Action.REPLACE):
-        body = {"name": name, "disk_format": fields["disk_format"], "container_format": fields["container_format"],
-                "visibility": fields["visibility"], "min_disk": fields["min_disk"], "min_ram": fields["min_ram"],
-                **properties}
-        api.ids[("image", name)] = api.call("image", "POST", "/images", json=body)["id"]
-    else:
-        ident = _id(api, "image", name)
-        current = api.call("image", "GET", f"/images/{ident}")
-        patch = [{"op": "replace" if k in current else "add", "path": f"/{k}", "value": v}
-                 for k, v in {**properties, "visibility": fields["visibility"], "min_disk": fields["min_disk"],
-                              "min_ram": fields["min_ram"]}.items() if current.get(k) != v]
-        patch += [{"op": "remove", "path": f"/{k}"} for k in (step.observed.fields["properties"] if step.observed
-                                                                else {}) if k not in fields["properties"]]
-        if patch:
-            api.call("image", "PATCH", f"/images/{ident}", json=patch,
-                     headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
-        if current.get("status") != "queued":
-            return
-    _upload(api, _id(api, "image", name), fields["url"], fields["sha256"])
+    if step.action is Action.DELETE:
+        api.call("image", "DELETE", f"/images/{_id(api, 'image', name)}")
+        return
+    uploading = step.action in (Action.CREATE, Action.REPLACE) or \
+        any(c.field == "status" for c in step.changes)
+    # Download and verify first: a bad source must not cost the cloud its current image.
+    with tempfile.TemporaryFile() as data:
+        if uploading:
+            _download(fields["url"], fields["sha256"], data)
+        if step.action is Action.REPLACE:
+            api.call("image", "DELETE", f"/images/{_id(api, 'image', name)}")
+        properties = {**fields["properties"], MARK_KEY: MARK_VALUE, "beskar_url": fields["url"]}
+        if fields["sha256"]:
+            properties["beskar_sha256"] = fields["sha256"]
+        if step.action in (Action.CREATE, Action.REPLACE):
+            body = {"name": name, "disk_format": fields["disk_format"],
+                    "container_format": fields["container_format"], "visibility": fields["visibility"],
+                    "min_disk": fields["min_disk"], "min_ram": fields["min_ram"], **properties}
+            api.ids[("image", name)] = api.call("image", "POST", "/images", json=body)["id"]
+        else:
+            _patch_image(api, step, properties)
+        if uploading:
+            api.call("image", "PUT", f"/images/{_id(api, 'image', name)}/file", data=data,
+                     headers={"Content-Type": "application/octet-stream"})
 
 
-def _upload(api: Api, ident: str, url: str, sha256: str | None) -> None:
-    """Download the image (verifying its checksum) to a temporary file, then upload it to glance."""
-    with tempfile.TemporaryFile() as buffer:
-        digest = hashlib.sha256()
-        try:
-            with urllib.request.urlopen(url, timeout=60) as source:  # noqa: S310 - operators choose the URL
-                while chunk := source.read(1 << 20):
-                    digest.update(chunk)
-                    buffer.write(chunk)
-        except OSError as error:
-            raise CloudError(f"cannot download {url}: {error}") from None
-        if sha256 and digest.hexdigest() != sha256:
-            raise CloudError(f"{url} has sha256 {digest.hexdigest()}, the site says {sha256}")
-        buffer.seek(0)
-        api.call("image", "PUT", f"/images/{ident}/file", data=buffer,
-                 headers={"Content-Type": "application/octet-stream"})
+def _patch_image(api: Api, step: Step, properties: dict[str, str]) -> None:
+    fields = _fields(step)
+    ident = _id(api, "image", step.key[0])
+    current = api.call("image", "GET", f"/images/{ident}")
+    wanted = {**properties, "visibility": fields["visibility"], "min_disk": fields["min_disk"],
+              "min_ram": fields["min_ram"]}
+    patch = [{"op": "replace" if k in current else "add", "path": f"/{k}", "value": v}
+             for k, v in wanted.items() if current.get(k) != v]
+    old = step.observed.fields["properties"] if step.observed is not None else {}
+    patch += [{"op": "remove", "path": f"/{k}"} for k in old if k not in fields["properties"]]
+    if patch:
+        api.call("image", "PATCH", f"/images/{ident}", json=patch,
+                 headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+
+
+def _download(url: str, sha256: str | None, into) -> None:
+    """Copy the image into `into`, verifying its checksum; rewind it for the upload."""
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as source:  # noqa: S310 - operators choose the URL
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                into.write(chunk)
+    except OSError as error:
+        raise CloudError(f"cannot download {url}: {error}") from None
+    if sha256 and digest.hexdigest() != sha256:
+        raise CloudError(f"{url} has sha256 {digest.hexdigest()}, the site says {sha256}")
+    into.seek(0)
 
 
 _HANDLERS: dict[Kind, Callable[[Api, Step], None]] = {
