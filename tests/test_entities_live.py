@@ -179,9 +179,15 @@ def test_an_interrupted_aggregate_create_is_resumed_and_prune_deletes(fleet: Pat
     assert all(f["name"] != "c3.4core-16ram" for f in api.call("compute", "GET", "/flavors")["flavors"])
 
 
-def test_bad_credentials_entry_is_a_clear_input_error(fleet: Path) -> None:
+def test_bad_credentials_are_a_clear_error(fleet: Path) -> None:
     done = beskar(fleet, "entities", "plan", "prod-brno", "--cloud", "no-such-cloud", check=2)
     assert "no-such-cloud" in done.stderr and "Traceback" not in done.stderr
+    clouds = fleet.parent / "clouds.yaml"
+    clouds.write_text(clouds.read_text().replace("password: ", "password: wrong", 1))
+    done = beskar(fleet, "entities", "plan", "prod-brno", check=2)
+    assert done.stderr.startswith("error: cannot read the cloud of prod-brno: identity GET /domains:")
+    assert "HTTP 401" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_images_upload_verify_and_resume_an_interrupted_upload(fleet: Path, api, tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def plan_site(root: Path, name: str, options: Options, cloud: str | None = None,
     try:
         observed = observe(api, desired)
     except CloudError as error:
-        raise InputError([Problem(f"cannot read the cloud of {name}: {error}")]) from None
+        raise CloudError(f"cannot read the cloud of {name}: {error}") from None
     return EntityPlan(site, desired, observed, plan(desired, observed, options)), api
 
 
@@ -102,7 +102,7 @@ def import_site(root: Path, name: str, include_unmanaged: bool = False, cloud: s
     try:
         observed = observe(api, desired_state(site), everything=True)
     except CloudError as error:
-        raise InputError([Problem(f"cannot read the cloud of {name}: {error}")]) from None
+        raise CloudError(f"cannot read the cloud of {name}: {error}") from None
     imported = import_cloud(site, observed, include_unmanaged)
     text = section_text(imported.cloud)
     if write:

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from beskar import reconcile
 from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
+from beskar.clients.openstack import CloudError
 from beskar.plan.entities import Action, Options, Plan, Step
 from beskar.plan.steps import Result, ResultType
 
@@ -32,14 +33,29 @@ PruneOption = Annotated[bool, typer.Option("--prune", help="Also delete what Bes
 AdoptOption = Annotated[bool, typer.Option("--adopt", help="Take over declared resources that exist without "
                                            "Beskar's mark (e.g. after `import --include-unmanaged`).")]
 
+def _run(operation):
+    """Run an operation: input problems as the other commands show them, an unreadable cloud as one line; exit 2."""
+    try:
+        return run(operation)
+    except CloudError as error:
+        err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
 _SIGNS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-", Action.ADOPT: "@",
           Action.RESUME: "~"}
 
 
 def _step_json(step: Step) -> dict[str, Any]:
+    created = dict(step.desired.fields) if step.action is Action.CREATE and step.desired else {}
     return {"action": step.action.value, "kind": step.kind.value, "key": list(step.key), "runs": step.runs,
-            "pending": step.pending, "skip": step.skip,
+            "pending": step.pending, "skip": step.skip, "fields": created,
             "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in step.changes]}
+
+
+def _shown(fields: Any) -> str:
+    """A created resource's fields on one line, leaving out the empty ones."""
+    return ", ".join(f"{k}={_value(v)}" for k, v in fields.items() if v not in (None, "", {}, ()))
 
 
 def _plan_json(site: str, plan: Plan) -> dict[str, Any]:
@@ -61,6 +77,8 @@ def _print_plan(site: str, plan: Plan) -> None:
     for step in plan.steps:
         sign = _SIGNS[step.action] if step.runs else ("." if not step.pending else "!")
         out.print(f"  {sign:3} {escape(step.label())}", soft_wrap=True)
+        if step.action is Action.CREATE and step.desired is not None and _shown(step.desired.fields):
+            out.print(f"        [dim]{escape(_shown(step.desired.fields))}[/]", soft_wrap=True)
         for change in step.changes:
             out.print(f"        {escape(change.field)}: {escape(_value(change.old))} -> {escape(_value(change.new))}",
                       soft_wrap=True)
@@ -91,7 +109,7 @@ def plan_command(
     marked `.` are deferred (e.g. a host nova does not know yet joins its aggregate later).
     Exit codes: 0 done, 2 unusable input or unreachable cloud, 1 with --detailed-exitcode when changes are pending.
     """
-    entity_plan, _ = run(lambda: reconcile.plan_site(fleet, site, Options(prune, adopt), cloud))
+    entity_plan, _ = _run(lambda: reconcile.plan_site(fleet, site, Options(prune, adopt), cloud))
     if output_format is Format.JSON:
         out.print_json(json.dumps(_plan_json(site, entity_plan.plan), default=str))
     else:
@@ -114,7 +132,7 @@ def apply_command(
     Running it again resumes: it plans afresh, and what is done already is no longer a step.
     Exit codes: 0 done, 1 a step failed, 2 unusable input or unreachable cloud.
     """
-    entity_plan, api = run(lambda: reconcile.plan_site(fleet, site, Options(prune, adopt), cloud))
+    entity_plan, api = _run(lambda: reconcile.plan_site(fleet, site, Options(prune, adopt), cloud))
 
     def progress(index: int, total: int, step: Any, result: Result) -> None:
         reason = f": {result.message}" if result.message else ""
@@ -156,7 +174,7 @@ def import_command(
     By default only what Beskar manages is written, so importing a cloud Beskar applied plans as no change.
     With --include-unmanaged, hand-made resources are written too, to bring an existing cloud under Beskar.
     """
-    imported, text = run(lambda: reconcile.import_site(fleet, site, include_unmanaged, cloud, write))
+    imported, text = _run(lambda: reconcile.import_site(fleet, site, include_unmanaged, cloud, write))
     for warning in imported.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if output_format is Format.JSON:

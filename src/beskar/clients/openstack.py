@@ -72,8 +72,8 @@ class Api:
     def call(self, service: str, method: str, path: str, *, json: Any = None, params: dict | None = None,
              microversion: str | None = None, headers: dict | None = None, data: Any = None) -> Any:
         from keystoneauth1 import exceptions as ksa
+        from openstack import exceptions as sdk
 
-        proxy = getattr(self.conn, service)
         kwargs: dict[str, Any] = {"params": params or {}, "raise_exc": False}
         if microversion:
             kwargs["microversion"] = microversion
@@ -84,8 +84,9 @@ class Api:
         if data is not None:
             kwargs["data"] = data
         try:
-            response = proxy.request(path, method, **kwargs)
-        except (ksa.ClientException, OSError) as error:
+            # The first use of a service authenticates and discovers its endpoint: that can fail too.
+            response = getattr(self.conn, service).request(path, method, **kwargs)
+        except (ksa.ClientException, sdk.SDKException, OSError) as error:
             raise CloudError(f"{service} {method} {path}: {error}") from None
         if response.status_code >= 400:
             raise CloudError(f"{service} {method} {path} failed ({response.status_code}): {_message(response)}")

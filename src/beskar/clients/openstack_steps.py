@@ -32,6 +32,9 @@ class EntityStep:
             _HANDLERS[self.step.kind](self.api, self.step)
         except CloudError as error:
             return Result(ResultType.FAILED, f"{self.step.label()}: {error}")
+        except (KeyError, TypeError, ValueError) as error:  # an API answered in a shape Beskar did not expect
+            return Result(ResultType.FAILED, f"{self.step.label()}: unexpected answer from the cloud "
+                          f"({type(error).__name__}: {error})")
         return Result(ResultType.COMPLETED)
 
 

@@ -108,11 +108,11 @@ def _resources(site: Site) -> Iterator[Resource]:
 
 
 def _aggregates(site: Site) -> Iterator[Resource]:
-    """One aggregate per family with its compute nodes, refined or extended by `cloud.aggregates`."""
+    """One aggregate per family the site's computes carry, holding them; refined or extended by `cloud.aggregates`."""
     computed: dict[str, tuple[Resource, list[str]]] = {}
     for family in site.flavor_families:
-        if family.aggregate:
-            hosts = [n.name for n in site.nodes_with(Role.COMPUTE) if n.flavor_family == family.name]
+        hosts = [n.name for n in site.nodes_with(Role.COMPUTE) if n.flavor_family == family.name]
+        if family.aggregate and hosts:
             computed[family.name] = (family_aggregate(site, family), hosts)
     for declared in site.cloud.aggregates:
         base, hosts = computed.get(declared.name, (Resource(Kind.AGGREGATE, (declared.name,),

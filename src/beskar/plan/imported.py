@@ -157,7 +157,8 @@ def _flavors(by_kind: dict[Kind, list[Resource]], site: Site, warnings: list[str
 
 def _aggregates(by_kind: dict[Kind, list[Resource]], site: Site, observed: State,
                 warnings: list[str]) -> list[dict[str, Any]]:
-    families = {f.name: f for f in site.flavor_families if f.aggregate}
+    carried = {n.flavor_family for n in site.nodes_with(Role.COMPUTE)}
+    families = {f.name: f for f in site.flavor_families if f.aggregate and f.name in carried}
     known = observed.compute_hosts or frozenset()
     aggregates = []
     for aggregate in by_kind.get(Kind.AGGREGATE, []):
