@@ -60,6 +60,10 @@ def wipe(api: Api) -> None:
     for project in sorted(projects, key=lambda p: -depth[p["id"]]):
         if project["name"] not in ("admin", "service") and not project.get("is_domain"):
             api.call("identity", "DELETE", f"/projects/{project['id']}")
+    alive = {p["id"] for p in api.call("identity", "GET", "/projects")["projects"]}
+    for group in api.call("network", "GET", "/security-groups")["security_groups"]:
+        if group["project_id"] not in alive:  # left behind by deleted projects (keystone does not tell neutron)
+            api.call("network", "DELETE", f"/security-groups/{group['id']}")
     for group in api.call("identity", "GET", "/groups")["groups"]:
         api.call("identity", "DELETE", f"/groups/{group['id']}")
     for domain in api.call("identity", "GET", "/domains")["domains"]:

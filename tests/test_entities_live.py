@@ -82,6 +82,11 @@ def test_apply_from_empty_then_no_changes_then_edits(fleet: Path, api) -> None:
     assert volumes["volumes"] == 40
     external = api.call("network", "GET", "/networks", params={"name": "public"})["networks"][0]
     assert (external["router:external"], external["provider:segmentation_id"], external["mtu"]) == (True, 2506, 9000)
+    ml = project_id(api, "ml-research")
+    [group] = api.call("network", "GET", "/security-groups", params={"project_id": ml, "name": "default"})["security_groups"]
+    ours = [r for r in group["security_group_rules"] if r["description"].startswith("managed by beskar: ")]
+    assert sorted((r["description"], r["protocol"], r["port_range_min"], r["project_id"]) for r in ours) == [
+        ("managed by beskar: icmp", "icmp", None, ml), ("managed by beskar: ssh", "tcp", 22, ml)]
     subnet = api.call("network", "GET", "/subnets", params={"name": "public-v4"})["subnets"][0]
     assert subnet["allocation_pools"] == [{"start": "192.0.2.20", "end": "192.0.2.250"}]
     assert subnet["enable_dhcp"] is False and subnet["gateway_ip"] == "192.0.2.1"
@@ -89,6 +94,11 @@ def test_apply_from_empty_then_no_changes_then_edits(fleet: Path, api) -> None:
     # Hand-made things Beskar must never touch.
     api.call("identity", "POST", "/projects", json={"project": {"name": "hand-made", "domain_id": "default"}})
     api.call("compute", "POST", "/flavors", json={"flavor": {"name": "m1.hand", "vcpus": 1, "ram": 512, "disk": 1}})
+    # ... and a role assignment on a project whose roles the site does not list.
+    admin = api.call("identity", "GET", "/users", params={"name": "admin"})["users"][0]["id"]
+    member = api.call("identity", "GET", "/roles", params={"name": "member"})["roles"][0]["id"]
+    web = project_id(api, "web-hosting")
+    api.call("identity", "PUT", f"/projects/{web}/users/{admin}/roles/{member}")
 
     edit(fleet, "quota: {instances: 20,", "quota: {instances: 25,")
     edit(fleet, "    - {name: c3.4core-16ram}", "    - {name: c3.4core-16ram, extra_specs: {hw:mem_page_size: large}}")
@@ -115,6 +125,8 @@ def test_apply_from_empty_then_no_changes_then_edits(fleet: Path, api) -> None:
     assert flavor(api, "m1.hand")["ram"] == 512 and flavor(api, "m1.hand")["extra_specs"] == {}
     made = api.call("identity", "GET", "/projects", params={"name": "hand-made"})["projects"]
     assert len(made) == 1 and "managed_by" not in made[0]
+    kept = api.call("identity", "GET", "/role_assignments", params={"scope.project.id": web, "user.id": admin})
+    assert len(kept["role_assignments"]) == 1
 
 
 def test_interrupted_apply_converges(fleet: Path, api) -> None:

@@ -104,6 +104,15 @@ def test_memberships_of_managed_resources_are_reconciled_without_prune() -> None
     assert steps(S(), S(R(Kind.FLAVOR, "g", managed=False, **FLAVOR), R(Kind.FLAVOR_ACCESS, "g", "D", "b"))) == []
 
 
+def test_role_assignments_are_managed_only_where_the_project_lists_them() -> None:
+    project = dict(description="", enabled=True, parent=None, tags=(), contacts=(), properties={})
+    theirs = R(Kind.ROLE, "Default", "p", "user", "Default", "alice", "member")
+    observed = S(R(Kind.PROJECT, "Default", "p", **project), theirs)
+    assert steps(S(R(Kind.PROJECT, "Default", "p", **project)), observed, prune=True) == []
+    listing = S(Resource(Kind.PROJECT, ("Default", "p"), project, manages=frozenset({Kind.ROLE})))
+    assert steps(listing, observed) == [(Action.DELETE, Kind.ROLE, theirs.key, True)]
+
+
 def test_quotas_compare_only_the_declared_limits() -> None:
     desired = S(R(Kind.QUOTA, "Default", "p", instances=10))
     observed = S(R(Kind.QUOTA, "Default", "p", instances=10, cores=20, volumes=3))

@@ -83,7 +83,8 @@ def _print_plan(site: str, plan: Plan) -> None:
             out.print(f"        {escape(change.field)}: {escape(_value(change.old))} -> {escape(_value(change.new))}",
                       soft_wrap=True)
         if step.skip:
-            out.print(f"        [dim]{'deferred' if not step.pending else 'held'}: {escape(step.skip)}[/]", soft_wrap=True)
+            word = "deferred" if not step.pending else "held"
+            out.print(f"        [dim]{word}: {escape(step.skip)}[/]", soft_wrap=True)
     if plan.unmanaged:
         kinds: dict[str, list[str]] = {}
         for resource in plan.unmanaged:

@@ -7,8 +7,8 @@ import tempfile
 import urllib.request
 from typing import Any, Callable
 
-from beskar.clients.openstack import (CINDER_QUOTAS, FLAVOR_MARK, MARK_KEY, MARK_VALUE, NEUTRON_QUOTAS, NOVA_MICROVERSION,
-                                      NOVA_QUOTAS, RULE_PREFIX, TAG, Api, CloudError, flavor_id)
+from beskar.clients.openstack import (CINDER_QUOTAS, FLAVOR_MARK, MARK_KEY, MARK_VALUE, NEUTRON_QUOTAS,
+                                      NOVA_MICROVERSION, NOVA_QUOTAS, RULE_PREFIX, TAG, Api, CloudError, flavor_id)
 from beskar.plan.entities import Action, Step
 from beskar.plan.resources import Kind
 from beskar.plan.steps import Result, ResultType
@@ -246,7 +246,8 @@ def _router_body(api: Api, step: Step, fields: dict) -> dict:
 
 
 def _clear_router(api: Api, ident: str) -> None:
-    ports = api.call("network", "GET", "/ports", params={"device_id": ident, "device_owner": "network:router_interface"})
+    ports = api.call("network", "GET", "/ports",
+                     params={"device_id": ident, "device_owner": "network:router_interface"})
     for port in ports["ports"]:
         api.call("network", "PUT", f"/routers/{ident}/remove_router_interface", json={"port_id": port["id"]})
 
@@ -265,7 +266,9 @@ def _rule(api: Api, step: Step) -> None:
             return
     fields = _fields(step)
     domain, project, name = step.key
+    # Owned (and counted in quotas) by the group's project, not by the admin project that makes it.
     body = {"security_group_id": _default_group(api, domain, project),
+            "project_id": _id(api, "project", domain, project),
             "direction": fields["direction"], "ethertype": fields["ethertype"], "protocol": fields["protocol"],
             "port_range_min": fields["port_min"], "port_range_max": fields["port_max"],
             "remote_ip_prefix": fields["remote_ip_prefix"], "description": RULE_PREFIX + name}

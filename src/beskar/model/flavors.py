@@ -63,7 +63,8 @@ def parse_flavor_name(name: str) -> FlavorName:
                               f"(names follow {GRAMMAR})")
     tokens = rest.split("-")
     if len(tokens) < 2:
-        raise FlavorNameError(f"flavor name {name!r}: expected '<N>core-<M>ram' after the family (names follow {GRAMMAR})")
+        raise FlavorNameError(f"flavor name {name!r}: expected '<N>core-<M>ram' after the family "
+                              f"(names follow {GRAMMAR})")
     cores = _count(tokens[0], "core", name, "the vCPU count")
     ram = _count(tokens[1], "ram", name, "the RAM in GiB")
     if not cores.is_integer() or cores < 1:

@@ -65,7 +65,8 @@ def _resources(site: Site) -> Iterator[Resource]:
         yield Resource(Kind.PROJECT, key, {
             "description": project.description, "enabled": project.enabled, "parent": project.parent,
             "tags": tuple(sorted(project.tags)), "contacts": tuple(project.contacts),
-            "properties": dict(sorted(project.properties.items()))})
+            "properties": dict(sorted(project.properties.items()))},
+            manages=frozenset({Kind.ROLE}) if project.roles is not None else frozenset())
         if project.quota is not None and project.quota.limits():
             yield Resource(Kind.QUOTA, key, project.quota.limits())
         for assignment in project.roles or ():

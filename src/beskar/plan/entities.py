@@ -171,8 +171,11 @@ class _Planner:
         rules = RULES[have.kind]
         if rules.relation:
             parent = have.parent_ref
-            if parent is None or self.desired.get(*parent) is None or not have.managed or rules.partial:
+            declared = self.desired.get(*parent) if parent is not None else None
+            if declared is None or not have.managed or rules.partial:
                 return None  # only what belongs to a declared parent is reconciled
+            if rules.opt_in and have.kind not in declared.manages:
+                return None
             if self.owned(parent) is not None:
                 return None
             return Step(Action.DELETE, have.kind, have.key, observed=have)

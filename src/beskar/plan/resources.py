@@ -35,6 +35,8 @@ class KindRules:
     `immutable`: fields the API cannot change in place (a change replaces the resource). `finish`: fields set by
     a second call after creation, so an interrupted create leaves a resource lacking only these. `cloud_decides`:
     fields where a desired None means "whatever the cloud chose" (neutron's MTU, segment, gateway, pools).
+    `opt_in`: a relation only reconciled under a declared parent that `manages` it (a project's role assignments
+    are left alone unless the project lists them).
     """
 
     order: int
@@ -46,13 +48,14 @@ class KindRules:
     finish: frozenset[str] = frozenset()
     replaceable: bool = True
     cloud_decides: frozenset[str] = frozenset()
+    opt_in: bool = False  # a relation reconciled only where its declared parent says it manages it
 
 
 RULES: dict[Kind, KindRules] = {
     Kind.DOMAIN: KindRules(0, replaceable=False),
     Kind.GROUP: KindRules(1, Kind.DOMAIN, 1, immutable=frozenset()),
     Kind.PROJECT: KindRules(2, Kind.DOMAIN, 1, immutable=frozenset({"parent"}), replaceable=False),
-    Kind.ROLE: KindRules(3, Kind.PROJECT, 2, relation=True),
+    Kind.ROLE: KindRules(3, Kind.PROJECT, 2, relation=True, opt_in=True),
     Kind.QUOTA: KindRules(4, Kind.PROJECT, 2, relation=True, partial=True),
     Kind.AGGREGATE: KindRules(5, finish=frozenset({"metadata"})),
     Kind.AGGREGATE_HOST: KindRules(6, Kind.AGGREGATE, 1, relation=True),
@@ -85,6 +88,7 @@ class Resource:
     fields: Mapping[str, Any] = field(default_factory=dict)
     managed: bool = True
     unfinished: bool = False
+    manages: frozenset[Kind] = frozenset()  # desired: the opt-in relations this resource declares in full
 
     @property
     def ref(self) -> tuple[Kind, tuple[str, ...]]:

@@ -1,4 +1,4 @@
-"""The step protocol (as Sunbeam's): a plan is a list of steps; each says if it would be skipped and runs to a result."""
+"""The step protocol (Sunbeam's): a plan is a list of steps; each says if it would be skipped, and runs to a result."""
 
 from __future__ import annotations
 
