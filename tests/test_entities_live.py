@@ -84,7 +84,7 @@ def test_apply_from_empty_then_no_changes_then_edits(fleet: Path, api) -> None:
     assert (external["router:external"], external["provider:segmentation_id"], external["mtu"]) == (True, 2506, 9000)
     ml = project_id(api, "ml-research")
     [group] = api.call("network", "GET", "/security-groups", params={"project_id": ml, "name": "default"})["security_groups"]
-    ours = [r for r in group["security_group_rules"] if r["description"].startswith("managed by beskar: ")]
+    ours = [r for r in group["security_group_rules"] if (r["description"] or "").startswith("managed by beskar: ")]
     assert sorted((r["description"], r["protocol"], r["port_range_min"], r["project_id"]) for r in ours) == [
         ("managed by beskar: icmp", "icmp", None, ml), ("managed by beskar: ssh", "tcp", 22, ml)]
     subnet = api.call("network", "GET", "/subnets", params={"name": "public-v4"})["subnets"][0]
