@@ -179,3 +179,14 @@ def test_a_section_is_replaced_in_place_keeping_other_lines() -> None:
     assert replace_section(text, "cloud", "cloud:\n  new: 2\n") == \
         "# head\nname: x\ncloud:\n  new: 2\n\n# about nodes\nnodes: []\n"
     assert replace_section("name: x", "cloud", "cloud: {}\n") == "name: x\ncloud: {}\n"
+
+
+def test_gpu_families_render_their_pci_aliases_into_nova(example_fleet: Path) -> None:
+    from beskar import operations
+
+    compiled = operations.compile_fleet(example_fleet)
+    nova = {site: next(docs[0] for path, docs in rendered.tree.files.items() if path.endswith("-nova.yaml"))
+            for site, rendered in compiled.rendered.items()}
+    assert nova["prod-brno"]["spec"]["values"]["conf"]["nova"]["pci"]["alias"] == {"type": "multistring", "values": [
+        '{"name": "a100", "vendor_id": "10de", "product_id": "20b5", "device_type": "type-PF"}']}
+    assert "pci" not in nova["prod-ostrava"]["spec"]["values"]["conf"]["nova"]  # no GPU computes there
