@@ -110,6 +110,21 @@ def import_site(root: Path, name: str, include_unmanaged: bool = False, cloud: s
     return imported, text
 
 
+class _Compact(yaml.SafeDumper):
+    """Block style for structure, flow style for short leaves: `tags: [a, b]`, `- {name: c2.16core-30ram}`."""
+
+
+def _scalar(value) -> bool:
+    return not isinstance(value, (dict, list))
+
+
+_Compact.add_representer(list, lambda dumper, data: dumper.represent_sequence(
+    "tag:yaml.org,2002:seq", data, flow_style=all(_scalar(v) for v in data)))
+_Compact.add_representer(dict, lambda dumper, data: dumper.represent_mapping(
+    "tag:yaml.org,2002:map", data.items(), flow_style=len(data) <= 4 and all(_scalar(v) for v in data.values())
+    and sum(len(str(k)) + len(str(v)) for k, v in data.items()) < 80))
+
+
 def section_text(cloud: dict) -> str:
-    body = yaml.safe_dump({"cloud": cloud}, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
+    body = yaml.dump({"cloud": cloud}, Dumper=_Compact, sort_keys=False, allow_unicode=True, width=120, indent=2)
     return "# Cloud entities, written by `beskar entities import`.\n" + body
