@@ -129,7 +129,7 @@ def test_apply_from_empty_then_no_changes_then_edits(fleet: Path, api) -> None:
     assert len(kept["role_assignments"]) == 1
 
 
-def test_interrupted_apply_converges(fleet: Path, api) -> None:
+def test_interrupted_apply_converges_and_import_plans_as_no_change(fleet: Path, api) -> None:
     env = {k: v for k, v in os.environ.items()}
     env.update(NO_COLOR="1", COLUMNS="250", OS_CLIENT_CONFIG_FILE=str(fleet.parent / "clouds.yaml"))
     process = subprocess.Popen([sys.executable, "-m", "beskar", "entities", "apply", "prod-brno", "-C", str(fleet)],
@@ -148,10 +148,10 @@ def test_interrupted_apply_converges(fleet: Path, api) -> None:
     assert all(s["action"] in ("create", "update", "resume") for s in midway["steps"]), midway["steps"]
     beskar(fleet, "entities", "apply", "prod-brno")
     assert plan(fleet, "--detailed-exitcode")["pending"] == 0
+    import_of_an_applied_cloud_plans_as_no_change(fleet, api)
 
 
-def test_import_of_an_applied_cloud_plans_as_no_change(fleet: Path, api) -> None:
-    beskar(fleet, "entities", "apply", "prod-brno")
+def import_of_an_applied_cloud_plans_as_no_change(fleet: Path, api) -> None:
     api.call("identity", "POST", "/projects", json={"project": {"name": "hand-made", "domain_id": "default"}})
     before = (fleet / "sites/prod-brno/site.yaml").read_text()
     imported = beskar(fleet, "entities", "import", "prod-brno", "--write")
@@ -174,7 +174,7 @@ def test_import_of_an_applied_cloud_plans_as_no_change(fleet: Path, api) -> None
     assert api.call("identity", "GET", "/projects", params={"name": "hand-made"})["projects"][0]["managed_by"] == "beskar"
 
 
-def test_an_interrupted_aggregate_create_is_resumed_and_prune_deletes(fleet: Path, api) -> None:
+def test_interrupted_creates_and_uploads_resume_and_prune_deletes(fleet: Path, api) -> None:
     # What the first of the two calls that create an aggregate leaves behind: name only, no metadata.
     api.call("compute", "POST", "/os-aggregates", json={"aggregate": {"name": "c2"}})
     resumed = plan(fleet, "--detailed-exitcode", check=1)
@@ -189,6 +189,7 @@ def test_an_interrupted_aggregate_create_is_resumed_and_prune_deletes(fleet: Pat
     beskar(fleet, "entities", "apply", "prod-brno", "--prune")
     assert plan(fleet, "--detailed-exitcode")["pending"] == 0
     assert all(f["name"] != "c3.4core-16ram" for f in api.call("compute", "GET", "/flavors")["flavors"])
+    images_upload_verify_and_resume_an_interrupted_upload(fleet, api, fleet.parent)
 
 
 def test_bad_credentials_are_a_clear_error(fleet: Path) -> None:
@@ -202,7 +203,7 @@ def test_bad_credentials_are_a_clear_error(fleet: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_images_upload_verify_and_resume_an_interrupted_upload(fleet: Path, api, tmp_path: Path) -> None:
+def images_upload_verify_and_resume_an_interrupted_upload(fleet: Path, api, tmp_path: Path) -> None:
     import hashlib
 
     image = tmp_path / "tiny.raw"
