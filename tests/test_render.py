@@ -105,7 +105,7 @@ def test_nova_cpu_allocation_ratio_per_flavor_family(compiled):
     assert values["conf"]["nova"]["DEFAULT"]["cpu_allocation_ratio"] == 3.0
     overrides = values["conf"]["overrides"]["nova_compute"]["labels"]
     ratios = {o["label"]["values"][0]: o["conf"]["nova"]["DEFAULT"]["cpu_allocation_ratio"] for o in overrides}
-    assert ratios == {"e1": 8.0, "c2": 2.0, "c3": 1.0}
+    assert ratios == {"e1": 8.0, "c2": 2.0, "c3": 1.0, "g2": 1.0}
     assert {o["label"]["key"] for o in overrides} == {catalog().node_labels["flavor_family_label"]}
     # ostrava has no c3 computes: no override for a family nobody carries
     ostrava = release(compiled, "prod-ostrava", "nova")["spec"]["values"]

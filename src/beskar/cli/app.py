@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from beskar import operations
-from beskar.cli import check, init, maas, secrets
+from beskar.cli import check, entities, init, maas, secrets
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
 from beskar.tree import Change
@@ -31,6 +31,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(maas.app, name="maas")
 app.add_typer(check.app)
 app.add_typer(init.app)
+app.add_typer(entities.app, name="entities")
 
 
 @app.command()

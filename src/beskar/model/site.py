@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator
 
+from beskar.model.entities import Cloud, FlavorFamily
 from beskar.model.openstack import OpenStack
 from beskar.model.secrets import SecretsSettings
 
@@ -124,6 +125,7 @@ class Node(Strict):
     name: DnsLabel
     roles: list[Role] = Field(min_length=1)
     flavor_family: str | None = None
+    gpus: dict[str, Annotated[int, Field(ge=1)]] = Field(default={}, description="GPU model -> count, e.g. {a100: 4}")
     rack: str | None = None
     interfaces: list[Interface] = []
     bonds: list[Bond] = []
@@ -195,13 +197,6 @@ class Ingress(Strict):
     values: dict[str, Any] = {}
 
 
-class FlavorFamily(Strict):
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$")]
-    cpu_allocation_ratio: float = Field(gt=0, le=64)
-    ram_allocation_ratio: float = Field(default=1.0, gt=0, le=4)
-    description: str = ""
-
-
 class Monitoring(Strict):
     enabled: bool = True
     retention: str = "15d"
@@ -228,6 +223,7 @@ class Site(Strict):
     monitoring: Monitoring = Monitoring()
     secrets: SecretsSettings = SecretsSettings()
     hosts: Hosts = Field(default_factory=lambda: _hosts.Hosts())
+    cloud: Cloud = Cloud()
 
     def network(self, purpose: Purpose) -> Network | None:
         return next((n for n in self.networks if n.purpose == purpose), None)

@@ -86,7 +86,7 @@ def _problem(layered: LayeredSite, error: dict[str, Any]) -> Problem:
     elif kind == "missing":
         message = f"missing required key {_display(path)!r}"
     else:
-        message = f"{_display(path)}: {error['msg']}"
+        message = f"{_display(path)}: {error['msg'].removeprefix('Value error, ')}"
     return Problem(message, origin, hint)
 
 

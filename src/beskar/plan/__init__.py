@@ -1,1 +1,1 @@
-"""Pure planners: desired state and observed state in, steps out."""
+"""Pure planners (desired vs observed -> steps: cloud entities, MAAS machines) and the step protocol."""

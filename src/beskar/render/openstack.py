@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, Callable
 
 from beskar.catalog import Catalog, ComponentSpec
@@ -160,6 +161,12 @@ def _nova(values: Values, site: Site, catalog: Catalog) -> None:
     ]
     if overrides:
         put(values, "conf.overrides.nova_compute.labels", overrides)
+    # GPU families: nova-api and the computes need the PCI aliases their flavors name (pci_passthrough:alias).
+    aliases = sorted({(a.name, a.vendor_id, a.product_id, a.device_type) for family in site.flavor_families
+                      if family.name in used for a in family.pci_aliases})
+    if aliases:
+        put(values, "conf.nova.pci.alias", {"type": "multistring", "values": [
+            json.dumps({"name": n, "vendor_id": v, "product_id": p, "device_type": t}) for n, v, p, t in aliases]})
     management = site.network(Purpose.MANAGEMENT)
     if management is not None:
         put(values, "conf.hypervisor.host_network_cidr", str(management.cidr))
