@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from beskar import reconcile
-from beskar.check.rules_entities import check_fleet, check_site
+from beskar.check.findings import RULES
+from beskar.check.rules_entities import check_site
 from beskar.fleet.sections import replace_section
 from beskar.model.entities import Cloud
 from beskar.model.flavors import FlavorName, FlavorNameError, parse_flavor_name
@@ -97,7 +98,7 @@ def test_the_external_network_is_the_site_s_provider_network(brno) -> None:
 def test_the_example_fleet_passes_the_entity_rules(example_fleet: Path) -> None:
     sites = [reconcile.load_site(example_fleet, name) for name in ("prod-brno", "prod-ostrava")]
     assert [f for site, layered in sites for f in check_site(site, layered)] == []
-    assert check_fleet(sites) == []
+    assert list(RULES["fleet/public-pool-overlap"].run(sites)) == []
 
 
 def _edited(root: Path, old: str, new: str, site: str = "prod-brno"):
@@ -124,8 +125,8 @@ def _edited(root: Path, old: str, new: str, site: str = "prod-brno"):
     ("    subnet: public-v4\n", "    subnet: public-v4\n    vlan: 2507\n", "model/external-network",
      "vlan 2507 differs from site network public (2506)"),
     ("    subnet: public-v4\n", "    subnet: public-v4\n    mtu: 9100\n", "model/external-network", "exceeds the MTU"),
-    ("{start: 192.0.2.20, end: 192.0.2.250}", "{start: 192.0.2.1, end: 192.0.2.250}", "model/external-network",
-     "contains the gateway 192.0.2.1"),
+    ("{start: 192.0.2.20, end: 192.0.2.250}", "{start: 192.0.2.1, end: 192.0.2.250}", "model/pool-overlap",
+     "contains 192.0.2.1, the address of the gateway of public"),  # planning refuses on the pool rules too
     ("    network: public\n", "    network: tunnel\n", "model/external-network", "purpose tunnel, not provider"),
     ("interfaces: [shared-v4]}", "interfaces: [shared-v6]}", "model/router-interface", "subnet 'shared-v6'"),
 ])
@@ -144,9 +145,9 @@ def test_public_pools_must_not_overlap_across_the_fleet(example_fleet: Path) -> 
             "prod-ostrava")
     ostrava = _edited(example_fleet, "{start: 198.51.100.10, end: 198.51.100.200}",
                       "{start: 192.0.2.200, end: 192.0.2.220}", "prod-ostrava")
-    [finding] = check_fleet([brno, ostrava])
-    assert "192.0.2.20-192.0.2.250 of prod-brno overlaps 192.0.2.200-192.0.2.220 of prod-ostrava" in finding.message
-    assert finding.file == "sites/prod-brno/site.yaml"
+    [finding] = RULES["fleet/public-pool-overlap"].run([brno, ostrava])
+    assert "192.0.2.200-192.0.2.220 of prod-ostrava overlaps 192.0.2.20-192.0.2.250 of prod-brno" in finding.message
+    assert finding.file == "sites/prod-ostrava/site.yaml"
 
 
 def test_import_writes_what_plans_as_no_change(brno) -> None:

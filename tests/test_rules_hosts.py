@@ -90,7 +90,7 @@ def test_a_flavor_family_used_without_labelled_computes_is_found(example_fleet):
 def test_the_rendered_nova_overrides_are_read(example_fleet):
     site, _ = next(p for p in pairs(example_fleet) if p[0].name == "prod-brno")
     found = selected_labels(_helm_releases(site))
-    assert {v for (k, v) in found if k == "beskar.io/flavor-family"} == {"e1", "c2", "c3"}
+    assert {v for (k, v) in found if k == "beskar.io/flavor-family"} == {"e1", "c2", "c3", "g2"}
     assert found[("beskar.io/flavor-family", "c3")] == ["nova: values.conf.overrides.nova_compute.labels.2.label"]
 
 

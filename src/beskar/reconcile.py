@@ -36,7 +36,7 @@ def load_site(root: Path, name: str) -> tuple[Site, LayeredSite]:
 
 
 def entity_findings(site: Site, layered: LayeredSite) -> list[Finding]:
-    """The entity rules' findings for one site (errors make planning refuse)."""
+    """The findings of the rules planning heeds (rules_entities.PLANNING_RULES) for one site; errors make it refuse."""
     from beskar.check import rules_entities
 
     return rules_entities.check_site(site, layered)

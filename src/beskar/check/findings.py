@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Callable, Iterable
@@ -50,12 +51,23 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
+def _spelling(rule_id: str) -> tuple[str, ...]:
+    """An id without case, separators and plurals (`fleet/public-pools-overlap` is `fleet/public-pool-overlap`)."""
+    return tuple(re.sub(r"(?<=ss)es$|(?<!s)s$", "", word) for word in re.split(r"[/_-]+", rule_id.lower()))
+
+
 def rule(rule_id: str, severity: Severity, scope: Scope, summary: str):
-    """Register a rule function. It yields findings; `report(...)` fills in rule id and severity."""
+    """Register a rule function. It yields findings; `report(...)` fills in rule id and severity.
+
+    An id registered already, or spelled like one (case, separators, plurals), is refused at import: two modules
+    writing the same check would otherwise both run and report each problem twice.
+    """
 
     def register(function: Callable[..., Iterable[Finding]]) -> Callable[..., Iterable[Finding]]:
-        if rule_id in RULES:
-            raise ValueError(f"rule {rule_id} registered twice")
+        twin = next((other for other in RULES if _spelling(other) == _spelling(rule_id)), None)
+        if twin is not None:
+            raise ValueError(f"rule {rule_id} registered twice" if twin == rule_id else
+                             f"rule {rule_id} is spelled like the registered rule {twin}: one check, one id")
         RULES[rule_id] = Rule(rule_id, severity, scope, summary, function)
         return function
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from beskar.check.findings import RULES, Finding, Scope, Severity, report, rule
+from beskar.check.rules_hosts import absence_reported
 from beskar.fleet import LayeredSite
 from beskar.model.entities import E_MAIL
 from beskar.model.site import Purpose, Role, Site
@@ -21,6 +22,7 @@ def _at(layered: LayeredSite, *path) -> dict:
 def flavor_family(site: Site, layered: LayeredSite) -> Iterator[Finding]:
     families = {f.name for f in site.flavor_families}
     used = {n.flavor_family for n in site.nodes_with(Role.COMPUTE)}
+    without_computes = Role.COMPUTE.value in absence_reported(site)  # model/no-compute says so, once
     for flavor in site.cloud.flavors:
         family = flavor.sizes().family
         where = _at(layered, "cloud", "flavors", flavor.name)
@@ -29,7 +31,7 @@ def flavor_family(site: Site, layered: LayeredSite) -> Iterator[Finding]:
         if family not in families:
             yield report("model/flavor-family", f"flavor {flavor.name} is of family {family!r}, which the site "
                          "does not declare", hint=f"flavor families: {', '.join(sorted(families)) or 'none'}", **where)
-        elif family not in used:
+        elif family not in used and not without_computes:
             yield report("model/flavor-family", f"flavor {flavor.name}: no compute node of family {family!r} "
                          "can run it", hint="set flavor_family on compute nodes, or drop the flavor", **where)
 
@@ -128,7 +130,7 @@ def project_identity(site: Site, layered: LayeredSite) -> Iterator[Finding]:
 
 
 @rule("model/external-network", Severity.ERROR, Scope.MODEL,
-      "the external network is a provider network of the site; VLAN, CIDR and MTU agree; pools fit the CIDR")
+      "the external network is a provider network of the site, and VLAN, CIDR and MTU agree with it")
 def external_network_model(site: Site, layered: LayeredSite) -> Iterator[Finding]:
     declared = site.cloud.external_network
     if declared is None:
@@ -150,14 +152,7 @@ def external_network_model(site: Site, layered: LayeredSite) -> Iterator[Finding
     if declared.mtu is not None and declared.mtu > network.mtu:
         yield report("model/external-network", f"external network MTU {declared.mtu} exceeds the MTU of site network "
                      f"{network.name} ({network.mtu})", **_at(layered, "cloud", "external_network", "mtu"))
-    for pool in network.pools:
-        place = _at(layered, "networks", network.name, "pools")
-        if pool.start not in network.cidr or pool.end not in network.cidr or pool.start > pool.end:
-            yield report("model/external-network", f"pool {pool.start}-{pool.end} of {network.name} is not a range "
-                         f"inside {network.cidr}", **place)
-        elif network.gateway is not None and pool.start <= network.gateway <= pool.end:
-            yield report("model/external-network", f"pool {pool.start}-{pool.end} of {network.name} contains the "
-                         f"gateway {network.gateway}", **place)
+    # Its pools are the site network's: model/pool-outside-cidr and model/pool-overlap judge them.
 
 
 @rule("model/router-interface", Severity.ERROR, Scope.MODEL, "a router's interfaces name declared subnets")
@@ -170,38 +165,16 @@ def router_interfaces(site: Site, layered: LayeredSite) -> Iterator[Finding]:
                              "the site does not declare", **_at(layered, "cloud", "routers", router.name, "interfaces"))
 
 
-@rule("fleet/public-pools-overlap", Severity.ERROR, Scope.FLEET,
-      "no two sites hand out the same public addresses (external network pools)")
-def public_pools(sites: list[tuple[Site, LayeredSite]]) -> Iterator[Finding]:
-    ranges = []
-    for site, layered in sites:
-        network = external_network(site)
-        if network is None:
-            continue
-        for pool in network.pools:
-            ranges.append((site, layered, network, pool))
-    for index, (site, layered, network, pool) in enumerate(ranges):
-        for other, _, other_network, other_pool in ranges[index + 1:]:
-            if other is site or pool.start.version != other_pool.start.version:
-                continue
-            if pool.start <= other_pool.end and other_pool.start <= pool.end:
-                yield report("fleet/public-pools-overlap", f"public pool {pool.start}-{pool.end} of {site.name} "
-                             f"overlaps {other_pool.start}-{other_pool.end} of {other.name}",
-                             **_at(layered, "networks", network.name, "pools"))
-
-
-_MODEL_RULES = ("model/flavor-family", "model/flavor-name", "model/flavor-access", "model/quota-sanity",
-                "model/project-identity", "model/external-network", "model/router-interface")
+# What planning refuses on: this module's rules, and the model rules they leave a finding to (the external
+# network's pools, a site without computes), so that no plan is made from a site the check rejects for its cloud.
+PLANNING_RULES = ("model/flavor-family", "model/flavor-name", "model/flavor-access", "model/quota-sanity",
+                  "model/project-identity", "model/external-network", "model/router-interface",
+                  "model/pool-outside-cidr", "model/pool-overlap", "model/no-compute")
 
 
 def check_site(site: Site, layered: LayeredSite) -> list[Finding]:
-    """This module's model rules over one site, sorted (the check engine runs them with all other rules)."""
+    """The planning rules' findings for one site, sorted (the check engine runs them with all other rules)."""
     findings: list[Finding] = []
-    for rule_id in _MODEL_RULES:
+    for rule_id in PLANNING_RULES:
         findings.extend(RULES[rule_id].run(site, layered))
     return sorted(findings)
-
-
-def check_fleet(sites: Iterable[tuple[Site, LayeredSite]]) -> list[Finding]:
-    return sorted(RULES["fleet/public-pools-overlap"].run(list(sites)))
-

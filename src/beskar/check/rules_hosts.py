@@ -65,7 +65,7 @@ def _roles_giving(label: Label) -> list[str]:
     return sorted(role for role, labels in catalog().node_labels["roles"].items() if labels.get(label[0]) == label[1])
 
 
-def _absence_reported(site: Site) -> set[str]:
+def absence_reported(site: Site) -> set[str]:
     """Roles no node has where a rule of their own says so (model/no-compute, model/storage-nodes)."""
     reported = set()
     if site.openstack.nova.enabled and not site.nodes_with(Role.COMPUTE):
@@ -80,7 +80,7 @@ def _absence_reported(site: Site) -> set[str]:
 def node_label_unset(site: Site, layered: LayeredSite) -> Iterator[Finding]:
     carried = {item for node in site.nodes for item in node_labels(node, catalog()).items()}
     origin = layered.origin(("nodes",))
-    elsewhere = _absence_reported(site)
+    elsewhere = absence_reported(site)
     family_key = catalog().node_labels["flavor_family_label"]  # model/flavor-family-without-computes' labels
     for label, readers in sorted(selected_labels(_helm_releases(site)).items()):
         roles = _roles_giving(label)
@@ -105,8 +105,14 @@ def unlabelled_families(site: Site, releases: Iterable[Any]) -> list[str]:
       "a flavor family is used but no compute node is labelled with it, so its flavors cannot be scheduled")
 def flavor_family_without_computes(site: Site, layered: LayeredSite) -> Iterator[Finding]:
     # A family the fleet declares but a site has no hardware for is fine; one the site's releases use is not.
+    # No computes at all is model/no-compute's finding; a family with flavors, model/flavor-family's (per flavor).
+    if Role.COMPUTE.value in absence_reported(site):
+        return
+    flavored = {flavor.sizes().family for flavor in site.cloud.flavors}
     key = catalog().node_labels["flavor_family_label"]
     for family in unlabelled_families(site, _helm_releases(site)):
+        if family in flavored:
+            continue
         origin = layered.origin(("flavor_families", family))
         yield report("model/flavor-family-without-computes",
                      f"flavor family {family!r} is used but no compute node of {site.name} is labelled "
