@@ -1,16 +1,13 @@
-"""The fleet's flavor naming convention: what a name like `c2.16core-30ram-100edisk` promises, and checking it.
+"""A fleet's own flavor naming convention (`fleet.checks.flavor_name_pattern`) and checking names against it.
 
 The convention is a regular expression with named groups `family`, `vcpus`, `ram` (GiB) and optionally
-`disk` (ephemeral GiB), set in `fleet.checks.flavor_name_pattern` (default: settings.DEFAULT_FLAVOR_PATTERN).
-Rules over declared flavors (the cloud entities model) call `flavor_name_problems`.
+`disk` (ephemeral GiB). Without one, flavor names follow the field's grammar in beskar.model.flavors.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from beskar.check import settings
 
 
 @dataclass(frozen=True)
@@ -23,9 +20,9 @@ class FlavorName:
     ephemeral_gb: int
 
 
-def parse_flavor_name(name: str, pattern: str | None = None) -> FlavorName | None:
+def parse_flavor_name(name: str, pattern: str) -> FlavorName | None:
     """The flavor's shape as its name states it, or None when the name does not follow the convention."""
-    match = re.fullmatch(pattern or settings.current().flavor_name_pattern, name)
+    match = re.fullmatch(pattern, name)
     if match is None:
         return None
     groups = match.groupdict()
@@ -33,12 +30,11 @@ def parse_flavor_name(name: str, pattern: str | None = None) -> FlavorName | Non
     return FlavorName(groups["family"], int(groups["vcpus"]), int(groups["ram"]) * 1024, int(disk) if disk else 0)
 
 
-def flavor_name_problems(name: str, vcpus: int, ram_mb: int, ephemeral_gb: int = 0,
-                         pattern: str | None = None) -> list[str]:
+def flavor_name_problems(name: str, vcpus: int, ram_mb: int, ephemeral_gb: int, pattern: str) -> list[str]:
     """Why a flavor's name does not fit it: off-convention, or promising other vCPUs, RAM or disk."""
     stated = parse_flavor_name(name, pattern)
     if stated is None:
-        return [f"flavor {name!r} does not follow the naming convention <family>.<N>core-<M>ram[-<D>edisk]"]
+        return [f"flavor {name!r} does not follow the fleet's naming convention {pattern}"]
     problems = []
     if stated.vcpus != vcpus:
         problems.append(f"flavor {name!r} says {stated.vcpus} vCPUs but has {vcpus}")

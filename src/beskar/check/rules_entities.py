@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from beskar.check import settings
 from beskar.check.findings import RULES, Finding, Scope, Severity, report, rule
+from beskar.check.naming import flavor_name_problems
 from beskar.check.rules_hosts import absence_reported
 from beskar.fleet import LayeredSite
 from beskar.model.entities import E_MAIL
@@ -40,7 +42,14 @@ def flavor_family(site: Site, layered: LayeredSite) -> Iterator[Finding]:
       "a flavor's vCPUs, RAM, disks and family agree with its name; GPU and SMT traits can be met")
 def flavor_name(site: Site, layered: LayeredSite) -> Iterator[Finding]:
     families = {f.name: f for f in site.flavor_families}
+    convention = settings.current().flavor_name_pattern
     for flavor in site.cloud.flavors:
+        if convention is not None:
+            sizes = flavor.sizes()
+            for problem in flavor_name_problems(flavor.name, sizes.vcpus, sizes.ram_mib, sizes.ephemeral_gib,
+                                                convention):
+                yield report("model/flavor-name", problem, hint="fleet.checks.flavor_name_pattern sets the convention",
+                             **_at(layered, "cloud", "flavors", flavor.name))
         parsed = flavor.parsed()
         where = _at(layered, "cloud", "flavors", flavor.name)
         if parsed is not None:

@@ -13,9 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from beskar.check.findings import RULES, Severity
 from beskar.problems import InputError, Origin, Problem
 
-DEFAULT_FLAVOR_PATTERN = r"^(?P<family>[a-z][a-z0-9]*)\.(?P<vcpus>\d+)core-(?P<ram>\d+)ram(-(?P<disk>\d+)edisk)?$"
-
-
 class CheckSettings(BaseModel):
     """`fleet.checks`: every key optional."""
 
@@ -24,8 +21,9 @@ class CheckSettings(BaseModel):
     disable: list[str] = Field(default=[], description="rule ids or globs (tree/image-*) not to run")
     severity: dict[str, Severity] = Field(default={}, description="rule id -> error, warning or info")
     production_profiles: list[str] = Field(default=["production"], description="profiles held to production rules")
-    flavor_name_pattern: str = Field(default=DEFAULT_FLAVOR_PATTERN,
-                                     description="regex with groups family, vcpus, ram (GiB) and optional disk")
+    flavor_name_pattern: str | None = Field(
+        default=None, description="a fleet's own flavor naming convention: a regex with groups family, vcpus, "
+        "ram (GiB) and optional disk (ephemeral GiB); default: the field's grammar <family>.<N>core-<M>ram[...]")
     mirror: str | None = Field(default=None, description="registry every image must come from (lint)")
 
     def enabled(self, rule_id: str) -> bool:
@@ -70,7 +68,7 @@ def parse_settings(raw: Any, positions: dict[tuple, Origin], extra_disable: list
             problems.append(Problem(f"no rule {rule_id!r}", positions.get(("checks", "severity", rule_id)),
                                     _did_you_mean(rule_id)))
     try:
-        groups = set(re.compile(settings.flavor_name_pattern).groupindex)
+        groups = set(re.compile(settings.flavor_name_pattern or "(?P<family>)(?P<vcpus>)(?P<ram>)").groupindex)
         if not {"family", "vcpus", "ram"} <= groups:
             problems.append(Problem("flavor_name_pattern needs the named groups family, vcpus and ram",
                                     positions.get(("checks", "flavor_name_pattern")), "e.g. (?P<vcpus>\\d+)"))
