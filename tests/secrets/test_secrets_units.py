@@ -7,6 +7,7 @@ import re
 import pytest
 
 from beskar.catalog import catalog
+from beskar.plan.steps import ResultType
 from beskar.problems import InputError
 from beskar.secrets import generation, plan, sitefile, sopsconfig
 
@@ -20,7 +21,7 @@ def test_sync_plan_adds_only_missing_keys_and_reports_unused():
     assert steps.unused == ("old.key",) and steps.problems == ()
     values, results = plan.run(steps, {"a.password": "keep-me", "old.key": "x"})
     assert values["a.password"] == "keep-me" and values["old.key"] == "x"
-    assert {r.outcome for r in results} == {plan.Outcome.COMPLETED}
+    assert {r.outcome for r in results} == {ResultType.COMPLETED}
     assert generation.ssh_public_key(values["nova.private"]) == values["nova.public"]
 
 
@@ -32,7 +33,7 @@ def test_sync_plan_never_replaces_a_private_key_whose_public_key_exists():
 def test_sync_steps_say_they_are_skipped_once_a_value_exists():
     step = plan.Generate("a.password", "password")
     assert step.skipped({"a.password": "x"}) and not step.skipped({})
-    assert step.run({"a.password": "x"}).outcome is plan.Outcome.SKIPPED
+    assert step.run({"a.password": "x"}).outcome is ResultType.SKIPPED
 
 
 def test_rotation_renews_a_pair_together_and_refuses_unknown_keys():

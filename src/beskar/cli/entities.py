@@ -71,7 +71,6 @@ def _value(value: Any) -> str:
 def _print_plan(site: str, plan: Plan) -> None:
     counts = {action: sum(1 for s in plan.runnable if s.action is action) for action in Action}
     held = [s for s in plan.steps if not s.runs and s.pending]
-    deferred = [s for s in plan.steps if not s.runs and not s.pending]
     summary = ", ".join(f"{n} to {a.value}" for a, n in counts.items() if n) or "no changes"
     out.print(f"[bold]{escape(site)}[/]: {summary}" + (f"; {len(held)} held back" if held else ""))
     for step in plan.steps:

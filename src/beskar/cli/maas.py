@@ -14,7 +14,8 @@ from rich.table import Table
 from beskar import baremetal
 from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
 from beskar.clients.maas import MaasError
-from beskar.plan.maas import MaasPlan, Result, ResultType
+from beskar.plan.maas import MaasPlan
+from beskar.plan.steps import Result, ResultType
 
 app = typer.Typer(
     help="MAAS machines of a site: what `inventory/<site>/maas.yaml` plans against what MAAS has.\n\n"

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib import error, parse, request
 
-from beskar.plan.maas import Call, MaasStep, Result, ResultType, observe_machine
+from beskar.plan.maas import Call, MaasStep, observe_machine
+from beskar.plan.steps import Result, ResultType
 from beskar.render.maas import MachinePlan
 
 URL_VARIABLE = "BESKAR_MAAS_URL"

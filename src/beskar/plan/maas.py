@@ -26,18 +26,6 @@ class Action(StrEnum):
     DEPLOY = "deploy"
 
 
-class ResultType(StrEnum):
-    COMPLETED = "completed"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Result:
-    type: ResultType
-    message: str = ""
-
-
 @dataclass(frozen=True)
 class Call:
     """One MAAS API 2.0 request. Values may hold placeholders the runner fills from a fresh read of the

@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from beskar.plan.steps import ResultType
 from beskar.problems import InputError, Origin, Problem
 from beskar.secrets import age as ages
 from beskar.secrets import plan, secret, sitefile, sopsfile, store
@@ -37,7 +38,7 @@ class Change:
 
 
 def _fail(ctx: SiteSecrets, results: list[plan.StepResult]) -> None:
-    failed = [r for r in results if r.outcome is plan.Outcome.FAILED]
+    failed = [r for r in results if r.outcome is ResultType.FAILED]
     if failed:
         raise InputError([Problem(f"{r.key}: {r.detail}", Origin(ctx.relative, 1, 1, "secrets")) for r in failed])
 
@@ -46,7 +47,7 @@ def _apply(ctx: SiteSecrets, steps: plan.Plan, document: dict[str, Any]) -> tupl
     """Run the steps on the document's values; the updated document and the keys that changed."""
     values, results = plan.run(steps, secret.values_of(document))
     _fail(ctx, results)
-    changed = {r.key for r in results if r.outcome is plan.Outcome.COMPLETED}
+    changed = {r.key for r in results if r.outcome is ResultType.COMPLETED}
     return secret.updated(document, ctx.namespace, values, changed, today()), changed
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Iterable, Protocol
 
+from beskar.plan.steps import ResultType
 from beskar.secrets import generation
 
 
@@ -33,16 +33,10 @@ def needs_of(keys_and_kinds: Iterable[tuple[str, str]], pairs: dict[str, str]) -
     return [Need(key, kind, pairs.get(key)) for key, kind in keys_and_kinds]
 
 
-class Outcome(StrEnum):
-    COMPLETED = "completed"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
 @dataclass(frozen=True)
 class StepResult:
     key: str
-    outcome: Outcome
+    outcome: ResultType
     detail: str = ""
 
 
@@ -65,12 +59,12 @@ class _ValueStep:
 
     def run(self, values: dict[str, Any]) -> StepResult:
         if self.skipped(values):
-            return StepResult(self.key, Outcome.SKIPPED, "has a value")
+            return StepResult(self.key, ResultType.SKIPPED, "has a value")
         made = self.make(values)
         if isinstance(made, StepResult):
             return made
         values[self.key] = made
-        return StepResult(self.key, Outcome.COMPLETED, "rotated" if self.rotate else self.made)
+        return StepResult(self.key, ResultType.COMPLETED, "rotated" if self.rotate else self.made)
 
     def make(self, values: dict[str, Any]) -> str | StepResult:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -108,11 +102,11 @@ class Derive(_ValueStep):
 
     def make(self, values: dict[str, Any]) -> str | StepResult:
         if not isinstance(values.get(self.source), str):
-            return StepResult(self.key, Outcome.FAILED, f"its private key {self.source} has no value")
+            return StepResult(self.key, ResultType.FAILED, f"its private key {self.source} has no value")
         try:
             return generation.ssh_public_key(values[self.source], self.comment)
         except (ValueError, TypeError) as error:
-            return StepResult(self.key, Outcome.FAILED, f"{self.source} is not an OpenSSH private key ({error})")
+            return StepResult(self.key, ResultType.FAILED, f"{self.source} is not an OpenSSH private key ({error})")
 
     @property
     def made(self) -> str:
