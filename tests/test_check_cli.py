@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from beskar.check.findings import RULES
-from secrets_helpers import DEMO_FINDINGS
+from secrets_helpers import DEMO_FINDINGS, DEMO_WARNING
 
 CASES = Path(__file__).parent / "check_cases"
 FINDING_KEYS = {"rule", "severity", "file", "line", "message", "hint"}
@@ -38,7 +38,7 @@ def test_check_of_the_example_is_clean_and_exits_0(rendered, run_beskar):
     # Clean: no finding but the warnings about the DEMO keys, which are there by design.
     done = run_beskar("check", cwd=rendered)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "0 errors, 4 warnings, 0 info" in done.stdout and "rendered tree up to date" in done.stdout
+    assert "0 errors, 3 warnings, 0 info" in done.stdout and "rendered tree up to date" in done.stdout
     listed = run_beskar("check", "--format", "json", cwd=rendered)
     assert listed.returncode == 0 and placed(json.loads(listed.stdout)) == DEMO_FINDINGS
 
@@ -146,7 +146,8 @@ def test_check_of_one_site(rendered, run_beskar):
     ostrava.write_text(ostrava.read_text().replace("timeout: 30m", "timeout: 60m", 1))
     done = run_beskar("check", "--site", "prod-brno", "--format", "json", cwd=rendered)
     assert done.returncode == 0  # ostrava's stale file is not prod-brno's: only prod-brno's DEMO warnings
-    assert placed(json.loads(done.stdout)) == [f for f in DEMO_FINDINGS if f[3] == "prod-brno"]
+    assert placed(json.loads(done.stdout)) == [(DEMO_WARNING, "warning", "beskar.yaml", "prod-brno"),
+                                               (DEMO_WARNING, "warning", "sites/prod-brno/site.yaml", "prod-brno")]
 
 
 def test_rules_lists_every_rule(run_beskar):

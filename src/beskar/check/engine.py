@@ -62,7 +62,15 @@ def run_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> li
             if comments[finding.file].covers(finding.rule, finding.line):
                 continue
         kept.append(finding)
-    return sort_findings(kept)
+    return sort_findings(_merge_shared(kept))
+
+
+def _merge_shared(findings: list[Finding]) -> list[Finding]:
+    """One finding per place: a line of beskar.yaml or a profile that several sites inherit is one problem."""
+    by_place: dict[tuple, list[Finding]] = {}
+    for finding in findings:
+        by_place.setdefault(dataclasses.replace(finding, site=None), []).append(finding)
+    return [group[0] if len(group) == 1 else place for place, group in by_place.items()]
 
 
 def applicable_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> list[Rule]:
