@@ -13,7 +13,7 @@ from rich.table import Table
 
 from beskar import operations
 from beskar.cli import check, entities, init, maas, secrets
-from beskar.cli.output import FleetOption, Format, FormatOption, SiteOption, err, out, run
+from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
 from beskar.tree import Change
 
@@ -113,7 +113,7 @@ def _render_table(compiled: operations.CompiledFleet, changes, check: bool) -> N
 
 @app.command()
 def explain(
-    site: Annotated[str, typer.Argument(help="The site, e.g. prod-brno.")],
+    site: SiteArgument,
     path: Annotated[str, typer.Argument(help="A dotted path in the site, e.g. openstack.nova.cpu_allocation_ratio "
                                              "or nodes.brno-ctl-1.roles.")],
     fleet: FleetOption = Path("."),

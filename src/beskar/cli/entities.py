@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from beskar import reconcile
-from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
+from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, err, out, run
 from beskar.clients.openstack import CloudError
 from beskar.plan.entities import Action, Options, Plan, Step
 from beskar.plan.steps import Result, ResultType
@@ -25,7 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-SiteArgument = Annotated[str, typer.Argument(help="The site, e.g. prod-brno.")]
 CloudOption = Annotated[Optional[str], typer.Option("--cloud", help="Use this clouds.yaml entry instead of the "
                                                     "site's cloud.credentials.")]
 PruneOption = Annotated[bool, typer.Option("--prune", help="Also delete what Beskar created and the site no longer "

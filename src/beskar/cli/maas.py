@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from beskar import baremetal
-from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
+from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, err, out, run
 from beskar.clients.maas import MaasError
 from beskar.plan.maas import MaasPlan
 from beskar.plan.steps import Result, ResultType
@@ -25,7 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-SiteArgument = Annotated[str, typer.Argument(help="The site, e.g. prod-brno.")]
 UrlOption = Annotated[Optional[str], typer.Option("--url", help="MAAS URL, e.g. http://maas:5240/MAAS "
                                                                 "(default: $BESKAR_MAAS_URL).")]
 KeyOption = Annotated[Optional[str], typer.Option("--key", help="MAAS API key consumer:token:secret "

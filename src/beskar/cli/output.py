@@ -25,6 +25,7 @@ class Format(StrEnum):
 
 FleetOption = Annotated[Path, typer.Option("--fleet", "-C", help="The fleet repository (default: current directory).")]
 FormatOption = Annotated[Format, typer.Option("--format", "-o", help="table for people, json for scripts.")]
+SiteArgument = Annotated[str, typer.Argument(help="The site, e.g. prod-brno.")]
 SiteOption = Annotated[Optional[list[str]], typer.Option("--site", "-s", help="Only this site (repeatable).")]
 
 

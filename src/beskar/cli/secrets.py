@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from beskar import operations
-from beskar.cli.output import FleetOption, Format, FormatOption, out, run
+from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, out, run
 from beskar.cli import sopsfiles
 from beskar.secrets import age as ages
 from beskar.secrets.operations import Change
@@ -28,7 +28,6 @@ app = typer.Typer(
          "2 unusable input, a file that does not authenticate, or no identity that opens it.",
     no_args_is_help=True,
 )
-SiteArgument = Annotated[str, typer.Argument(help="The site, e.g. prod-brno.")]
 IdentityOption = Annotated[Optional[list[Path]], typer.Option(
     "--identity", "-i", help="An age identity file (repeatable); else SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, "
                              "~/.config/sops/age/keys.txt.")]
