@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -155,6 +156,27 @@ def write(root: Path, emitted: dict[str, bytes], prefixes: Iterable[str]) -> lis
     os.replace(journal / "plan.json.tmp", journal / "plan.json")  # the commit point
     _apply(root, journal, plan)
     return changes
+
+
+def write_file(path: Path, content: bytes, mode: int = 0o644) -> None:
+    """Write one file all or nothing: a synced temporary file beside it, renamed over it, the directory synced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _write_synced(path: Path, content: bytes) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -17,6 +15,7 @@ from beskar import review
 from beskar.check import report
 from beskar.check.findings import RULES, Severity
 from beskar.cli.output import FleetOption, SiteOption, err, out, run
+from beskar.tree import write_file
 
 app = typer.Typer()
 
@@ -113,23 +112,9 @@ def _render(result: review.Review, output_format: ReportFormat, suite: str) -> s
     return report.as_json(result.findings)
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _present(result: review.Review, output_format: ReportFormat, output: Path | None, suite: str) -> None:
     if output is not None and output_format is not ReportFormat.TABLE:
-        _write(output, _render(result, output_format, suite))
+        write_file(output, _render(result, output_format, suite).encode("utf-8"))
     if output_format is ReportFormat.TABLE or output is not None:
         _table(result)
     else:

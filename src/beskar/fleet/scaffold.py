@@ -7,8 +7,6 @@ empty directory (the fleet skeleton); the others run in any fleet (CI job, hooks
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
@@ -17,6 +15,7 @@ from typing import Callable
 
 from beskar.fleet.repository import FLEET_FILE
 from beskar.problems import InputError, Problem
+from beskar.tree import write_file
 
 
 @dataclass(frozen=True)
@@ -92,23 +91,8 @@ def init_fleet(root: Path, force: bool = False) -> list[Planned]:
     plan = plan_init(context, existing, force)
     for planned in plan:
         if planned.action is not Action.KEEP:
-            _write_atomically(root / planned.path, planned.content)
+            write_file(root / planned.path, planned.content)
     return plan
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _template(name: str) -> bytes:

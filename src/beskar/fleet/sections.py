@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from beskar.fleet.documents import parse_document
+from beskar.tree import write_file
 
 
 def replace_section(text: str, key: str, section: str) -> str:
@@ -30,13 +29,4 @@ def write_section(root: Path, relative: str, key: str, section: str, layer: str)
     path = Path(root) / relative
     updated = replace_section(path.read_text(encoding="utf-8"), key, section)
     parse_document(updated, relative, layer)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(updated)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_file(path, updated.encode("utf-8"))

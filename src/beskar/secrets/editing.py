@@ -11,6 +11,7 @@ from beskar.secrets import secret, sopsfile, store
 from beskar.secrets.operations import Change, today
 from beskar.secrets.site import Identities, load
 from beskar.secrets.yamlio import emit_yaml, load_yaml
+from beskar.tree import write_file
 
 HEADER = ("# The decrypted Secret of site {site}. Edit values under stringData, save and quit.\n"
           "# This file is removed afterwards; on any error the encrypted file is left as it was.\n")
@@ -41,7 +42,7 @@ def edit(root: Path, site: str, identities: Identities, run_editor: Callable[[Pa
     before = secret.values_of(opened.documents[0])
     changed = {key for key, value in values.items() if before.get(key) != value}
     updated = secret.updated(document, ctx.namespace, values, changed, today())
-    store.write_atomic(ctx.path, sopsfile.seal(
+    write_file(ctx.path, sopsfile.seal(
         [updated], list(ctx.source.metadata.recipients), data_key=opened.data_key, stash=opened.stash,
         keep=ctx.source.metadata.age, rule=ctx.source.metadata.rule).encode("utf-8"))
     return Change(site, ctx.relative, True, changed=tuple(sorted(changed)),

@@ -15,6 +15,7 @@ from beskar.secrets import plan, secret, sitefile, sopsfile, store
 from beskar.secrets.errors import SopsError
 from beskar.secrets.site import Identities, SiteSecrets, load, update_sops_config
 from beskar.secrets.sops import KUBERNETES_RULE, Rule
+from beskar.tree import write_file
 
 
 def today() -> date:
@@ -52,7 +53,7 @@ def _apply(ctx: SiteSecrets, steps: plan.Plan, document: dict[str, Any]) -> tupl
 
 
 def _write(ctx: SiteSecrets, text: str) -> None:
-    store.write_atomic(ctx.path, text.encode("utf-8"))
+    write_file(ctx.path, text.encode("utf-8"))
 
 
 def sync(root: Path, site: str, identities: Identities) -> Change:
@@ -113,7 +114,7 @@ def _edit_site_file(ctx: SiteSecrets, edit: Callable[[str, str, str], str], reci
     text = store.read_text(ctx.root / site_file, site_file)
     new = edit(text, site_file, recipient)
     if new != text:
-        store.write_atomic(ctx.root / site_file, new.encode("utf-8"))
+        write_file(ctx.root / site_file, new.encode("utf-8"))
     return new != text
 
 

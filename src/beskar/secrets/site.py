@@ -14,6 +14,7 @@ from beskar.secrets import plan, secret, sopsconfig, store
 from beskar.secrets.age import Identity
 from beskar.secrets.errors import SopsError
 from beskar.secrets.sopsfile import Opened, SopsFile, open_file
+from beskar.tree import write_file
 
 Identities = Callable[[], list[Identity]]
 
@@ -116,5 +117,5 @@ def update_sops_config(root: Path) -> str:
             return f"{store.SOPS_CONFIG} up to date"
         if not sopsconfig.generated(current):
             return f"{store.SOPS_CONFIG} left alone: it was not written by Beskar"
-    store.write_atomic(path, content)
+    write_file(path, content)
     return f"{store.SOPS_CONFIG} written"

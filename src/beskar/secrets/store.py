@@ -47,28 +47,6 @@ def as_input_error(error: SopsError) -> InputError:
     return InputError([Problem(f"{error.where}: {error.message}", origin)])
 
 
-def write_atomic(path: Path, content: bytes, mode: int = 0o644) -> None:
-    """Write `content` to `path` all or nothing: a synced temporary file beside it, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 @contextlib.contextmanager
 def private_directory() -> Iterator[Path]:
     """A 0700 temporary directory, removed with everything in it (editor swap files too) on exit."""
