@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from render import COMPUTE, CONTROL, STORAGE, generate_fleet  # noqa: E402  (the generator of render.py)
 
 import beskar  # noqa: E402
-from beskar import review  # noqa: E402
+from beskar.operations import review  # noqa: E402
 from beskar.check import schemas  # noqa: E402
-from beskar.operations import render_fleet  # noqa: E402
+from beskar.operations.compilation import render_fleet  # noqa: E402
 
 REPEATS = 3
 

@@ -9,9 +9,9 @@ from pyrage import x25519
 import beskar
 from beskar import tree as trees
 from beskar.fleet.examples import write_example
-from beskar.operations import compile_fleet, render_fleet
+from beskar.operations.compilation import compile_fleet, render_fleet
 from beskar.problems import InputError
-from beskar.secrets.demo import sync_all
+from beskar.operations.secrets import sync_all
 
 CONTROL, COMPUTE, STORAGE = 3, 20, 3
 FAMILIES = ("e1", "c2", "c3")  # defined in the example's beskar.yaml

@@ -6,7 +6,7 @@ from pathlib import Path
 import beskar
 from beskar.fleet.examples import write_example
 from beskar.secrets import age, generation, secret, sopsfile
-from beskar.secrets.operations import sync
+from beskar.operations.secrets import sync
 from beskar.secrets.sops import KUBERNETES_RULE
 
 REPEATS = 20

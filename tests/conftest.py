@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from beskar import operations
+from beskar.operations import compilation, demo
 from beskar.fleet.examples import write_example
 
 
@@ -26,7 +26,7 @@ def demo_fleet(tmp_path: Path) -> Path:
     """The example fleet as a user gets it from `beskar demo`: written, each site's secrets synced (encrypted to the
     published DEMO keys, which `beskar check` warns about), rendered; in tmp_path/fleet."""
     root = tmp_path / "fleet"
-    operations.write_demo(root)
+    demo.write_demo(root)
     return root
 
 

@@ -57,7 +57,7 @@ DEMO_FINDINGS = sorted(((DEMO_WARNING, "warning", file, site) for file, site in 
 def sync_every_site(root: Path, key_files: list[Path]) -> None:
     """`beskar secrets sync` for every site of the fleet, as a user runs it before committing; existing files
     are opened (to add keys or recipients) with the identities of key_files."""
-    from beskar.secrets.demo import sync_all
+    from beskar.operations.secrets import sync_all
 
     sync_all(root, lambda: [i for key in key_files for i in age.parse_identities(key.read_text(), str(key))])
 

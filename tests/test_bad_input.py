@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from beskar import operations
+from beskar.operations import compilation
 from beskar.tree import Change
 
 CASES_DIR = Path(__file__).parent / "bad_input"
@@ -75,7 +75,7 @@ def problem_lines(stderr: str) -> list[str]:
 @pytest.fixture
 def rendered_fleet(demo_fleet: Path) -> Path:
     """The example fleet from `beskar demo` (secrets synced, rendered), up to date: the baseline every case breaks."""
-    _, differences = operations.render_fleet(demo_fleet, check=True)
+    _, differences = compilation.render_fleet(demo_fleet, check=True)
     assert all(d.change is Change.UNCHANGED for d in differences)
     assert any((demo_fleet / "clusters").rglob("*.yaml")) and any((demo_fleet / "apps").rglob("*.yaml"))
     assert all((demo_fleet / f"sites/{site}/secrets.sops.yaml").is_file() for site in ("prod-brno", "prod-ostrava"))

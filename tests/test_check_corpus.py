@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from beskar import operations, review
+from beskar.operations import compilation, review
 from beskar.check.findings import RULES
 from beskar.fleet.repository import FLEET_FILE
 from secrets_helpers import sync_every_site
@@ -57,7 +57,7 @@ def materialize(name: str, case: dict, destination: Path) -> Path:
         if fleet and (sync == "base" or sync is True and case.get("render") == "base"):
             sync_with_test_keys(root)
         if case.get("render") == "base":
-            operations.render_fleet(root)
+            compilation.render_fleet(root)
     if (CASES_DIR / name / "repo").is_dir():
         shutil.copytree(CASES_DIR / name / "repo", root, dirs_exist_ok=True)
     if fleet and sync is True:
@@ -72,7 +72,7 @@ def run_case(name: str, case: dict, root: Path) -> review.Review:
         args["charts"] = CASES_DIR / name / args["charts"]
     if case.get("command", "lint") == "check":
         if case.get("render", True) is True:
-            operations.render_fleet(root)
+            compilation.render_fleet(root)
         return review.check(root, **args)
     return review.lint(root, **args)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from beskar import operations, review
+from beskar.operations import compilation, demo, review
 from beskar.check.findings import RULES
 from secrets_helpers import DEMO_FINDINGS, sync_every_site
 
@@ -49,7 +49,7 @@ def added(findings: list, baseline: list) -> list:
 @pytest.fixture(scope="module")
 def rendered_example(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("example") / "fleet"
-    operations.write_demo(root)
+    demo.write_demo(root)
     return root
 
 
@@ -117,7 +117,7 @@ def test_one_mutation_fires_exactly_its_rule(name, rendered_example, baseline, t
         assert edits_first, f"{name}: sync: applies to edits of the fleet (command: check, not stage: rendered)"
         sync_every_site(root, [root / "demo-keys" / "DEMO-operator.agekey"])
     if edits_first:
-        operations.render_fleet(root)
+        compilation.render_fleet(root)
     result = review.check(root) if mutation["command"] == "check" else review.lint(root)
     new = added(result.findings, baseline if mutation["command"] == "check" else [])
     fired = {f.rule for f in new}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from beskar import review
+from beskar.operations import review
 from beskar.check.naming import FlavorName, flavor_name_problems, parse_flavor_name
 
 CUSTOM = r"(?P<family>[a-z]+)-(?P<vcpus>\d+)c(?P<ram>\d+)g(-(?P<disk>\d+)d)?"

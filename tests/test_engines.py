@@ -12,7 +12,7 @@ import yaml
 from beskar.catalog import catalog
 from beskar.check.schemas import crd_versions, knows, schema_errors
 from beskar.check.values import first_unknown, unknown_paths
-from beskar.operations import write_demo
+from beskar.operations.demo import write_demo
 
 SITES = ("prod-brno", "prod-ostrava")
 

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from beskar import reconcile
+from beskar.operations import entities
 from beskar.check.findings import RULES
 from beskar.check.rules_entities import check_site
 from beskar.fleet.sections import replace_section
@@ -63,7 +63,7 @@ def test_render_and_parse_are_inverse(flavor: FlavorName) -> None:
 
 @pytest.fixture
 def brno(example_fleet: Path):
-    return reconcile.load_site(example_fleet, "prod-brno")
+    return entities.load_site(example_fleet, "prod-brno")
 
 
 def test_flavor_specs_come_from_family_traits_and_name(brno) -> None:
@@ -96,7 +96,7 @@ def test_the_external_network_is_the_site_s_provider_network(brno) -> None:
 
 
 def test_the_example_fleet_passes_the_entity_rules(example_fleet: Path) -> None:
-    sites = [reconcile.load_site(example_fleet, name) for name in ("prod-brno", "prod-ostrava")]
+    sites = [entities.load_site(example_fleet, name) for name in ("prod-brno", "prod-ostrava")]
     assert [f for site, layered in sites for f in check_site(site, layered)] == []
     assert list(RULES["fleet/public-pool-overlap"].run(sites)) == []
 
@@ -106,7 +106,7 @@ def _edited(root: Path, old: str, new: str, site: str = "prod-brno"):
     text = path.read_text()
     assert text.count(old) == 1, old
     path.write_text(text.replace(old, new))
-    return reconcile.load_site(root, site)
+    return entities.load_site(root, site)
 
 
 @pytest.mark.parametrize("old, new, rule, words", [
@@ -140,7 +140,7 @@ def test_entity_rules_find_what_is_wrong_and_where(example_fleet: Path, old: str
 
 
 def test_public_pools_must_not_overlap_across_the_fleet(example_fleet: Path) -> None:
-    brno = reconcile.load_site(example_fleet, "prod-brno")
+    brno = entities.load_site(example_fleet, "prod-brno")
     _edited(example_fleet, "cidr: 198.51.100.0/24\n    gateway: 198.51.100.1", "cidr: 192.0.2.0/24\n    gateway: 192.0.2.1",
             "prod-ostrava")
     ostrava = _edited(example_fleet, "{start: 198.51.100.10, end: 198.51.100.200}",
@@ -183,9 +183,9 @@ def test_a_section_is_replaced_in_place_keeping_other_lines() -> None:
 
 
 def test_gpu_families_render_their_pci_aliases_into_nova(example_fleet: Path) -> None:
-    from beskar import operations
+    from beskar.operations import compilation
 
-    compiled = operations.compile_fleet(example_fleet)
+    compiled = compilation.compile_fleet(example_fleet)
     nova = {site: next(docs[0] for path, docs in rendered.tree.files.items() if path.endswith("-nova.yaml"))
             for site, rendered in compiled.rendered.items()}
     assert nova["prod-brno"]["spec"]["values"]["conf"]["nova"]["pci"]["alias"] == {"type": "multistring", "values": [

@@ -16,7 +16,7 @@ import yaml
 from beskar.check.schemas import schema_errors
 from beskar.check.values import unknown_paths
 from beskar.catalog import catalog
-from beskar.operations import render_fleet
+from beskar.operations.compilation import render_fleet
 
 SCENARIOS = sorted(p for p in (Path(__file__).parent / "scenarios").iterdir() if (p / "fleet").is_dir())
 

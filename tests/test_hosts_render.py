@@ -16,7 +16,7 @@ from beskar.catalog import catalog
 from beskar.fleet.examples import write_example
 from beskar.model import Purpose, Role
 from beskar.model.hosts import kernel_of
-from beskar.operations import compile_fleet, render_fleet
+from beskar.operations.compilation import compile_fleet, render_fleet
 from beskar.render.netplan import netplan, netplan_problems
 
 ROLE_GROUPS = {Role.CONTROL_PLANE: "control_plane", Role.COMPUTE: "compute", Role.NETWORK: "network",

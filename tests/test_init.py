@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from beskar import operations
+from beskar.operations import compilation, demo
 from beskar.fleet import scaffold
 from beskar.fleet.examples import write_example
 from secrets_helpers import DEMO_WARNING
@@ -39,10 +39,10 @@ def shim(tmp_path: Path) -> dict[str, str]:
 def broken_fleet(root: Path) -> Path:
     """The example fleet from `beskar demo`, rendered, with prod-brno's bond left at the default MTU under 9000-byte
     VLANs."""
-    operations.write_demo(root)
+    demo.write_demo(root)
     site = root / "sites/prod-brno/site.yaml"
     site.write_text(site.read_text().replace("mode: 802.3ad, mtu: 9000}", "mode: 802.3ad}"))
-    operations.render_fleet(root)
+    compilation.render_fleet(root)
     return root
 
 
@@ -112,7 +112,7 @@ def test_gitlab_job_fails_on_errors_and_keeps_the_code_quality_report(shim, tmp_
     assert all(i["location"]["path"] == "sites/prod-brno/site.yaml" for i in issues)
     site = root / "sites/prod-brno/site.yaml"
     site.write_text(site.read_text().replace("mode: 802.3ad}", "mode: 802.3ad, mtu: 9000}"))
-    operations.render_fleet(root)
+    compilation.render_fleet(root)
     passed = run_job(root, job, shim)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     remaining = json.loads((root / report).read_text())  # the example's warnings about its DEMO keys, by design
@@ -131,7 +131,7 @@ def test_pre_commit_hook_refuses_a_commit_with_errors(shim, tmp_path):
     assert refused.returncode != 0 and "model/mtu-mismatch" in refused.stdout, refused.stdout + refused.stderr
     site = root / "sites/prod-brno/site.yaml"
     site.write_text(site.read_text().replace("mode: 802.3ad}", "mode: 802.3ad, mtu: 9000}"))
-    operations.render_fleet(root)
+    compilation.render_fleet(root)
     subprocess.run([*git, "add", "-A"], cwd=root, check=True)
     accepted = subprocess.run(hook, cwd=root, env=shim, capture_output=True, text=True, timeout=300)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beskar import operations
+from beskar.operations import compilation
 from beskar.fleet import load_fleet
 from beskar.fleet.documents import parse_document
 from beskar.fleet.layering import Setting, merge_layers
@@ -425,7 +425,7 @@ def test_example_fleet_provenance(example_fleet: Path):
 def test_explain_shows_a_deletion(example_fleet: Path):
     site_file = example_fleet / "sites/prod-brno/site.yaml"
     site_file.write_text(site_file.read_text() + "mirror: null\n")
-    explanation = operations.explain(example_fleet, "prod-brno", "mirror")
+    explanation = compilation.explain(example_fleet, "prod-brno", "mirror")
     assert explanation.value is None
     assert [(s.origin.file, s.origin.line, s.deleted) for s in explanation.settings] == [
         ("beskar.yaml", line_and_column(example_fleet / "beskar.yaml", "  mirror:")[0], False),

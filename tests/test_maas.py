@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from beskar.clients.maas import ApiKey, MaasClient
-from beskar.operations import compile_fleet
+from beskar.operations.compilation import compile_fleet
 from beskar.plan.maas import Action, plan
 from beskar.render.maas import machine_plan
 from maas_fake import API_KEY, FakeMaas, subnet

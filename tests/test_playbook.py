@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from beskar.fleet.examples import write_example
-from beskar.operations import render_fleet
+from beskar.operations.compilation import render_fleet
 from beskar.playbook import playbook_files
 
 # The tasks a directory target can take: files only, nothing activated (no apt, no users, no services).

@@ -16,7 +16,7 @@ import yaml
 from beskar import tree as trees
 from beskar.catalog import catalog
 from beskar.fleet.examples import write_example
-from beskar.operations import compile_fleet, render_fleet
+from beskar.operations.compilation import compile_fleet, render_fleet
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from beskar.check.rules_hosts import (duplicate_bmc, duplicate_hostname, duplica
                                       flavor_family_without_computes, netplan_invalid, node_label_unset,
                                       selected_labels, unlabelled_families)
 from beskar.check.rules_hosts import _helm_releases
-from beskar.operations import compile_fleet
+from beskar.operations.compilation import compile_fleet
 
 
 def pairs(root: Path):

@@ -7,8 +7,8 @@ import pytest
 from beskar.check import rules_secrets
 from beskar.check.findings import RULES, Severity
 from beskar.fleet.examples import write_example
-from beskar.operations import compile_fleet
-from beskar.secrets import operations
+from beskar.operations.compilation import compile_fleet
+from beskar.operations import secrets as operations
 from secrets_helpers import new_identity, operator
 
 SITE = "prod-brno"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from beskar.fleet.examples import write_example
-from beskar.secrets import operations
+from beskar.operations import secrets as operations
 from beskar.tree import GENERATED_MARK
 from secrets_helpers import DEMO_KEYS, OPERATOR_KEY, beskar, open_text
 

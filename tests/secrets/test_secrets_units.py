@@ -9,7 +9,8 @@ import pytest
 from beskar.catalog import catalog
 from beskar.plan.steps import ResultType
 from beskar.problems import InputError
-from beskar.secrets import generation, plan, sitefile, sopsconfig
+from beskar.fleet import recipients
+from beskar.secrets import generation, plan, sopsconfig
 
 NEEDS = [plan.Need("a.password", "password"), plan.Need("b.uuid", "uuid"), plan.Need("c.hex", "hex"),
          plan.Need("nova.private", "ssh_private_key"), plan.Need("nova.public", "ssh_public_key", "nova.private")]
@@ -81,12 +82,12 @@ R2 = "age1" + "p" * 58
     ("secrets:\n  recipients:\nname: x\n", f"secrets:\n  recipients:\n    - {R2}\nname: x\n"),
 ])
 def test_adding_a_recipient_edits_site_yaml_text_and_keeps_comments(before, after):
-    assert sitefile.add_recipient(before, "site.yaml", R2) == after
-    removed = sitefile.remove_recipient(after, "site.yaml", R2)
+    assert recipients.add_recipient(before, "site.yaml", R2) == after
+    removed = recipients.remove_recipient(after, "site.yaml", R2)
     assert removed.splitlines() == [line for line in after.splitlines() if R2 not in line]
 
 
 def test_flow_style_recipients_are_left_for_a_person_with_the_line():
     with pytest.raises(InputError) as raised:
-        sitefile.add_recipient(f"a: 1\nsecrets:\n  recipients: [{R1}]\n", "sites/x/site.yaml", R2)
+        recipients.add_recipient(f"a: 1\nsecrets:\n  recipients: [{R1}]\n", "sites/x/site.yaml", R2)
     assert raised.value.problems[0].origin.line == 3 and "flow style" in raised.value.problems[0].message

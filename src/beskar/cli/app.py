@@ -11,7 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from beskar import operations
+from beskar.operations import compilation
+from beskar.operations.demo import write_demo
 from beskar.cli import check, entities, init, maas, secrets
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
@@ -39,7 +40,7 @@ def demo(
     directory: Annotated[Path, typer.Argument(help="A new or empty directory for the example fleet.")],
 ) -> None:
     """Write the built-in example fleet (two sites, prod-brno and prod-ostrava) as a git repo and render it."""
-    files, compiled, changes = run(lambda: operations.write_demo(directory))
+    files, compiled, changes = run(lambda: write_demo(directory))
     try:
         init_and_commit(directory, "Example fleet written and rendered by `beskar demo`")
         committed = "committed to a new git repository"
@@ -67,7 +68,7 @@ def render(
     The write is atomic: a failed or killed render leaves the previous tree in place.
     Exit codes: 0 done (or up to date), 1 --check found differences, 2 unusable input.
     """
-    compiled, changes = run(lambda: operations.render_fleet(fleet, site, check=check))
+    compiled, changes = run(lambda: compilation.render_fleet(fleet, site, check=check))
     differences = [c for c in changes if c.change is not Change.UNCHANGED]
     if output_format is Format.JSON:
         report = {
@@ -88,7 +89,7 @@ def _check_word(change: Change) -> str:
     return {Change.CREATED: "missing", Change.UPDATED: "stale", Change.DELETED: "extra"}[change]
 
 
-def _render_table(compiled: operations.CompiledFleet, changes, check: bool) -> None:
+def _render_table(compiled: compilation.CompiledFleet, changes, check: bool) -> None:
     table = Table(title="Rendered sites" if not check else "Rendered sites (check only)")
     for column in ("site", "release", "layers", "helm releases", "files", "secret keys", "changed"):
         table.add_column(column, justify="right" if column not in ("site", "release") else "left")
@@ -120,7 +121,7 @@ def explain(
     output_format: FormatOption = Format.TABLE,
 ) -> None:
     """Show a site's final value at PATH and every layer (file:line) that set it."""
-    explanation = run(lambda: operations.explain(fleet, site, path))
+    explanation = run(lambda: compilation.explain(fleet, site, path))
     if output_format is Format.JSON:
         out.print_json(json.dumps({
             "site": site, "path": path, "value": explanation.value, "default": explanation.default,
@@ -140,7 +141,7 @@ def explain(
 @app.command()
 def sites(fleet: FleetOption = Path("."), output_format: FormatOption = Format.TABLE) -> None:
     """List the fleet's sites with their profile, release and size."""
-    compiled = run(lambda: operations.compile_fleet(fleet))
+    compiled = run(lambda: compilation.compile_fleet(fleet))
     rows = []
     for name, site in compiled.sites.items():
         rows.append({"site": name, "profile": site.profile, "release": site.openstack.release,

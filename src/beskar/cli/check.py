@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from beskar import review
+from beskar.operations import review
 from beskar.check import report
 from beskar.check.findings import RULES, Severity
 from beskar.cli.output import FleetOption, SiteOption, err, out, run

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from beskar import reconcile
+from beskar.operations import entities
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, err, out, run
 from beskar.clients.openstack import CloudError
 from beskar.plan.entities import Action, Options, Plan, Step
@@ -108,7 +108,7 @@ def plan_command(
     marked `.` are deferred (e.g. a host nova does not know yet joins its aggregate later).
     Exit codes: 0 done, 2 unusable input or unreachable cloud, 1 with --detailed-exitcode when changes are pending.
     """
-    entity_plan, _ = _run(lambda: reconcile.plan_site(fleet, site, Options(prune, adopt), cloud))
+    entity_plan, _ = _run(lambda: entities.plan_site(fleet, site, Options(prune, adopt), cloud))
     if output_format is Format.JSON:
         out.print_json(json.dumps(_plan_json(site, entity_plan.plan), default=str))
     else:
@@ -131,13 +131,13 @@ def apply_command(
     Running it again resumes: it plans afresh, and what is done already is no longer a step.
     Exit codes: 0 done, 1 a step failed, 2 unusable input or unreachable cloud.
     """
-    entity_plan, api = _run(lambda: reconcile.plan_site(fleet, site, Options(prune, adopt), cloud))
+    entity_plan, api = _run(lambda: entities.plan_site(fleet, site, Options(prune, adopt), cloud))
 
     def progress(index: int, total: int, step: Any, result: Result) -> None:
         reason = f": {result.message}" if result.message else ""
         err.print(escape(f"[{index}/{total}] {step.name} ... {result.type.value}{reason}"), soft_wrap=True)
 
-    outcomes = reconcile.apply_plan(entity_plan, api, progress)
+    outcomes = entities.apply_plan(entity_plan, api, progress)
     failed = next((o for o in outcomes if o.result.type is ResultType.FAILED), None)
     done = sum(1 for o in outcomes if o.result.type is ResultType.COMPLETED)
     skipped = sum(1 for o in outcomes if o.result.type is ResultType.SKIPPED)
@@ -173,7 +173,7 @@ def import_command(
     By default only what Beskar manages is written, so importing a cloud Beskar applied plans as no change.
     With --include-unmanaged, hand-made resources are written too, to bring an existing cloud under Beskar.
     """
-    imported, text = _run(lambda: reconcile.import_site(fleet, site, include_unmanaged, cloud, write))
+    imported, text = _run(lambda: entities.import_site(fleet, site, include_unmanaged, cloud, write))
     for warning in imported.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if output_format is Format.JSON:

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from beskar import baremetal
+from beskar.operations import baremetal
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, err, out, run
 from beskar.clients.maas import MaasError
 from beskar.plan.maas import MaasPlan

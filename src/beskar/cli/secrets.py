@@ -12,11 +12,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from beskar import operations
+from beskar.operations import compilation
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, out, run
 from beskar.cli import sopsfiles
 from beskar.secrets import age as ages
-from beskar.secrets.operations import Change
+from beskar.operations.secrets import Change
 
 app = typer.Typer(
     help="The sites' secrets: one Kubernetes Secret `common` per site in sites/<site>/secrets.sops.yaml, its "
@@ -47,7 +47,7 @@ def secret_keys(
     output_format: FormatOption = Format.TABLE,
 ) -> None:
     """List the keys the site's Secret `common` must hold: their kind and the releases that read them."""
-    compiled = run(lambda: operations.compile_fleet(fleet, [site]))
+    compiled = run(lambda: compilation.compile_fleet(fleet, [site]))
     needs = compiled.rendered[site].secrets
     if output_format is Format.JSON:
         out.print_json(json.dumps([{"key": n.key, "kind": n.kind, "readers": list(n.readers)} for n in needs]))
@@ -95,7 +95,7 @@ def sync(
     Creating the file needs no private key; adding to an existing one needs an identity that opens it.
     Also writes .sops.yaml (one creation rule per site) if it is Beskar's or absent.
     """
-    from beskar.secrets.operations import sync as do_sync
+    from beskar.operations.secrets import sync as do_sync
 
     _report(run(lambda: do_sync(fleet, site, identities(identity))), output_format)
 
@@ -109,7 +109,7 @@ def show(
     output_format: FormatOption = Format.TABLE,
 ) -> None:
     """Print the site's decrypted values (or one value) to the terminal; nothing is written to disk."""
-    from beskar.secrets.operations import show as do_show
+    from beskar.operations.secrets import show as do_show
 
     values, dates = run(lambda: do_show(fleet, site, identities(identity)))
     if key is not None:
@@ -144,7 +144,7 @@ def edit(
     is left exactly as it was. Unchanged values keep their ciphertext, so the diff shows what you edited.
     """
     from beskar.clients.editor import run_editor
-    from beskar.secrets.editing import edit as do_edit
+    from beskar.operations.editing import edit as do_edit
 
     _report(run(lambda: do_edit(fleet, site, identities(identity), run_editor)), Format.TABLE)
 
@@ -159,7 +159,7 @@ def rotate(
     output_format: FormatOption = Format.TABLE,
 ) -> None:
     """Give keys new random values (same data key and recipients); run `beskar render` and let Flux apply."""
-    from beskar.secrets.operations import rotate as do_rotate
+    from beskar.operations.secrets import rotate as do_rotate
 
     if bool(keys) == every:
         from beskar.cli.output import fail_input
@@ -184,7 +184,7 @@ def recipients(
     key and every value the site needs is rotated, since the removed party knew them. Operators'
     recipients are changed in beskar.yaml (then run `remove` per site to rotate).
     """
-    from beskar.secrets.operations import add_recipient, remove_recipient
+    from beskar.operations.secrets import add_recipient, remove_recipient
 
     if action not in ("add", "remove"):
         from beskar.cli.output import fail_input
@@ -212,7 +212,7 @@ def keygen(
     """
     from rich.console import Console
 
-    from beskar.secrets.operations import keygen as do_keygen
+    from beskar.operations.secrets import keygen as do_keygen
 
     to_stdout = str(out_file) == "-"
     key, text = run(lambda: do_keygen(fleet, site, None if to_stdout else out_file))
@@ -246,8 +246,8 @@ def audit(
     Needs no private key: key names, dates (metadata annotation beskar/set-on) and recipients are
     clear text. Exit 1 when anything is found.
     """
-    from beskar.secrets.audit import audit as do_audit
-    from beskar.secrets.operations import today
+    from beskar.operations.audit import audit as do_audit
+    from beskar.operations.secrets import today
 
     findings = run(lambda: do_audit(fleet, site, today(), older_than))
     if output_format is Format.JSON:

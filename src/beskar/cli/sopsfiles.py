@@ -31,7 +31,7 @@ def register(app: typer.Typer, identities: Callable) -> None:
         Works outside a fleet too. Comments are not carried over. Exit 2 if no identity opens the file or
         anything in it was tampered with (the error names the key).
         """
-        from beskar.secrets.operations import decrypt_file
+        from beskar.operations.secrets import decrypt_file
 
         if input_type not in (None, "yaml", "json"):
             raise typer.BadParameter("yaml or json", param_hint="--input-type")
@@ -50,7 +50,7 @@ def register(app: typer.Typer, identities: Callable) -> None:
         input_type: TypeOption = None,
     ) -> None:
         """Encrypt a plain YAML or JSON file to stdout, as `sops -e --age ...` does; the file is not changed."""
-        from beskar.secrets.operations import encrypt_file
+        from beskar.operations.secrets import encrypt_file
 
         if encrypted_regex and unencrypted_suffix:
             raise typer.BadParameter("pass one of --encrypted-regex and --unencrypted-suffix")

@@ -9,10 +9,3 @@ DEMO_RECIPIENTS = {
     "age1qlh9980qpzj7smhupuwsd2xkv39846e24u0cchv8y96xnuk3yekstr3wxl": "DEMO-prod-ostrava",
 }
 
-
-def sync_all(root, identities=lambda: []) -> list:
-    """`beskar secrets sync` for every site; creating files needs no private key, completing them does."""
-    from beskar.fleet import load_fleet
-    from beskar.secrets.operations import sync
-
-    return [sync(root, name, identities) for name in sorted(load_fleet(root).sites)]

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from beskar.clients.maas import KEY_VARIABLE, URL_VARIABLE, ApiKey, LiveStep, MaasClient
-from beskar.operations import compile_fleet
+from beskar.operations.compilation import compile_fleet
 from beskar.plan.maas import MaasPlan, plan
 from beskar.problems import InputError, Problem
 from beskar.render.maas import MachinePlan, machine_plan

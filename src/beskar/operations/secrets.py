@@ -8,12 +8,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from beskar.fleet import load_fleet, recipients
+from beskar.operations.sitesecrets import Identities, SiteSecrets, load, update_sops_config
 from beskar.plan.steps import ResultType
 from beskar.problems import InputError, Origin, Problem
 from beskar.secrets import age as ages
-from beskar.secrets import plan, secret, sitefile, sopsfile, store
+from beskar.secrets import plan, secret, sopsfile, store
 from beskar.secrets.errors import SopsError
-from beskar.secrets.site import Identities, SiteSecrets, load, update_sops_config
 from beskar.secrets.sops import KUBERNETES_RULE, Rule
 from beskar.tree import write_file
 
@@ -125,7 +126,7 @@ def add_recipient(root: Path, site: str, recipient: str, identities: Identities,
         raise InputError([Problem(problem)])
     ctx = load(root, site)
     opened = ctx.open(identities) if ctx.source and recipient not in ctx.source.metadata.recipients else None
-    edited = _edit_site_file(ctx, lambda t, f, r: sitefile.add_recipient(t, f, r, comment), recipient)
+    edited = _edit_site_file(ctx, lambda t, f, r: recipients.add_recipient(t, f, r, comment), recipient)
     if opened is not None:
         _write(ctx, sopsfile.rewrap(ctx.source, opened.data_key, [*ctx.source.metadata.recipients, recipient]))
     notes = (f"sites/{site}/site.yaml " + ("updated" if edited else "already lists it"), update_sops_config(root))
@@ -152,7 +153,7 @@ def remove_recipient(root: Path, site: str, recipient: str, identities: Identiti
     if opened is not None and not remaining:
         raise InputError([Problem(f"{recipient} is the last recipient of {ctx.relative}: nobody could open it",
                                   hint=f"add another first: `beskar secrets recipients {site} add age1...`")])
-    edited = _edit_site_file(ctx, sitefile.remove_recipient, recipient)
+    edited = _edit_site_file(ctx, recipients.remove_recipient, recipient)
     changed: set[str] = set()
     notes = []
     if opened is not None:
@@ -200,7 +201,7 @@ def keygen(root: Path, site: str, out: Path | None) -> tuple[NewKey, str]:
         descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as stream:
             stream.write(text)
-    edited = _edit_site_file(ctx, lambda t, f, r: sitefile.add_recipient(t, f, r, "the site's Flux key"), recipient)
+    edited = _edit_site_file(ctx, lambda t, f, r: recipients.add_recipient(t, f, r, "the site's Flux key"), recipient)
     notes = [f"sites/{site}/site.yaml " + ("updated" if edited else "already lists it"), update_sops_config(root)]
     if ctx.source is not None:
         notes.append(f"run `beskar secrets sync {site}` (with an operator identity) to wrap the data key for it")
@@ -242,3 +243,8 @@ def _read_any(path: Path, fmt: str | None) -> sopsfile.SopsFile:
         return sopsfile.read(store.read_text(path, shown), shown, fmt)
     except SopsError as error:
         raise store.as_input_error(error) from None
+
+
+def sync_all(root: Path, identities: Identities = lambda: []) -> list[Change]:
+    """`beskar secrets sync` for every site; creating files needs no private key, completing them does."""
+    return [sync(root, name, identities) for name in sorted(load_fleet(root).sites)]

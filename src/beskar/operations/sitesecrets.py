@@ -9,6 +9,7 @@ from typing import Callable
 from beskar.catalog import catalog
 from beskar.fleet import LayeredSite, load_fleet
 from beskar.model import Site, type_site
+from beskar.operations.compilation import compile_fleet
 from beskar.problems import InputError, Problem
 from beskar.secrets import plan, secret, sopsconfig, store
 from beskar.secrets.age import Identity
@@ -77,8 +78,6 @@ class SiteSecrets:
 
 def load(root: Path, name: str) -> SiteSecrets:
     """Type the site, render what its Secret must hold, and read its encrypted file (no key needed)."""
-    from beskar.operations import compile_fleet  # operations imports render; keep module import light
-
     compiled = compile_fleet(root, [name])
     knowledge = catalog()
     pairs = plan.pairs_in(knowledge.credentials)

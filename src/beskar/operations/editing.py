@@ -8,8 +8,8 @@ from typing import Callable
 
 from beskar.problems import InputError, Problem
 from beskar.secrets import secret, sopsfile, store
-from beskar.secrets.operations import Change, today
-from beskar.secrets.site import Identities, load
+from beskar.operations.secrets import Change, today
+from beskar.operations.sitesecrets import Identities, load
 from beskar.secrets.yamlio import emit_yaml, load_yaml
 from beskar.tree import write_file
 

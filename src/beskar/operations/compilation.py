@@ -1,4 +1,4 @@
-"""The operations the commands run: compile a fleet, write or check its tree, explain a value."""
+"""Compiling a fleet: load, type and render every site; write or check its tree; explain a value."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from typing import Any
 from beskar import tree as trees
 from beskar.catalog import catalog
 from beskar.fleet import Fleet, Setting, load_fleet
-from beskar.fleet.examples import write_example
 from beskar.model import Site, type_site
 from beskar.problems import InputError, Problem
 from beskar.render import RenderedSite, render_site
-from beskar.secrets.demo import sync_all
 
 
 @dataclass
@@ -63,14 +61,6 @@ def render_fleet(root: Path, only: list[str] | None = None, check: bool = False)
     if check:
         return compiled, trees.compare(root, emitted, compiled.owned_prefixes())
     return compiled, trees.write(root, emitted, compiled.owned_prefixes())
-
-
-def write_demo(directory: Path) -> tuple[list[str], CompiledFleet, list[trees.Difference]]:
-    """The example fleet as `beskar demo` leaves it: written, each site's secrets synced, rendered."""
-    files = write_example(directory)
-    sync_all(directory)  # encrypted to the published DEMO keys of demo-keys/ (check warns about them)
-    compiled, changes = render_fleet(directory)
-    return files, compiled, changes
 
 
 @dataclass(frozen=True)

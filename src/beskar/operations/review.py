@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from beskar import operations
+from beskar.operations import compilation
 from beskar import tree as trees
 from beskar.check.documents import paused_gc
 from beskar.check.engine import Subject, applicable_rules, run_rules
@@ -78,7 +78,7 @@ def check(root: Path, sites: list[str] | None = None, *, charts: Path | None = N
 
 def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: list[str]) -> Review:
     root = Path(root)
-    compiled, differences = operations.render_fleet(root, sites, check=True)
+    compiled, differences = compilation.render_fleet(root, sites, check=True)
     settings = _fleet_settings(root, list(disable))
     emitted = compiled.emitted()
     fleet_sites = set(compiled.fleet.sites) if not sites else set(sites)

@@ -11,7 +11,7 @@ from beskar.fleet import load_fleet
 from beskar.problems import InputError
 from beskar.secrets import secret
 from beskar.secrets.demo import DEMO_RECIPIENTS
-from beskar.secrets.site import SiteSecrets, load
+from beskar.operations.sitesecrets import SiteSecrets, load
 
 
 class Issue(StrEnum):
