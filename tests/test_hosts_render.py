@@ -15,7 +15,7 @@ import yaml
 from beskar.catalog import catalog
 from beskar.fleet.examples import write_example
 from beskar.model import Purpose, Role
-from beskar.model.hosts import kernel_of
+from beskar.model.machines import kernel_of
 from beskar.operations.compilation import compile_fleet, render_fleet
 from beskar.render.netplan import netplan, netplan_problems
 

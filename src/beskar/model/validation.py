@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from beskar.fleet import LayeredSite
 from beskar.fleet.documents import named_list
-from beskar.model.hosts import host_problems
+from beskar.model.machines import host_problems
 from beskar.model.site import Purpose, Role, Site
 from beskar.problems import InputError, Problem
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from beskar.catalog import Catalog
 from beskar.model import Node, Purpose, Role, Site
-from beskar.model.hosts import kernel_of
+from beskar.model.machines import kernel_of
 from beskar.render.netplan import netplan
 from beskar.tree import Tree
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from beskar.model import Node, Purpose, Site
-from beskar.model.hosts import boot_mac
+from beskar.model.machines import boot_mac
 from beskar.render.netplan import vlan_device
 from beskar.tree import Tree
 
