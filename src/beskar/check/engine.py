@@ -83,7 +83,3 @@ def applicable_rules(subject: Subject, settings: CheckSettings = CheckSettings()
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.file or "", f.line or 0, f.rule, f.message, f.site or ""))
-
-
-def has_errors(findings: Iterable[Finding]) -> bool:
-    return any(f.severity is Severity.ERROR for f in findings)

@@ -125,7 +125,7 @@ def flavor_family_without_computes(site: Site, layered: LayeredSite) -> Iterator
 def netplan_invalid(site: Site, layered: LayeredSite) -> Iterator[Finding]:
     for node in site.nodes:
         origin = layered.origin(("nodes", node.name))
-        for problem in netplan_problems(netplan(site, node)):
+        for problem in netplan_problems(netplan(site, node, catalog())):
             yield report("model/netplan-invalid", f"netplan of {node.name}: {problem}", file=origin.file,
                          line=origin.line, site=site.name)
 

@@ -50,6 +50,7 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Text = Annotated[str, BeforeValidator(_as_text)]
 VlanId = Annotated[int, Field(ge=1, le=4094)]
 Mtu = Annotated[int, Field(ge=576, le=9216)]
+DEFAULT_MTU = 1500  # what Linux gives a device whose MTU nobody sets, and a network's unless it says otherwise
 
 
 class Strict(BaseModel):

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from beskar.model.base import (DnsLabel, IPAddress, IPNetwork, Mtu, Purpose, Role, Strict, Text,  # noqa: F401
-                               VlanId)
+# Purpose, Role and the field types are the site's vocabulary; importers find them here too.
+from beskar.model.base import (DEFAULT_MTU, DnsLabel, IPAddress, IPNetwork, Mtu, Purpose, Role,  # noqa: F401
+                               Strict, Text, VlanId)
 from beskar.model.entities import Cloud, FlavorFamily
 from beskar.model.hosts import Bmc, Disks, Hosts, KernelTuning, MacAddress
 from beskar.model.openstack import OpenStack
@@ -28,7 +29,7 @@ class Network(Strict):
     cidr: IPNetwork
     vlan: VlanId | None = None
     gateway: IPAddress | None = None
-    mtu: Mtu = 1500
+    mtu: Mtu = DEFAULT_MTU
     physnet: str | None = Field(default=None, description="neutron physical network name (provider networks)")
     bridge: str | None = Field(default=None, description="OVS bridge for the physical network (provider networks)")
     pools: list[Pool] = []

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from beskar.catalog import catalog
 from beskar.clients.maas import KEY_VARIABLE, URL_VARIABLE, ApiKey, LiveStep, MaasClient
 from beskar.operations.compilation import compile_fleet
 from beskar.plan.maas import MaasPlan, plan
@@ -26,7 +27,7 @@ class Planned:
 
 def site_machine_plan(root: Path, site: str) -> MachinePlan:
     compiled = compile_fleet(root, [site])
-    return machine_plan(compiled.sites[site])
+    return machine_plan(compiled.sites[site], catalog())
 
 
 def connect(url: str | None, key: str | None) -> MaasClient:

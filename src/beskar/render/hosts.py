@@ -51,7 +51,7 @@ def host_vars(site: Site, node: Node, catalog: Catalog) -> dict[str, Any]:
         "ansible_host": str(address) if address else node.name,
         "beskar_node": node.name,
         "beskar_roles": [role.value for role in node.roles],
-        "netplan_config": netplan(site, node),
+        "netplan_config": netplan(site, node, catalog),
         "sysctl_settings": dict(sorted(sysctl.items())),
         "packages_present": sorted(packages),
         "ssh_keys_user": site.hosts.admin_user,
