@@ -167,10 +167,10 @@ def _explained_yaml(explanation: compilation.Explanation) -> list[str]:
             for i, (key, child) in enumerate(value.items()):
                 lead = first if i == 0 else indent
                 if isinstance(child, (dict, list)) and child:
-                    lines.append((f"{lead}{key}:", ()))
+                    lines.append((f"{lead}{_scalar(key)}:", ()))
                     walk(child, path + (key,), indent + "  ", indent + "  ")
                 else:
-                    lines.append((f"{lead}{key}: {_scalar(child)}", path + (key,)))
+                    lines.append((f"{lead}{_scalar(key)}: {_scalar(child)}", path + (key,)))
         elif isinstance(value, list) and value:
             for index, item in enumerate(value):
                 key = item.get("name", index) if isinstance(item, dict) else index
