@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from beskar.problems import InputError, Problem
-from beskar.secrets import secret, sopsfile, store
+from beskar.secrets import sealing, secret, sopsfile, store
 from beskar.operations.secrets import Change, today
 from beskar.operations.sitesecrets import Identities, load
 from beskar.secrets.yamlio import emit_yaml, load_yaml
@@ -42,7 +42,7 @@ def edit(root: Path, site: str, identities: Identities, run_editor: Callable[[Pa
     before = secret.values_of(opened.documents[0])
     changed = {key for key, value in values.items() if before.get(key) != value}
     updated = secret.updated(document, ctx.namespace, values, changed, today())
-    write_file(ctx.path, sopsfile.seal(
+    write_file(ctx.path, sealing.seal(
         [updated], list(ctx.source.metadata.recipients), data_key=opened.data_key, stash=opened.stash,
         keep=ctx.source.metadata.age, rule=ctx.source.metadata.rule).encode("utf-8"))
     return Change(site, ctx.relative, True, changed=tuple(sorted(changed)),

@@ -13,7 +13,7 @@ from beskar.operations.sitesecrets import Identities, SiteSecrets, load, update_
 from beskar.plan.steps import ResultType
 from beskar.problems import InputError, Origin, Problem
 from beskar.secrets import age as ages
-from beskar.secrets import plan, secret, sopsfile, store
+from beskar.secrets import plan, sealing, secret, sopsfile, store
 from beskar.secrets.errors import SopsError
 from beskar.secrets.sops import KUBERNETES_RULE, Rule
 from beskar.tree import write_file
@@ -66,7 +66,7 @@ def sync(root: Path, site: str, identities: Identities) -> Change:
         raise InputError([Problem(p, Origin(ctx.relative, 1, 1, "secrets")) for p in steps.problems])
     if ctx.source is None:
         document, changed = _apply(ctx, steps, secret.empty(ctx.namespace))
-        _write(ctx, sopsfile.seal([document], ctx.wanted, rule=KUBERNETES_RULE))
+        _write(ctx, sealing.seal([document], ctx.wanted, rule=KUBERNETES_RULE))
         return Change(site, ctx.relative, True, True, tuple(sorted(changed)), (), tuple(ctx.wanted),
                       notes=(update_sops_config(root),))
     in_file = list(ctx.source.metadata.recipients)
@@ -81,10 +81,10 @@ def sync(root: Path, site: str, identities: Identities) -> Change:
     opened = ctx.open(identities)
     changed: set[str] = set()
     if not steps.steps and not misplaced:
-        _write(ctx, sopsfile.rewrap(ctx.source, opened.data_key, in_file + missing))
+        _write(ctx, sealing.rewrap(ctx.source, opened.data_key, in_file + missing))
     else:
         document, changed = _apply(ctx, steps, opened.documents[0])
-        _write(ctx, sopsfile.seal([document, *opened.documents[1:]], in_file + missing, data_key=opened.data_key,
+        _write(ctx, sealing.seal([document, *opened.documents[1:]], in_file + missing, data_key=opened.data_key,
                                   stash=opened.stash, keep=ctx.source.metadata.age, rule=ctx.source.metadata.rule))
     return Change(written=True, changed=tuple(sorted(changed)), notes=(update_sops_config(root),), **found)
 
@@ -104,7 +104,7 @@ def rotate(root: Path, site: str, keys: list[str] | None, identities: Identities
     if steps.problems:
         raise InputError([Problem(p, Origin(ctx.relative, 1, 1, "secrets")) for p in steps.problems])
     document, changed = _apply(ctx, steps, opened.documents[0])
-    _write(ctx, sopsfile.seal([document, *opened.documents[1:]], list(ctx.source.metadata.recipients),
+    _write(ctx, sealing.seal([document, *opened.documents[1:]], list(ctx.source.metadata.recipients),
                               data_key=opened.data_key, stash=opened.stash, keep=ctx.source.metadata.age,
                               rule=ctx.source.metadata.rule))
     return Change(site, ctx.relative, True, changed=tuple(sorted(changed)), unused=steps.unused)
@@ -128,7 +128,7 @@ def add_recipient(root: Path, site: str, recipient: str, identities: Identities,
     opened = ctx.open(identities) if ctx.source and recipient not in ctx.source.metadata.recipients else None
     edited = _edit_site_file(ctx, lambda t, f, r: recipients.add_recipient(t, f, r, comment), recipient)
     if opened is not None:
-        _write(ctx, sopsfile.rewrap(ctx.source, opened.data_key, [*ctx.source.metadata.recipients, recipient]))
+        _write(ctx, sealing.rewrap(ctx.source, opened.data_key, [*ctx.source.metadata.recipients, recipient]))
     notes = (f"sites/{site}/site.yaml " + ("updated" if edited else "already lists it"), update_sops_config(root))
     return Change(site, ctx.relative, opened is not None, added_recipients=(recipient,), notes=notes)
 
@@ -161,7 +161,7 @@ def remove_recipient(root: Path, site: str, recipient: str, identities: Identiti
         steps = plan.plan_rotation(ctx.needs, ctx.existing, [n.key for n in ctx.needs if n.key in ctx.existing],
                                    ctx.site.secrets.password_length, ctx.comment)
         document, changed = _apply(ctx, steps, opened.documents[0])
-        _write(ctx, sopsfile.seal([document, *opened.documents[1:]], remaining, rule=ctx.source.metadata.rule))
+        _write(ctx, sealing.seal([document, *opened.documents[1:]], remaining, rule=ctx.source.metadata.rule))
         if steps.unused:
             notes.append(f"{len(steps.unused)} unused key(s) kept their values: nothing reads them; "
                          f"remove them with `beskar secrets edit {site}`")
@@ -215,7 +215,7 @@ def decrypt_file(path: Path, identities: Identities, fmt: str | None = None) -> 
     """`sops -d`: the decrypted document of any SOPS YAML or JSON file, as text."""
     source = _read_any(path, fmt)
     try:
-        opened = sopsfile.open_file(source, identities())
+        opened = sealing.open_file(source, identities())
     except SopsError as error:
         raise store.as_input_error(error) from None
     if source.format == "json":
@@ -231,7 +231,7 @@ def encrypt_file(path: Path, recipients: list[str], fmt: str | None = None, rule
     shown = str(path)
     try:
         parsed = sopsfile.parse(store.read_text(path, shown), shown, fmt)
-        return sopsfile.seal([d if d is not None else {} for d in parsed.documents], recipients,
+        return sealing.seal([d if d is not None else {} for d in parsed.documents], recipients,
                              sopsfile.format_of(shown, fmt), rule=rule)
     except SopsError as error:
         raise store.as_input_error(error.located(shown, None)) from None

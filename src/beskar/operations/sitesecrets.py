@@ -14,7 +14,8 @@ from beskar.problems import InputError, Problem
 from beskar.secrets import plan, secret, sopsconfig, store
 from beskar.secrets.age import Identity
 from beskar.secrets.errors import SopsError
-from beskar.secrets.sopsfile import Opened, SopsFile, open_file
+from beskar.secrets.sealing import Opened, open_file
+from beskar.secrets.sopsfile import SopsFile
 from beskar.tree import write_file
 
 Identities = Callable[[], list[Identity]]
