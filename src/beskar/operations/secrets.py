@@ -10,10 +10,11 @@ from typing import Any, Callable
 
 from beskar.fleet import load_fleet, recipients
 from beskar.operations.sitesecrets import Identities, SiteSecrets, load, update_sops_config
-from beskar.plan.steps import ResultType
+from beskar.plan import secrets as plan
+from beskar.plan.steps import Outcome, ResultType
 from beskar.problems import InputError, Origin, Problem
 from beskar.secrets import age as ages
-from beskar.secrets import plan, sealing, secret, sopsfile, store
+from beskar.secrets import generation, sealing, secret, sopsfile, store
 from beskar.secrets.errors import SopsError
 from beskar.secrets.sops import KUBERNETES_RULE, Rule
 from beskar.tree import write_file
@@ -39,17 +40,18 @@ class Change:
     notes: tuple[str, ...] = ()
 
 
-def _fail(ctx: SiteSecrets, results: list[plan.StepResult]) -> None:
-    failed = [r for r in results if r.outcome is ResultType.FAILED]
+def _fail(ctx: SiteSecrets, outcomes: list[Outcome]) -> None:
+    failed = [o for o in outcomes if o.result.type is ResultType.FAILED]
     if failed:
-        raise InputError([Problem(f"{r.key}: {r.detail}", Origin(ctx.relative, 1, 1, "secrets")) for r in failed])
+        raise InputError([Problem(f"{o.step.name}: {o.result.message}", Origin(ctx.relative, 1, 1, "secrets"))
+                          for o in failed])
 
 
 def _apply(ctx: SiteSecrets, steps: plan.Plan, document: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
     """Run the steps on the document's values; the updated document and the keys that changed."""
-    values, results = plan.run(steps, secret.values_of(document))
-    _fail(ctx, results)
-    changed = {r.key for r in results if r.outcome is ResultType.COMPLETED}
+    values, outcomes = plan.run(steps, secret.values_of(document), generation)
+    _fail(ctx, outcomes)
+    changed = {o.step.name for o in outcomes if o.result.type is ResultType.COMPLETED}
     return secret.updated(document, ctx.namespace, values, changed, today()), changed
 
 

@@ -11,7 +11,8 @@ from beskar.fleet import LayeredSite, load_fleet
 from beskar.model import Site, type_site
 from beskar.operations.compilation import compile_fleet
 from beskar.problems import InputError, Problem
-from beskar.secrets import plan, secret, sopsconfig, store
+from beskar.plan import secrets as plan
+from beskar.secrets import secret, sopsconfig, store
 from beskar.secrets.age import Identity
 from beskar.secrets.errors import SopsError
 from beskar.secrets.sealing import Opened, open_file
