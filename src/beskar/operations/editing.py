@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from beskar.problems import InputError, Problem
-from beskar.secrets import sealing, secret, sopsfile, store
+from beskar.secrets import sealing, secret, sopsfile
 from beskar.operations.secrets import Change, today
 from beskar.operations.sitesecrets import Identities, load
 from beskar.secrets.yamlio import emit_yaml, load_yaml
@@ -17,12 +20,23 @@ HEADER = ("# The decrypted Secret of site {site}. Edit values under stringData, 
           "# This file is removed afterwards; on any error the encrypted file is left as it was.\n")
 
 
+@contextlib.contextmanager
+def _private_directory() -> Iterator[Path]:
+    """A 0700 temporary directory, removed with everything in it (editor swap files too) on exit."""
+    directory = Path(tempfile.mkdtemp(prefix="beskar-secrets-"))
+    try:
+        os.chmod(directory, 0o700)
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def edit(root: Path, site: str, identities: Identities, run_editor: Callable[[Path], None]) -> Change:
     """Edit the site's Secret in plaintext; the only moment plaintext touches disk (0600, in a 0700 dir)."""
     ctx = load(root, site)
     opened = ctx.open(identities)
     original = HEADER.format(site=site) + emit_yaml(opened.documents)
-    with store.private_directory() as directory:
+    with _private_directory() as directory:
         temporary = directory / "secrets.yaml"
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from beskar.fleet import load_fleet, recipients
+from beskar.fleet.files import read_text
 from beskar.operations.sitesecrets import Identities, SiteSecrets, load, update_sops_config
 from beskar.plan import secrets as plan
 from beskar.plan.steps import Outcome, ResultType
 from beskar.problems import InputError, Origin, Problem
 from beskar.secrets import age as ages
-from beskar.secrets import generation, sealing, secret, sopsfile, store
-from beskar.secrets.errors import SopsError
+from beskar.secrets import generation, sealing, secret, sopsfile
+from beskar.secrets.errors import SopsError, as_input_error
 from beskar.secrets.sops import KUBERNETES_RULE, Rule
 from beskar.tree import write_file
 
@@ -114,7 +115,7 @@ def rotate(root: Path, site: str, keys: list[str] | None, identities: Identities
 
 def _edit_site_file(ctx: SiteSecrets, edit: Callable[[str, str, str], str], recipient: str) -> bool:
     site_file = f"sites/{ctx.name}/site.yaml"
-    text = store.read_text(ctx.root / site_file, site_file)
+    text = read_text(ctx.root / site_file, site_file)
     new = edit(text, site_file, recipient)
     if new != text:
         write_file(ctx.root / site_file, new.encode("utf-8"))
@@ -182,6 +183,14 @@ class NewKey:
     notes: tuple[str, ...]
 
 
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(Path(root).resolve())
+        return True
+    except ValueError:
+        return False
+
+
 def keygen(root: Path, site: str, out: Path | None) -> tuple[NewKey, str]:
     """A new age identity for the site's Flux; returns the key record and the identity text.
 
@@ -190,7 +199,7 @@ def keygen(root: Path, site: str, out: Path | None) -> tuple[NewKey, str]:
     """
     ctx = load(root, site)
     if out is not None:
-        if store.inside(out, root):
+        if _inside(out, root):
             raise InputError([Problem(f"{out} is inside the fleet repository: a private key must never be committed",
                                       hint="write it outside, e.g. --out ~/.config/sops/age/" + site + ".agekey")])
         if out.exists():
@@ -219,7 +228,7 @@ def decrypt_file(path: Path, identities: Identities, fmt: str | None = None) -> 
     try:
         opened = sealing.open_file(source, identities())
     except SopsError as error:
-        raise store.as_input_error(error) from None
+        raise as_input_error(error) from None
     if source.format == "json":
         return sopsfile.emit_json(opened.documents[0])
     return sopsfile.emit_yaml(opened.documents)
@@ -232,19 +241,19 @@ def encrypt_file(path: Path, recipients: list[str], fmt: str | None = None, rule
         raise InputError(problems or [Problem("no recipient: pass --age age1...[,age1...]")])
     shown = str(path)
     try:
-        parsed = sopsfile.parse(store.read_text(path, shown), shown, fmt)
+        parsed = sopsfile.parse(read_text(path, shown), shown, fmt)
         return sealing.seal([d if d is not None else {} for d in parsed.documents], recipients,
                              sopsfile.format_of(shown, fmt), rule=rule)
     except SopsError as error:
-        raise store.as_input_error(error.located(shown, None)) from None
+        raise as_input_error(error.located(shown, None)) from None
 
 
 def _read_any(path: Path, fmt: str | None) -> sopsfile.SopsFile:
     shown = str(path)
     try:
-        return sopsfile.read(store.read_text(path, shown), shown, fmt)
+        return sopsfile.read(read_text(path, shown), shown, fmt)
     except SopsError as error:
-        raise store.as_input_error(error) from None
+        raise as_input_error(error) from None
 
 
 def sync_all(root: Path, identities: Identities = lambda: []) -> list[Change]:

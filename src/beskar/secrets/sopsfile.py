@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from beskar.problems import InputError
 from beskar.secrets import sops
 from beskar.secrets.errors import SopsError
 from beskar.secrets.yamlio import Parsed, emit_json, emit_yaml, load_json, load_yaml
@@ -67,3 +68,21 @@ def emit(documents: list[Any], metadata: sops.Metadata, fmt: str) -> str:
             raise SopsError("(root)", "a JSON file holds one document")
         return emit_json(full[0])
     return emit_yaml(full)
+
+
+def read_site_file(data: bytes | None, file: str) -> SopsFile | SopsError | None:
+    """A site's secrets file from the bytes the fleet read: the file, why it is unusable, or None if absent.
+
+    Never raises: a check reports an unusable file as a finding and goes on with the other rules.
+    """
+    if data is None:
+        return None
+    try:
+        return read(data.decode("utf-8"), file)
+    except UnicodeDecodeError:
+        return SopsError("(file)", "is not UTF-8 text", file, 1)
+    except SopsError as error:
+        return error
+    except InputError as error:  # YAML syntax
+        origin = error.problems[0].origin
+        return SopsError("(file)", error.problems[0].message, file, origin.line if origin else 1)
