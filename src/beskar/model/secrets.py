@@ -7,7 +7,9 @@ import binascii
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from beskar.model.strict import Strict
 
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 RECIPIENT = re.compile(rf"^age1[{_BECH32}]{{58}}$")
@@ -121,10 +123,8 @@ AgeRecipient = Annotated[str, AfterValidator(_recipient)]
 Recipients = Annotated[list[AgeRecipient], BeforeValidator(_list_or_empty)]
 
 
-class SecretsSettings(BaseModel):
+class SecretsSettings(Strict):
     """Each site has its own age recipients (its Flux key); operators' recipients open every site."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     recipients: Recipients = Field(default=[], description="the site's own age recipients: its Flux key "
                                                            "(`beskar secrets keygen`) and anyone for this site only")

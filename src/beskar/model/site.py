@@ -6,11 +6,12 @@ import ipaddress
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, PlainValidator
 
 from beskar.model.entities import Cloud, FlavorFamily
 from beskar.model.openstack import OpenStack
 from beskar.model.secrets import SecretsSettings
+from beskar.model.strict import Strict
 
 if TYPE_CHECKING:
     from beskar.model.hosts import Bmc, Disks, Hosts, KernelTuning, MacAddress
@@ -58,10 +59,6 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Text = Annotated[str, BeforeValidator(_as_text)]
 VlanId = Annotated[int, Field(ge=1, le=4094)]
 Mtu = Annotated[int, Field(ge=576, le=9216)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Role(StrEnum):
