@@ -13,7 +13,6 @@ from typing import Any, Iterable
 
 import yaml
 
-
 _TAG = "tag:yaml.org,2002:"
 
 
