@@ -36,16 +36,16 @@ class CompiledFleet:
 def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
     """Load, layer, type and render the fleet; every input problem of every site is raised together."""
     fleet = load_fleet(root, only)
+    knowledge = catalog()
     sites: dict[str, Site] = {}
     problems: list[Problem] = []
     for name, layered in fleet.sites.items():
         try:
-            sites[name] = type_site(layered)
+            sites[name] = type_site(layered, knowledge)
         except InputError as error:
             problems.extend(error.problems)
     if problems:
         raise InputError(problems)
-    knowledge = catalog()
     rendered = {
         name: render_site(site, knowledge, fleet.settings, bootstrapped=name in fleet.bootstrapped,
                           secrets_file=fleet.sites[name].secrets_file)
