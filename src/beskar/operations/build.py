@@ -86,36 +86,61 @@ def build_site(root: Path, site: str, options: BuildOptions = BuildOptions()) ->
     return build_fleet(root, [site], options)[0]
 
 
-def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> tuple[SiteBuild, ...]:
-    """Build each site (all when None); every source and values problem of every release is raised together."""
+@dataclass
+class _Plan:
+    """Every site's layer objects and releases with their charts fetched and values composed, and the renders."""
+
+    compiled: CompiledFleet
+    cache: charts.ChartCache
+    layer_objects: dict[str, list[BuiltObject]] = field(default_factory=dict)
+    pending: list[_Pending] = field(default_factory=list)
+    jobs: dict[str, RenderJob] = field(default_factory=dict)
+
+
+def _plan(root: Path, sites: list[str] | None, options: BuildOptions) -> _Plan:
     compiled = compile_fleet(root, sites)
     overrides = {**_fleet_overrides(root, compiled), **dict(options.chart_sources)}
-    cache = charts.ChartCache(charts.cache_root(options.cache))
+    plan = _Plan(compiled, charts.ChartCache(charts.cache_root(options.cache)))
     identities = ages.load_identities()
     problems: list[Problem] = []
-    pending: list[_Pending] = []
-    jobs: dict[str, RenderJob] = {}
-    layer_objects: dict[str, list[BuiltObject]] = {}
-    failed: dict[str, list[ReleaseBuild]] = {}
-    versions: dict[str, str] = {}
     for name in sorted(compiled.rendered):
-        versions[name] = compiled.sites[name].kubernetes.version
-        plan = _plan_site(compiled, name, overrides, cache, identities, options, problems)
-        layer_objects[name], site_pending, site_jobs, failed[name] = plan
-        pending += site_pending
-        jobs.update(site_jobs)
+        objects, pending, jobs = _plan_site(compiled, name, overrides, plan.cache, identities, options, problems)
+        plan.layer_objects[name] = objects
+        plan.pending += pending
+        plan.jobs.update(jobs)
     if problems:
         raise InputError(problems)
-    results = _render_all(jobs, cache, options)
+    return plan
+
+
+def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> tuple[SiteBuild, ...]:
+    """Build each site (all when None); every source and values problem of every release is raised together."""
+    plan = _plan(root, sites, options)
+    results = _render_all(plan.jobs, plan.cache, options)
     built: list[SiteBuild] = []
-    for name in sorted(compiled.rendered):
-        rows = list(failed[name])
-        for item in (p for p in pending if p.site == name):
-            rows.append(_release_build(item, results[item.key]))
+    for name in sorted(plan.compiled.rendered):
+        rows = [_release_build(item, results[item.key]) for item in plan.pending if item.site == name]
         rows.sort(key=lambda r: (r.layer, r.release))
-        built.append(SiteBuild(name, versions[name], tuple(sorted(layer_objects[name], key=object_order)),
-                               tuple(rows)))
+        built.append(SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
+                               tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows)))
     return tuple(built)
+
+
+@dataclass(frozen=True)
+class FetchedRelease:
+    site: str
+    release: str
+    chart: ChartIdentity
+
+
+def fetch_charts(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> list[FetchedRelease]:
+    """`beskar charts fetch`: every chart the sites' HelmReleases need, into the cache; nothing rendered."""
+    plan = _plan(root, sites, options)
+    return [FetchedRelease(p.site, p.resource.name, p.chart) for p in sorted(plan.pending, key=lambda p: (p.site, p.resource.name))]
+
+
+def chart_cache(options: BuildOptions = BuildOptions()) -> charts.ChartCache:
+    return charts.ChartCache(charts.cache_root(options.cache))
 
 
 def _fleet_overrides(root: Path, compiled: CompiledFleet) -> dict[str, str]:
@@ -182,7 +207,6 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
     api_versions = _api_versions(cache, [chart for _, _, chart, _ in fetched])
     pending: list[_Pending] = []
     jobs: dict[str, RenderJob] = {}
-    failed: list[ReleaseBuild] = []
     for resource, release, chart, source in fetched:
         try:
             composed = values.compose_values(resource.spec, resource.namespace, sources)
@@ -197,7 +221,7 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
         jobs[key] = RenderJob(key, str(chart.path), composed, release.release_name, release.target_namespace,
                               site.kubernetes.version, api_versions, release.include_crds, release.post_renderers,
                               tuple(sorted(secret_values.items())), options.show_secrets)
-    return objects, pending, jobs, failed
+    return objects, pending, jobs
 
 
 def _source(flux_sources: Mapping[tuple[str, str, str], Resource], request: releases.ChartRequest,
