@@ -68,7 +68,7 @@ def test_init_never_overwrites_without_force(run_beskar, tmp_path):
     assert {e["path"]: e["action"] for e in json.loads(again.stdout)} == {p: "keep" for p in CHECK_FILES}
     assert ci.read_text() == "# ours\n" and (root / "beskar.yaml").is_file()
     forced = run_beskar("init", root, "--force")
-    assert forced.returncode == 0 and "beskar check --format gitlab" in ci.read_text()
+    assert forced.returncode == 0 and "beskar check --build --format gitlab" in ci.read_text()
 
 
 def test_init_in_an_existing_fleet_adds_only_the_fleet_wide_files(run_beskar, tmp_path):
