@@ -106,7 +106,7 @@ def test_gitlab_job_fails_on_errors_and_keeps_the_code_quality_report(shim, tmp_
     fleet_file = root / "beskar.yaml"
     sources = {"openstack-helm": str(BUNDLE), **{name: str(HELM_REPOSITORY) for name in UPSTREAM_SOURCES}}
     fleet_file.write_text(fleet_file.read_text().replace(
-        "    # chart_sources: {openstack-helm: ../openstack-helm}", f"    chart_sources: {json.dumps(sources)}"))
+        "fleet:\n", f"fleet:\n  build: {{chart_sources: {json.dumps(sources)}}}\n", 1))
     shim = {**shim, "BESKAR_CACHE": str(build_cache)}
     scaffold.init_fleet(root)
     job = gitlab_job(root)
