@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from beskar.operations import compilation
 from beskar.operations.demo import write_demo
-from beskar.cli import check, entities, init, maas, secrets
+from beskar.cli import build, check, entities, init, maas, secrets
 from beskar.cli.output import (Column, FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, fitted_table,
                                out, run)
 from beskar.clients.git import GitUnavailable, init_and_commit
@@ -32,6 +32,8 @@ app = typer.Typer(
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(maas.app, name="maas")
 app.add_typer(check.app)
+app.add_typer(build.app)
+app.add_typer(build.charts_app, name="charts")
 app.add_typer(init.app)
 app.add_typer(entities.app, name="entities")
 
