@@ -1,4 +1,4 @@
-"""The field types every part of the site model shares: addresses, names, MTUs, roles and the strict base."""
+"""The field types every part of the site model shares: addresses, names, MTUs, roles and purposes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from enum import StrEnum
 from typing import Any, Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, PlainValidator
 
 
 def _address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -51,10 +51,6 @@ Text = Annotated[str, BeforeValidator(_as_text)]
 VlanId = Annotated[int, Field(ge=1, le=4094)]
 Mtu = Annotated[int, Field(ge=576, le=9216)]
 DEFAULT_MTU = 1500  # what Linux gives a device whose MTU nobody sets, and a network's unless it says otherwise
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Role(StrEnum):

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from beskar.model.base import IPAddress, Strict, Text
+from beskar.model.base import IPAddress, Text
+from beskar.model.strict import Strict
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 

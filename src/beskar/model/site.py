@@ -9,11 +9,12 @@ from pydantic import Field
 
 # Purpose, Role and the field types are the site's vocabulary; importers find them here too.
 from beskar.model.base import (DEFAULT_MTU, DnsLabel, IPAddress, IPNetwork, Mtu, Purpose, Role,  # noqa: F401
-                               Strict, Text, VlanId)
+                               Text, VlanId)
 from beskar.model.entities import Cloud, FlavorFamily
 from beskar.model.hosts import Bmc, Disks, Hosts, KernelTuning, MacAddress
 from beskar.model.openstack import OpenStack
 from beskar.model.secrets import SecretsSettings
+from beskar.model.strict import Strict
 
 
 class Pool(Strict):
