@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from beskar.check.findings import RULES, Severity
-from beskar.model.base import Strict
+from beskar.model.strict import Strict
 from beskar.problems import InputError, Origin, Problem
 
 class CheckSettings(Strict):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
 
 from beskar.model.flavors import FlavorName, FlavorNameError, parse_flavor_name
-from beskar.model.base import Strict as _Strict
+from beskar.model.strict import Strict as _Strict
 
 
 def _spec_text(value: Any) -> Any:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
-from beskar.model.base import Strict
+from beskar.model.strict import Strict
 
 
 def _as_text(value: Any) -> Any:

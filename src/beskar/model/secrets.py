@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from beskar.model.base import Strict
+from beskar.model.strict import Strict
 
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 RECIPIENT = re.compile(rf"^age1[{_BECH32}]{{58}}$")
