@@ -128,8 +128,11 @@ def owned_files(root: Path, prefixes: Iterable[str]) -> set[str]:
     return found
 
 
-def compare(root: Path, emitted: dict[str, bytes], prefixes: Iterable[str]) -> list[Difference]:
-    """What writing `emitted` would change on disk: created, updated and deleted files, sorted by path."""
+def compare(root: Path, emitted: dict[str, bytes], prefixes: Iterable[str],
+            owned: Iterable[str] | None = None) -> list[Difference]:
+    """What writing `emitted` would change on disk: created, updated and deleted files, sorted by path.
+
+    Deleted are the files Beskar owns under `prefixes` (or, given `owned`, those files) that `emitted` lacks."""
     changes: list[Difference] = []
     for path, content in emitted.items():
         target = root / path
@@ -139,12 +142,13 @@ def compare(root: Path, emitted: dict[str, bytes], prefixes: Iterable[str]) -> l
             changes.append(Difference(path, Change.UPDATED))
         else:
             changes.append(Difference(path, Change.UNCHANGED))
-    for path in owned_files(root, prefixes) - set(emitted):
+    for path in (owned_files(root, prefixes) if owned is None else set(owned)) - set(emitted):
         changes.append(Difference(path, Change.DELETED))
     return sorted(changes, key=lambda d: d.path)
 
 
-def write(root: Path, emitted: dict[str, bytes], prefixes: Iterable[str]) -> list[Difference]:
+def write(root: Path, emitted: dict[str, bytes], prefixes: Iterable[str],
+          owned: Iterable[str] | None = None) -> list[Difference]:
     """Bring the files under `prefixes` to exactly `emitted`, all or nothing.
 
     New contents are staged and fsynced in a journal first; only when the journal
@@ -153,7 +157,7 @@ def write(root: Path, emitted: dict[str, bytes], prefixes: Iterable[str]) -> lis
     next run); a run killed after it is finished by `recover` at the next run.
     """
     recover(root)
-    changes = compare(root, emitted, prefixes)
+    changes = compare(root, emitted, prefixes, owned)
     pending = [d for d in changes if d.change is not Change.UNCHANGED]
     if not pending:
         return changes

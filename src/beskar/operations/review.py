@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from beskar.operations import build as building
@@ -32,6 +32,8 @@ class Review:
     sites: tuple[str, ...] = ()
     stale: int = 0
     rules: tuple[Rule, ...] = ()  # the rules that ran
+    # The fleet as compiled for the check (check only): what `beskar report` draws beside the findings.
+    compiled: compilation.CompiledFleet | None = field(default=None, repr=False, compare=False)
 
 
 def _objects(repository: FluxRepository) -> int:
@@ -114,7 +116,8 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     subject = Subject(checked, repository, texts, builds)
     findings = run_rules(subject, settings)
     return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
-                  tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)))
+                  tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)),
+                  compiled)
 
 
 def _all_site_names(root: Path) -> set[str]:
