@@ -172,3 +172,20 @@ def test_other_parts_add_files_through_providers(tmp_path):
             scaffold.plan_init(context, set(), False)
     finally:
         scaffold.PROVIDERS[:] = [p for p in scaffold.PROVIDERS if not p.name.startswith("test-")]
+
+
+def test_pages_job_publishes_the_report(shim, tmp_path):
+    root = tmp_path / "fleet"
+    demo.write_demo(root)
+    scaffold.init_fleet(root)
+    assert "pages" not in yaml.safe_load((root / ".gitlab-ci.yml").read_text())  # only when asked for
+    scaffold.init_fleet(root, force=True, pages=True)
+    config = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
+    assert {k for k, v in config.items() if isinstance(v, dict) and "script" in v} == {"beskar-check", "pages"}
+    job = config["pages"]
+    assert job["artifacts"]["paths"] == ["public"] and job["stage"] == "deploy"
+    assert job["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+    done = run_job(root, job, shim)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / "public/index.html").is_file() and (root / "public/sites/prod-brno.html").is_file()
+    assert 'data-site="prod-ostrava"' in (root / "public/index.html").read_text()

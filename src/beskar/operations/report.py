@@ -84,6 +84,9 @@ def make_report(root: Path, output: Path, sites: list[str] | None = None) -> Wri
     emitted = {path: html.encode("utf-8") for path, html in pages.items()}
     output.mkdir(parents=True, exist_ok=True)
     changes = trees.write(output, emitted, [], owned=_owned(output))
+    journal = output / trees.JOURNAL_DIR.split("/", 1)[0]
+    if journal.is_dir() and not any(journal.iterdir()):
+        journal.rmdir()  # the write's journal is gone; its empty folder would be published with the report
     return Written(output, tuple(emitted), tuple(changes), tuple(sorted(compiled.sites)), len(checked.findings))
 
 

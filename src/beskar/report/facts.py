@@ -33,12 +33,13 @@ class Release:
     chart_ref: str  # the git tag, chart version or OCI tag the chart comes at
     images: tuple[ImageUse, ...]
     depends_on: tuple[str, ...]
+    image_tag: str | None  # the tag most of its images use, None if it pins no image
 
-    @property
-    def image_tag(self) -> str | None:
-        """The tag most of its images use (ties: the first in name order), None if it pins no image."""
-        counts = Counter(tag_of(use.image) or "latest" for use in self.images)
-        return max(sorted(counts), key=lambda tag: counts[tag]) if counts else None
+
+def _main_tag(images: tuple[ImageUse, ...]) -> str | None:
+    """The tag most images use (ties: the first in name order)."""
+    counts = Counter(tag_of(use.image) or "latest" for use in images)
+    return max(sorted(counts), key=lambda tag: counts[tag]) if counts else None
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def site_facts(site: Site, rendered: RenderedSite) -> SiteFacts:
                               key=lambda use: (use.path, use.image)))
         name = str(metadata.get("name", ""))
         releases.append(Release(name, str(metadata.get("namespace", "")), layer_name, path, chart, ref, images,
-                                tuple(str(d.get("name")) for d in spec.get("dependsOn") or [])))
+                                tuple(str(d.get("name")) for d in spec.get("dependsOn") or []), _main_tag(images)))
         members.setdefault(layer_name, []).append(name)
     layers = tuple(FluxLayer(str(d["metadata"]["name"]), str((d.get("spec") or {}).get("path", "")).removeprefix("./"),
                              path, tuple(str(x.get("name")) for x in (d.get("spec") or {}).get("dependsOn") or []),

@@ -64,6 +64,12 @@ def matrix_html(sites: list[SiteFacts], findings: dict[str, list[Finding]], link
         by_profile.setdefault(facts.profile, []).append(facts)
     head = ["<th>site</th><th>profile</th><th>release</th><th>check</th>"]
     head += [f'<th class="service" title="{esc(c.layer)}"><span>{esc(c.service)}</span></th>' for c in cols]
+    table = {f.name: {r.name: _cell(r) for r in f.releases} for f in sites}
+    usual: dict[tuple[str | None, str], tuple[Cell | object, list[tuple[str, Cell]]]] = {}
+    for profile, members in by_profile.items():
+        for column in cols:
+            values = [(s.name, table[s.name].get(column.service)) for s in members]
+            usual[profile, column.service] = (_usual([v for _, v in values]), values)
     rows = []
     for facts in sites:
         siblings = by_profile[facts.profile]
@@ -71,13 +77,12 @@ def matrix_html(sites: list[SiteFacts], findings: dict[str, list[Finding]], link
                  f"<td>{esc(facts.profile or '-')}</td>", f"<td>{esc(facts.release)}<br><small>{esc(facts.distro)}"
                  "</small></td>", f'<td class="check">{summary(findings.get(facts.name, []))}</td>']
         for column in cols:
-            value = _cell(facts.release_named(column.service))
-            values = [_cell(s.release_named(column.service)) for s in siblings]
-            usual = _usual(values)
-            differs = len(siblings) > 1 and (usual is _TIE or value != usual) and len(set(values)) > 1
+            value = table[facts.name].get(column.service)
+            common, values = usual[facts.profile, column.service]
+            differs = len(siblings) > 1 and (common is _TIE or value != common) and len({v for _, v in values}) > 1
             classes = ["cell"] + (["differs"] if differs else []) + (["absent"] if value is None else [])
             if differs:
-                others = Counter(v for s, v in zip(siblings, values) if s.name != facts.name)
+                others = Counter(v for name, v in values if name != facts.name)
                 note = "; ".join(f"{n} other site(s): {_shown(v)}" for v, n in sorted(
                     others.items(), key=lambda item: (-item[1], _shown(item[0]))))
                 tip = f"{facts.name} differs from its profile {facts.profile or '(none)'}: {note}"

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from html import escape as _escape
+
+_SPECIAL = re.compile(r"[&<>\"']")
+_NAMES: dict[str, str] = {}
 
 
 def esc(text: object) -> str:
     """Text or an attribute value, safe inside HTML and SVG."""
-    return _escape(str(text), quote=True)
+    text = str(text)
+    return _escape(text, quote=True) if _SPECIAL.search(text) else text
 
 
 def num(value: float) -> str:
     """A coordinate with at most one decimal, so that float noise never changes the bytes."""
-    rounded = round(value, 1)
-    return str(int(rounded)) if rounded == int(rounded) else f"{rounded:.1f}"
+    shown = f"{value:.1f}"
+    if shown.endswith(".0"):
+        shown = shown[:-2]
+    return "0" if shown == "-0" else shown
+
+
+def _attribute(key: str) -> str:
+    return "class" if key == "class_" else key.rstrip("_").replace("_", "-")
 
 
 def attrs(**values: object) -> str:
@@ -22,9 +33,14 @@ def attrs(**values: object) -> str:
     for key, value in values.items():
         if value is None:
             continue
-        name = "class" if key == "class_" else key.rstrip("_").replace("_", "-")
-        shown = num(value) if isinstance(value, float) else value
-        parts.append(f' {name}="{esc(shown)}"')
+        name = _NAMES.get(key) or _NAMES.setdefault(key, _attribute(key))
+        if isinstance(value, float):
+            shown = num(value)
+        elif isinstance(value, int):
+            shown = str(value)
+        else:
+            shown = esc(value)
+        parts.append(f' {name}="{shown}"')
     return "".join(parts)
 
 
