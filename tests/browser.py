@@ -103,17 +103,18 @@ class Browser:
             page.close()
 
 
-# The README's pictures: (file, page of the report, what to show: a selector, or None for the whole page)
+# The README's pictures: (file, page of the report, what to show: a selector, or None for the whole page, and the
+# most of its height to show)
 SCREENSHOTS = (
-    ("report-fleet.png", "index.html", "#fleet"),
-    ("report-wiring.png", "sites/prod-brno.html", "svg.wiring"),
-    ("report-deployment.png", "sites/prod-brno.html", "svg.deployment"),
-    ("report-findings.png", "sites/prod-brno.html", "#findings"),
-    ("report-images.png", "sites/prod-brno.html", "#images"),
+    ("report-fleet.png", "index.html", "#fleet", None),
+    ("report-wiring.png", "sites/prod-brno.html", "svg.wiring", None),
+    ("report-deployment.png", "sites/prod-brno.html", "svg.deployment", None),
+    ("report-findings.png", "sites/prod-brno.html", "#findings", None),
+    ("report-images.png", "sites/prod-brno.html", "#images", 640),
 )
 
 
-def screenshot(page, selector: str | None, path: Path) -> dict:
+def screenshot(page, selector: str | None, path: Path, most: int | None = None) -> dict:
     """A screenshot of the element (or the whole page) and the size it must have, from the element's box."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if selector is None:
@@ -121,7 +122,18 @@ def screenshot(page, selector: str | None, path: Path) -> dict:
         width, height = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
         return {"width": width, "height": height}
     element = page.locator(selector)
+    # The whole element in view: a wide picture or table scrolls inside the page, and would be cut off.
+    page.set_viewport_size(VIEWPORT)
+    width = page.evaluate("""(s) => { const e = document.querySelector(s);
+        return Math.ceil(Math.max(...[e, ...e.querySelectorAll('*')].map(
+            x => Math.max(x.scrollWidth || 0, x.getBoundingClientRect().width)))); }""", selector)
+    page.set_viewport_size({"width": max(VIEWPORT["width"], width + 64), "height": VIEWPORT["height"]})
     box = element.bounding_box()
+    if most is not None and box["height"] > most:  # its top part, in page coordinates
+        top = page.evaluate("(s) => document.querySelector(s).getBoundingClientRect().top + window.scrollY", selector)
+        clip = {"x": box["x"], "y": top, "width": box["width"], "height": most}
+        page.screenshot(path=str(path), full_page=True, clip=clip)
+        return {"width": box["width"], "height": most}
     element.screenshot(path=str(path))
     expected = {"width": box["width"], "height": box["height"]}
     if selector.startswith("svg"):  # a picture is shown at the size Beskar drew it
@@ -134,10 +146,10 @@ def take_screenshots(report: Path, into: Path, browser: Browser) -> dict[str, tu
     """Every README picture of the report at `report`, into `into`; with the size each must have."""
     taken = {}
     pages = {}
-    for name, relative, selector in SCREENSHOTS:
+    for name, relative, selector, most in SCREENSHOTS:
         if relative not in pages:
             pages[relative] = browser.visit((report / relative).as_uri())[0]
-        taken[name] = (into / name, screenshot(pages[relative], selector, into / name))
+        taken[name] = (into / name, screenshot(pages[relative], selector, into / name, most))
     for page in pages.values():
         page.close()
     return taken

@@ -125,7 +125,7 @@ def screenshots(browser, written):
     return take_screenshots(written[2].output, ARTIFACTS / "report", browser)
 
 
-@pytest.mark.parametrize("name", [name for name, _, _ in SCREENSHOTS])
+@pytest.mark.parametrize("name", [shot[0] for shot in SCREENSHOTS])
 def test_screenshots_are_non_blank_at_their_size(browser, screenshots, name):
     path, expected = screenshots[name]
     width, height = png_size(path)

@@ -18,9 +18,10 @@ DEFS = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerW
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>')
 
 
-def _release_box(release: Release, x: float, y: float, marks: Marks) -> list[str]:
+def _release_box(release: Release, x: float, y: float, marks: Marks, distro: str) -> list[str]:
     found = marks.releases.get(release.name, [])
     tag = release.image_tag or "chart's images"
+    short = tag.removesuffix(f"-{distro}") or tag
     tooltip = (f"HelmRelease {release.namespace}/{release.name}\nchart {release.chart} at {release.chart_ref}\n"
                f"images: {tag}\nwaits for: {', '.join(release.depends_on) or 'nothing'}\n{release.file}")
     tooltip += "".join(f"\n{f.severity.value}: {f.rule}: {f.message}" for f in found)
@@ -28,7 +29,7 @@ def _release_box(release: Release, x: float, y: float, marks: Marks) -> list[str
              rect(x, y, NODE_W, NODE_H, rx=5.0, fill="#fff5f5" if found else "#fff", stroke=BAD if found else "#4a6fa5",
                   stroke_width=2.5 if found else 1.2),
              text(x + NODE_W / 2, y + 16, release.name, font_size=12, font_weight="bold", text_anchor="middle"),
-             text(x + NODE_W / 2, y + 31, f"{release.chart_ref} · {tag}"[:30], font_size=9.5, fill="#444",
+             text(x + NODE_W / 2, y + 31, f"{release.chart_ref} · {short}"[:30], font_size=9.5, fill="#444",
                   text_anchor="middle")]
     if found:
         parts.append(text(x + NODE_W - 10, y + 14, "!", font_size=14, font_weight="bold", fill=BAD,
@@ -71,7 +72,7 @@ def deployment_svg(facts: SiteFacts, marks: Marks) -> str:
                  rect(MARGIN, top, width, height, rx=8.0, fill="#f4f7fb", stroke=BAD if found else "#9fb3cc",
                       stroke_width=2.5 if found else 1.0),
                  text(MARGIN + PAD, top + 22, layer.name, font_size=13, font_weight="bold"),
-                 text(MARGIN + PAD + text_width(layer.name, 13) + 14, top + 22,
+                 text(MARGIN + PAD + text_width(layer.name, 13) * 1.12 + 12, top + 22,
                       f"Flux Kustomization, path ./{layer.directory}", font_size=10.5, fill="#555")]
         if not layout.boxes:
             body.append(text(MARGIN + PAD, top + HEAD + 16, "no HelmRelease: namespaces and sources",
@@ -96,5 +97,5 @@ def deployment_svg(facts: SiteFacts, marks: Marks) -> str:
                                      marker_end="url(#arrow)", class_="depends-on cross"))
     for release in facts.releases:
         if release.name in where:
-            body += _release_box(release, *where[release.name], marks)
+            body += _release_box(release, *where[release.name], marks, facts.distro)
     return document(total_width, total_height, body, f"deployment graph of {facts.name}", "deployment")

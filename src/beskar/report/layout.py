@@ -91,9 +91,11 @@ def _layered(sizes: tuple[tuple[str, float, float], ...], edges: tuple[tuple[str
         sugiyama.init_all()
         sugiyama.draw(3)
         placed = {v.data: v.view for v in component.sV}
-        min_x = min(view.xy[0] - view.w / 2 for view in placed.values())
-        min_y = min(view.xy[1] - view.h / 2 for view in placed.values())
-        max_x = max(view.xy[0] + view.w / 2 for view in placed.values())
+        # Bounds over the boxes and the bends of long edges, which grandalf may route outside the boxes.
+        bends = [point for edge in component.sE for point in edge.view.path[1:-1]]
+        min_x = min([view.xy[0] - view.w / 2 for view in placed.values()] + [x for x, _ in bends])
+        min_y = min([view.xy[1] - view.h / 2 for view in placed.values()] + [y for _, y in bends])
+        max_x = max([view.xy[0] + view.w / 2 for view in placed.values()] + [x for x, _ in bends])
         for name, view in placed.items():
             boxes[name] = Box(name, round(view.xy[0] - view.w / 2 - min_x + left, 1),
                               round(view.xy[1] - view.h / 2 - min_y, 1), view.w, view.h)

@@ -48,6 +48,7 @@ thead th { background: #f6f8fa; position: sticky; top: 0; }
 .matrix td.cell .tag { color: #57606a; }
 .matrix td.differs { background: #fff1c2; outline: 2px solid #d4a72c; outline-offset: -2px; }
 .matrix td.absent { color: #8c959f; text-align: center; }
+.matrix th.site { position: sticky; left: 0; background: #fff; white-space: nowrap; }
 .matrix th.service { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; font-size: 12px; }
 .sev { display: inline-block; border-radius: 9px; padding: 0 7px; color: #fff; font-size: 11.5px; }
 .sev.error { background: var(--bad); } .sev.warning { background: var(--warn); } .sev.info { background: var(--info); }
@@ -144,7 +145,7 @@ def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: lis
         '<section id="deployment">', "<h2>Deployment</h2>",
         f"<figure>{deployment_svg(facts, marks)}<figcaption>One band per Flux Kustomization, top to bottom in the order "
         "Flux applies them; an arrow leads from a HelmRelease to those that wait for it (<code>dependsOn</code>), dashed "
-        "across layers. Each box: chart ref and image tag. Marked red: releases with findings.</figcaption></figure>",
+        "across layers. Each box: chart ref and image tag (without the site's distro). Marked red: releases with findings.</figcaption></figure>",
         "</section>",
         '<section id="findings">', f"<h2>Findings ({summary(findings)})</h2>", findings_table(findings, repository),
         "</section>",
