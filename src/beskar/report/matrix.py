@@ -75,7 +75,8 @@ def matrix_html(sites: list[SiteFacts], findings: dict[str, list[Finding]], link
         siblings = by_profile[facts.profile]
         cells = [f'<th class="site"><a href="{esc(links[facts.name])}">{esc(facts.name)}</a></th>',
                  f"<td>{esc(facts.profile or '-')}</td>", f"<td>{esc(facts.release)}<br><small>{esc(facts.distro)}"
-                 "</small></td>", f'<td class="check">{summary(findings.get(facts.name, []))}</td>']
+                 "</small></td>", f'<td class="check"><a href="{esc(links[facts.name])}#findings">{summary(findings.get(facts.name, []))}'
+                 "</a></td>"]
         for column in cols:
             value = table[facts.name].get(column.service)
             common, values = usual[facts.profile, column.service]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from beskar.check.findings import Finding
-from beskar.model import Network, Node, Purpose, Site
+from beskar.model import Attachment, Network, Node, Purpose, Site
 from beskar.model.links import vlan_device
 from beskar.report.marks import Marks
 from beskar.report.svg import document, esc, line, num, rect, text, text_width, title
@@ -73,34 +73,35 @@ def _onto(x: float, centre: float) -> float:
     return min(max(x, centre - BOX_W / 2 + 8), centre + BOX_W / 2 - 8)
 
 
-def _card(site: Site, node: Node, mtus: dict[str, int], marks: Marks) -> _Card:
+def _groups(site: Site, node: Node) -> list[tuple[str, list[str], list[tuple[Attachment, Network]]]]:
+    """The node's devices in columns: a bond with its members, or a NIC on its own, with the attachments that ride
+    on it, in the order the node declares its interfaces."""
     networks = {n.name: n for n in site.networks}
-    card = _Card(node)
-    bonds = {bond.name: bond for bond in node.bonds}
-    members = {member for bond in node.bonds for member in bond.interfaces}
-    # A group is a bond with its members, or a NIC on its own; each attachment rides on one group.
     groups: list[tuple[str, list[str]]] = []
     for interface in node.interfaces:
-        if interface.name in members:
-            bond = next(b for b in node.bonds if interface.name in b.interfaces)
-            if all(g[0] != bond.name for g in groups):
-                groups.append((bond.name, list(bond.interfaces)))
-        else:
+        bond = next((b for b in node.bonds if interface.name in b.interfaces), None)
+        if bond is None:
             groups.append((interface.name, [interface.name]))
-    for bond in node.bonds:
-        if all(g[0] != bond.name for g in groups):
+        elif all(g[0] != bond.name for g in groups):
             groups.append((bond.name, list(bond.interfaces)))
+    groups += [(bond.name, list(bond.interfaces)) for bond in node.bonds if all(g[0] != bond.name for g in groups)]
     for attachment in node.networks:
-        known = {g[0] for g in groups} | {m for g in groups for m in g[1]}
-        if attachment.device not in known:
+        if all(attachment.device != g[0] and attachment.device not in g[1] for g in groups):
             groups.append((attachment.device, [attachment.device]))
-    riding: dict[str, list] = {g[0]: [] for g in groups}
+    riding: dict[str, list[tuple[Attachment, Network]]] = {g[0]: [] for g in groups}
     for attachment in node.networks:
         network = networks.get(attachment.name)
-        if network is None:
-            continue
-        owner = next(g[0] for g in groups if attachment.device == g[0] or attachment.device in g[1])
-        riding[owner].append((attachment, network))
+        if network is not None and network.purpose is not Purpose.OOB:
+            owner = next(g[0] for g in groups if attachment.device == g[0] or attachment.device in g[1])
+            riding[owner].append((attachment, network))
+    return [(name, nics, riding[name]) for name, nics in groups]
+
+
+def _card(site: Site, node: Node, mtus: dict[str, int], marks: Marks) -> _Card:
+    card = _Card(node)
+    bonds = {bond.name: bond for bond in node.bonds}
+    groups = _groups(site, node)
+    riding = {name: items for name, _, items in groups}
     has_bonds = bool(bonds)
     has_vlans = any(vlan_device(a, n) for items in riding.values() for a, n in items)
     has_bridges = any(a.bridge for items in riding.values() for a, n in items)
@@ -121,8 +122,7 @@ def _card(site: Site, node: Node, mtus: dict[str, int], marks: Marks) -> _Card:
             card.uplinks.append((centre, oob.name))
         x += SLOT
     interface_mtu = {i.name: i.mtu for i in node.interfaces}
-    for name, nics in groups:
-        items = riding[name]
+    for name, nics, items in groups:
         slots = max(len(nics), len(items), 1)
         width = slots * SLOT
         nic_x = {nic: x + (i + 0.5) * width / len(nics) for i, nic in enumerate(nics)}
