@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from render import COMPUTE, CONTROL, STORAGE, generate_fleet  # noqa: E402  (the generator of render.py)
 
 import beskar  # noqa: E402
+from beskar.catalog import catalog  # noqa: E402
 from beskar.operations import report, review  # noqa: E402
 from beskar.operations.compilation import render_fleet  # noqa: E402
 from beskar.report import ReportInput, SiteInput, build_report  # noqa: E402
@@ -54,7 +55,7 @@ def main() -> int:
             fleet_name="bench", settings=compiled.fleet.settings,
             sites=tuple(SiteInput(compiled.sites[n], compiled.fleet.sites[n], compiled.rendered[n])
                         for n in sorted(compiled.sites)),
-            findings=tuple(checked.findings), generated_at="bench", version=beskar.__version__)
+            findings=tuple(checked.findings), catalog=catalog(), generated_at="bench", version=beskar.__version__)
         draw_cold_start = time.perf_counter()
         pages = build_report(inputs)
         draw_cold = time.perf_counter() - draw_cold_start  # grandalf's layouts computed (later runs reuse them)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from beskar.catalog import catalog
 from beskar.operations import compilation, report, review
 from beskar.report import MirrorRecord, MirrorState, ReportInput, SiteInput, build_report
 from beskar.report.weblinks import Style, web_base, web_repository
@@ -21,7 +22,7 @@ def inputs_of(root: Path, **extra) -> ReportInput:
     return ReportInput("example", compiled.fleet.settings,
                        tuple(SiteInput(compiled.sites[n], compiled.fleet.sites[n], compiled.rendered[n])
                              for n in sorted(compiled.sites)),
-                       tuple(checked.findings), "Generated now.", "0", **extra)
+                       tuple(checked.findings), catalog(), "Generated now.", "0", **extra)
 
 
 @pytest.mark.parametrize("url, base", [

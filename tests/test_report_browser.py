@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from beskar.catalog import catalog
+from beskar.model.links import site_links
 from beskar.operations import compilation, demo, report
 from browser import SCREENSHOTS, chromium, require_browser, take_screenshots
 from pngs import png_size
@@ -92,12 +94,16 @@ def test_each_wiring_picture_has_an_element_per_node_and_per_network(browser, wr
         networks = page.eval_on_selector_all("svg.wiring g.network", "gs => gs.map(g => g.dataset.network)")
         assert sorted(nodes) == sorted(n.name for n in site.nodes)
         assert networks == [n.name for n in site.networks]
-        for node in site.nodes:  # drawn and visible, each NIC in it
+        links = site_links(site, catalog())
+        for node in site.nodes:  # drawn and visible, each NIC, bond, VLAN and bridge in it with its MTU
             box = page.locator(f"svg.wiring g.node[data-node='{node.name}']").bounding_box()
             assert box and box["width"] > 100 and box["height"] > 100
-            devices = page.eval_on_selector_all(f"svg.wiring g.node[data-node='{node.name}'] g.nic",
-                                                "gs => gs.map(g => g.dataset.device)")
-            assert sorted(devices) == sorted(i.name for i in node.interfaces)
+            devices = dict(page.eval_on_selector_all(
+                f"svg.wiring g.node[data-node='{node.name}'] g.device:not(.bmc)",
+                "gs => gs.map(g => [g.dataset.device, g.querySelectorAll('text')[1].textContent])"))
+            assert sorted(devices) == sorted(link.name for link in links[node.name])
+            for link in links[node.name]:  # the MTU drawn is the model's link fact
+                assert devices[link.name].endswith(f"MTU {link.mtu}"), (node.name, link, devices[link.name])
         releases = page.eval_on_selector_all("svg.deployment g.release", "gs => gs.map(g => g.dataset.release)")
         assert sorted(releases) == sorted(c.name for c in compiled.rendered[name].components)
         page.close()

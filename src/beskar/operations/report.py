@@ -9,6 +9,7 @@ from pathlib import Path
 
 from beskar import __version__
 from beskar import tree as trees
+from beskar.catalog import catalog
 from beskar.clients.browser import open_page
 from beskar.operations import review
 from beskar.problems import InputError, Problem
@@ -78,7 +79,7 @@ def make_report(root: Path, output: Path, sites: list[str] | None = None) -> Wri
         fleet_name=fleet_name, settings=compiled.fleet.settings,
         sites=tuple(SiteInput(compiled.sites[n], compiled.fleet.sites[n], compiled.rendered[n])
                     for n in sorted(compiled.sites)),
-        findings=tuple(checked.findings), generated_at=generated_at(), version=__version__, stale=checked.stale,
+        findings=tuple(checked.findings), catalog=catalog(), generated_at=generated_at(), version=__version__, stale=checked.stale,
         mirror_status=mirror_status(root))
     pages = build_report(inputs)
     emitted = {path: html.encode("utf-8") for path, html in pages.items()}

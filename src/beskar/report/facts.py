@@ -6,8 +6,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from beskar.catalog import Catalog
 from beskar.check.rules_tree_images import images_of, tag_of
 from beskar.model import Site
+from beskar.model.links import NodeLinks, site_links
 from beskar.render import RenderedSite
 
 SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository")
@@ -61,8 +63,7 @@ class SiteFacts:
     distro: str
     releases: tuple[Release, ...]
     layers: tuple[FluxLayer, ...]
-    # node -> device -> the MTU the rendered netplan gives it
-    mtus: dict[str, dict[str, int]]
+    links: dict[str, NodeLinks]  # node -> its NICs, bonds, VLANs and bridges with their effective MTUs
 
     def release_named(self, name: str) -> Release | None:
         return next((r for r in self.releases if r.name == name), None)
@@ -98,7 +99,7 @@ def _chart(spec: dict[str, Any], sources: dict[tuple[str, str], dict[str, Any]])
     return name, str(chart.get("version") or "*")
 
 
-def site_facts(site: Site, rendered: RenderedSite) -> SiteFacts:
+def site_facts(site: Site, rendered: RenderedSite, catalog: Catalog) -> SiteFacts:
     """The site's releases and layers as rendered (so the report shows what Flux is given, not a second guess)."""
     clusters = _documents(rendered, f"clusters/{site.name}/")
     sources = {(d.get("kind", ""), (d.get("metadata") or {}).get("name", "")): d
@@ -130,7 +131,7 @@ def site_facts(site: Site, rendered: RenderedSite) -> SiteFacts:
                              tuple(members.get(str(d["metadata"]["name"]), ())))
                    for path, d in kustomizations)
     return SiteFacts(site.name, site.profile, site.openstack.release, site.openstack.distro, tuple(releases),
-                     _ordered_layers(layers), _netplan_mtus(rendered, site))
+                     _ordered_layers(layers), site_links(site, catalog))
 
 
 def _ordered_layers(layers: tuple[FluxLayer, ...]) -> tuple[FluxLayer, ...]:
@@ -143,17 +144,3 @@ def _ordered_layers(layers: tuple[FluxLayer, ...]) -> tuple[FluxLayer, ...]:
         done.append(ready[0])
         left.remove(ready[0])
     return tuple(done)
-
-
-def _netplan_mtus(rendered: RenderedSite, site: Site) -> dict[str, dict[str, int]]:
-    mtus: dict[str, dict[str, int]] = {}
-    for node in site.nodes:
-        documents = rendered.tree.files.get(f"inventory/{site.name}/hosts/host_vars/{node.name}.yaml") or [{}]
-        network = ((documents[0].get("netplan_config") or {}).get("network")) or {}
-        devices: dict[str, int] = {}
-        for section in ("ethernets", "bonds", "vlans", "bridges"):
-            for device, config in (network.get(section) or {}).items():
-                if isinstance(config, dict) and isinstance(config.get("mtu"), int):
-                    devices[device] = config["mtu"]
-        mtus[node.name] = devices
-    return mtus

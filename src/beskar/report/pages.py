@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from beskar.catalog import Catalog
 from beskar.check.findings import Finding
 from beskar.fleet import LayeredSite
 from beskar.model import Site
@@ -86,6 +87,7 @@ class ReportInput:
     settings: dict[str, Any]
     sites: tuple[SiteInput, ...]
     findings: tuple[Finding, ...]
+    catalog: Catalog
     generated_at: str  # the one line that differs between two runs over the same fleet
     version: str
     stale: int = 0  # rendered files not up to date with the fleet
@@ -138,7 +140,7 @@ def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: lis
     body = "\n".join([
         f'<p class="facts">{facts_line}</p>', f"<p>Check: {summary(findings)}</p>",
         '<section id="wiring">', "<h2>Wiring</h2>",
-        f"<figure>{wiring_svg(site, facts.mtus, marks)}<figcaption>Racks and nodes (colour by first role), NICs at "
+        f"<figure>{wiring_svg(site, facts.links, marks)}<figcaption>Racks and nodes (colour by first role), NICs at "
         "the bottom of each node, bonds, VLAN interfaces and bridges above; every link labelled with its MTU (red: "
         "more than the device below carries); each network's line over the rack. Marked red: elements a finding "
         "is about (hover for it).</figcaption></figure>", "</section>",
@@ -159,7 +161,7 @@ def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: lis
 def build_report(inputs: ReportInput) -> dict[str, str]:
     """Every page of the report, by its path relative to the output directory. Pure: same input, same pages."""
     entries = sorted(inputs.sites, key=lambda e: e.site.name)
-    facts = [site_facts(e.site, e.rendered) for e in entries]
+    facts = [site_facts(e.site, e.rendered, inputs.catalog) for e in entries]
     per_site = {f.name: findings_of_site(inputs.findings, f, e.layered) for f, e in zip(facts, entries)}
     pages = {INDEX: _index(inputs, facts, per_site)}
     wanted = set(inputs.pages) or {f.name for f in facts}

@@ -1,8 +1,9 @@
 """A site's wiring as SVG: racks, nodes with roles and flavor families, NICs, bonds, VLANs, bridges, networks, MTUs.
 
 Each node is a card: its NICs at the bottom, bonds over their members, VLAN interfaces and bridges above, and an
-uplink from the device that carries each network to that network's line over the rack's row of cards. Every link
-is labelled with the MTU of the device above it, and drawn red when that is more than the device below can carry.
+uplink from the device that carries each network to that network's line over the rack's row of cards. The MTUs
+are the model's link facts (beskar.model.links): every link is labelled with the MTU of the device above it, and
+drawn red when that is more than the device below has; a device with less than what it carries is outlined red.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 from beskar.check.findings import Finding
 from beskar.model import Attachment, Network, Node, Purpose, Site
-from beskar.model.links import vlan_device
+from beskar.model.links import Link, NodeLinks, vlan_device
 from beskar.report.marks import Marks
 from beskar.report.svg import document, esc, line, num, rect, text, text_width, title
 
@@ -51,8 +52,8 @@ def _marker(x: float, y: float, findings: list[Finding]) -> list[str]:
             text(x, y + 4.5, "!", fill="#fff", font_size=13, font_weight="bold", text_anchor="middle"), "</g>"]
 
 
-def _box(x: float, y: float, kind: str, name: str, detail: str, bad: bool = False) -> list[str]:
-    return [f'<g class="device {kind}" data-device="{esc(name)}">',
+def _box(x: float, y: float, kind: str, name: str, detail: str, bad: bool = False, tip: str | None = None) -> list[str]:
+    return [f'<g class="device {kind}" data-device="{esc(name)}">', *([title(tip)] if tip else []),
             rect(x - BOX_W / 2, y, BOX_W, BOX_H, rx=4.0, fill="#fff", stroke=BAD if bad else "#555",
                  stroke_width=2.0 if bad else 1.0),
             text(x, y + 12.5, name, font_size=11, font_weight="bold", text_anchor="middle"),
@@ -97,8 +98,28 @@ def _groups(site: Site, node: Node) -> list[tuple[str, list[str], list[tuple[Att
     return [(name, nics, riding[name]) for name, nics in groups]
 
 
-def _card(site: Site, node: Node, mtus: dict[str, int], marks: Marks) -> _Card:
+def _short(link: Link | None) -> bool:
+    """The device has less MTU than what it carries needs."""
+    return link is not None and link.mtu < link.needed_mtu
+
+
+def _about(link: Link | None, name: str) -> str:
+    """A device's link facts, for its tooltip."""
+    if link is None:
+        return f"{name}: not a device of the node"
+    how = f"set to {link.declared_mtu}" if link.declared_mtu is not None else "derived from what it carries"
+    carries = ", ".join(link.networks) or "nothing"
+    return (f"{name} ({link.kind.value}): MTU {link.mtu}, {how}; needs {link.needed_mtu}; carries {carries}"
+            + (f"; port of {link.master}" if link.master else ""))
+
+
+def _card(site: Site, node: Node, links: NodeLinks, marks: Marks) -> _Card:
     card = _Card(node)
+
+    def mtu(name: str, default: int) -> int:
+        link = links.get(name)
+        return link.mtu if link is not None else default
+
     bonds = {bond.name: bond for bond in node.bonds}
     groups = _groups(site, node)
     riding = {name: items for name, _, items in groups}
@@ -121,38 +142,40 @@ def _card(site: Site, node: Node, mtus: dict[str, int], marks: Marks) -> _Card:
             body += _link(centre, nic_y, centre, 0, None, True)
             card.uplinks.append((centre, oob.name))
         x += SLOT
-    interface_mtu = {i.name: i.mtu for i in node.interfaces}
     for name, nics, items in groups:
         slots = max(len(nics), len(items), 1)
         width = slots * SLOT
         nic_x = {nic: x + (i + 0.5) * width / len(nics) for i, nic in enumerate(nics)}
         for nic, nx in nic_x.items():
-            detail = f"MTU {mtus[nic]}" if nic in mtus else ("MTU ?" if interface_mtu.get(nic) is None
-                                                             else f"MTU {interface_mtu[nic]}")
-            body += _box(nx, nic_y, "nic", nic, detail)
+            link = links.get(nic)
+            body += _box(nx, nic_y, "nic", nic, f"MTU {link.mtu}" if link else "not declared", bad=_short(link) or
+                         link is None, tip=_about(link, nic))
         centre = x + width / 2
         carrier_y = nic_y
         if name in bonds:
-            bond = bonds[name]
-            body += _box(centre, bond_y, "bond", name, f"{bond.mode} · MTU {mtus.get(name, '?')}")
+            bond = links.get(name)
+            body += _box(centre, bond_y, "bond", name, f"{bonds[name].mode} · MTU {mtu(name, 0)}",
+                         bad=_short(bond), tip=_about(bond, name))
             for nic, nx in nic_x.items():
-                fits = mtus.get(nic, 0) == mtus.get(name, 0)
-                body += _link(nx, nic_y, _onto(nx, centre), bond_y + BOX_H, mtus.get(nic), fits)
+                member = links.get(nic)
+                body += _link(nx, nic_y, _onto(nx, centre), bond_y + BOX_H, member.mtu if member else None,
+                              member is not None and not _short(member))
             carrier_y = bond_y
         for index, (attachment, network) in enumerate(items):
             sx = x + (index + 0.5) * width / len(items) if items else centre
-            device_mtu = mtus.get(attachment.device, 1500)
+            device_mtu = mtu(attachment.device, network.mtu)
             here_x, here_y, here_mtu = _onto(sx, centre) if name in bonds else sx, carrier_y, device_mtu
             vlan = vlan_device(attachment, network)
             if vlan is not None:
-                vlan_mtu = mtus.get(vlan, network.mtu)
+                vlan_mtu = mtu(vlan, network.mtu)
                 body += _box(sx, vlan_y, "vlan", vlan, f"VLAN {network.vlan}, MTU {vlan_mtu}",
-                             bad=vlan_mtu > device_mtu)
+                             bad=vlan_mtu > device_mtu, tip=_about(links.get(vlan), vlan))
                 body += _link(here_x, here_y, sx, vlan_y + BOX_H, vlan_mtu, vlan_mtu <= device_mtu)
                 here_x, here_y, here_mtu = sx, vlan_y, vlan_mtu
             if attachment.bridge:
-                bridge_mtu = mtus.get(attachment.bridge, here_mtu)
-                body += _box(sx, bridge_y, "bridge", attachment.bridge, f"bridge · MTU {bridge_mtu}")
+                bridge_mtu = mtu(attachment.bridge, here_mtu)
+                body += _box(sx, bridge_y, "bridge", attachment.bridge, f"bridge · MTU {bridge_mtu}",
+                             bad=bridge_mtu > here_mtu, tip=_about(links.get(attachment.bridge), attachment.bridge))
                 body += _link(here_x, here_y, sx, bridge_y + BOX_H, bridge_mtu, bridge_mtu <= here_mtu)
                 here_x, here_y, here_mtu = sx, bridge_y, bridge_mtu
             # Untagged, the device must have the network's MTU; tagged, the network's frames must fit.
@@ -178,8 +201,8 @@ def _card(site: Site, node: Node, mtus: dict[str, int], marks: Marks) -> _Card:
     return card
 
 
-def wiring_svg(site: Site, mtus: dict[str, dict[str, int]], marks: Marks) -> str:
-    """The site's wiring picture; `mtus` holds every device's effective MTU per node."""
+def wiring_svg(site: Site, links: dict[str, NodeLinks], marks: Marks) -> str:
+    """The site's wiring picture, from the site and its nodes' link facts (beskar.model.links.site_links)."""
     colour = {n.name: COLORS[i % len(COLORS)] for i, n in enumerate(site.networks)}
     body: list[str] = []
     y = MARGIN
@@ -206,7 +229,8 @@ def wiring_svg(site: Site, mtus: dict[str, dict[str, int]], marks: Marks) -> str
     laid: list[tuple[str, list[list[_Card]]]] = []
     for rack in sorted(racks, key=lambda name: (name == "", name)):
         rows: list[list[_Card]] = [[]]
-        for card in (_card(site, node, mtus.get(node.name, {}), marks) for node in racks[rack]):
+        for card in (_card(site, node, links.get(node.name) or NodeLinks(node.name, ()), marks)
+                     for node in racks[rack]):
             if rows[-1] and sum(c.width + PAD for c in rows[-1]) + card.width > ROW_WIDTH:
                 rows.append([])
             rows[-1].append(card)
