@@ -13,8 +13,6 @@ pytest.importorskip("importlinter", reason="needs import-linter (the test extra)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "src" / "beskar"
-# The one arrow known to be wrong, mended on branch `links` (issue 9, part A); remove this once it is merged.
-KNOWN_CYCLE = ("beskar.model", ".site -> .hosts")
 
 
 def contracts() -> list[dict]:
@@ -32,18 +30,8 @@ def test_every_contract_is_kept():
     command = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command;"
                               " sys.exit(lint_imports_command())", "--no-cache"],
                              cwd=ROOT, capture_output=True, text=True)
-    if command.returncode != 0 and only_the_known_cycle(command.stdout):
-        pytest.xfail(f"the {KNOWN_CYCLE[0]} cycle {KNOWN_CYCLE[1]} is mended on branch `links`")
     assert command.returncode == 0, command.stdout[-6000:] + command.stderr[-2000:]
     assert "BROKEN" not in command.stdout
-
-
-def only_the_known_cycle(report: str) -> bool:
-    broken = report.partition("Broken contracts")[2]
-    cycles = [line.split()[-1].rstrip(".") for line in broken.splitlines() if line.startswith("No cycles are allowed in")]
-    removals = [line.strip("- ").split(" (")[0] for line in broken.splitlines() if line.startswith("- .")]
-    return ("is not allowed to import" not in broken and cycles == [KNOWN_CYCLE[0]]
-            and removals == [KNOWN_CYCLE[1]])
 
 
 def test_the_layers_name_every_package_and_module_of_beskar():
