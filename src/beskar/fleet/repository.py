@@ -10,6 +10,7 @@ from typing import Any
 from beskar.fleet.documents import KeyPath, Positions, read_document
 from beskar.fleet.layering import Provenance, merge_layers
 from beskar.problems import InputError, Origin, Problem
+from beskar.tree import settle
 
 FLEET_FILE = "beskar.yaml"
 SECRETS_FILE = "secrets.sops.yaml"  # sites/<site>/secrets.sops.yaml: the site's encrypted Secret
@@ -76,6 +77,7 @@ def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
     if not (root / FLEET_FILE).is_file():
         raise InputError([Problem(f"no {FLEET_FILE} here: {root} is not a fleet repository",
                                   hint="run `beskar demo DIR` for an example, or cd into your fleet")])
+    settle(root)  # a write a killed beskar left half done is finished (or rolled back) before anything is read
     problems: list[Problem] = []
     fleet_doc, fleet_positions = read_document(root, FLEET_FILE, "global")
     _expect_mapping(fleet_doc, fleet_positions, FLEET_FILE)
