@@ -102,7 +102,7 @@ def scalar_value(constructor: yaml.constructor.SafeConstructor, node: yaml.Scala
         raise Flaw.at(f"unsupported YAML tag {node.tag}", node)
     try:
         return constructor.construct_object(node)
-    except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+    except (ValueError, TypeError, AttributeError, OverflowError, yaml.YAMLError):
         kind = node.tag.rsplit(":", 1)[-1]
         raise Flaw.at(f"{node.value!r} is not a valid {kind} (tag {node.tag})", node) from None
 

@@ -89,6 +89,7 @@ def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
         problems.append(Problem(f"unknown key {key!r} in {FLEET_FILE}", fleet_positions[(key,)],
                                 hint="expected 'fleet' and 'defaults'"))
     settings, settings_positions = _subdocument(fleet_doc, fleet_positions, "fleet")
+    _expect_mapping(settings, settings_positions, f"{FLEET_FILE}: fleet")
     defaults = _subdocument(fleet_doc, fleet_positions, "defaults")
     _expect_mapping(defaults[0], defaults[1], f"{FLEET_FILE}: defaults")
 

@@ -184,7 +184,7 @@ class _Builder(yaml.constructor.SafeConstructor):
                 return node.value
             try:
                 return self.construct_object(node)
-            except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+            except (ValueError, TypeError, AttributeError, OverflowError, yaml.YAMLError):
                 self.fail(node, f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]} (tag {node.tag})")
         self.fail(node, f"unsupported YAML tag {node.tag}")
 
