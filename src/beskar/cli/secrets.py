@@ -217,7 +217,7 @@ def keygen(
 
     to_stdout = str(out_file) == "-"
     key, text = run(lambda: do_keygen(fleet, site, None if to_stdout else out_file))
-    console = Console(stderr=True, highlight=False) if to_stdout else out
+    console = Console(stderr=True, highlight=False, emoji=False) if to_stdout else out
     if to_stdout:
         sys.stdout.write(text)
         sys.stdout.flush()

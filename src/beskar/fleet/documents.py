@@ -90,6 +90,10 @@ def compose(text: str, loader: type = _Loader) -> list[yaml.Node]:
         since = f"started at line {start.line + 1}," if start and mark and start.line != mark.line else None
         message = " ".join(part for part in (error.context, since, error.problem) if part)
         raise Flaw(f"YAML syntax error: {message}", *((mark.line + 1, mark.column + 1) if mark else ())) from None
+    except yaml.reader.ReaderError as error:  # a control character: placed where it is, not at 1:1
+        before = text[:error.position]
+        line, column = before.count("\n") + 1, error.position - (before.rfind("\n") + 1) + 1
+        raise Flaw(f"YAML error: {error.reason} (character {error.character!r})", line, column) from None
     except yaml.YAMLError as error:
         raise Flaw(f"YAML error: {error}") from None
     except RecursionError:
