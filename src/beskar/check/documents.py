@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from beskar.fleet.documents import CachedResolver
+from beskar.fleet.documents import CachedResolver, Expansion, compose
+from beskar.fleet.documents import Flaw as Unreadable
 
 
 class _Loader(CachedResolver, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -120,18 +121,24 @@ class YamlFile:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, text: str) -> None:
         self.flaws: list[Flaw] = []
+        self.expansion = Expansion(text)
 
-    def build(self, node: yaml.Node) -> Any:
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
         if isinstance(node, yaml.ScalarNode):
+            self.expansion.budget -= 1
             convert = _SCALARS.get(node.tag)
             return node.value if convert is None else convert(node)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child) for child in node.value]
-        return self.mapping(node)
+        self.expansion.enter(node, depth)
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(child, depth + 1) for child in node.value]
+            return self.mapping(node, depth)
+        finally:
+            self.expansion.leave(node)
 
-    def mapping(self, node: yaml.MappingNode) -> dict[str, Any]:
+    def mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         own = sum(1 for key, _ in node.value if key.tag != _MERGE)
         if own != len(node.value):
             _constructor.flatten_mapping(node)  # merged keys first; the mapping's own keys override them
@@ -148,7 +155,7 @@ class _Builder:
                     self.flaws.append(Flaw(f"duplicate key {key!r} (first at line {seen[key]})",
                                            key_node.start_mark.line + 1))
                 seen[key] = key_node.start_mark.line + 1
-            result[key] = self.build(value_node)
+            result[key] = self.build(value_node, depth + 1)
         return result
 
 
@@ -157,19 +164,19 @@ def parse_yaml(path: str, text: str) -> YamlFile:
     parsed = YamlFile(path, text)
     try:
         with paused_gc():
-            nodes = list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        message = " ".join(part for part in (error.context, error.problem) if part)
-        parsed.flaws.append(Flaw(f"YAML syntax error: {message}", mark.line + 1 if mark else 1))
+            nodes = compose(text, _Loader)
+    except Unreadable as unreadable:
+        parsed.flaws.append(Flaw(unreadable.message, unreadable.line))
         return parsed
-    except yaml.YAMLError as error:
-        parsed.flaws.append(Flaw(f"YAML error: {error}", 1))
-        return parsed
-    builder = _Builder()
+    builder = _Builder(text)
     for index, node in enumerate(nodes):
+        if node is None:
+            continue
         try:
             data = builder.build(node)
+        except Unreadable as unreadable:
+            parsed.flaws.append(Flaw(unreadable.message, unreadable.line))
+            continue
         except (yaml.constructor.ConstructorError, ValueError) as error:
             mark = getattr(error, "problem_mark", None)
             parsed.flaws.append(Flaw(f"YAML error: {getattr(error, 'problem', error)}",

@@ -15,7 +15,7 @@ from beskar.operations import review
 from beskar.check import report
 from beskar.check.findings import RULES, Severity
 from beskar.cli.build import ChartSourceOption, JobsOption, chart_overrides
-from beskar.cli.output import FleetOption, SiteOption, err, out, run
+from beskar.cli.output import FleetOption, SiteOption, err, out, remember_format, run
 from beskar.operations import build as building
 from beskar.tree import write_file
 
@@ -30,7 +30,8 @@ class ReportFormat(StrEnum):
 
 
 ReportOption = Annotated[ReportFormat, typer.Option(
-    "--format", "-o", help="table (grouped by file) for people; json, junit, or gitlab (Code Quality) for CI.")]
+    "--format", "-o", help="table (grouped by file) for people; json, junit, or gitlab (Code Quality) for CI.",
+    callback=remember_format)]
 OutputOption = Annotated[Optional[Path], typer.Option(
     "--output", help="Write the --format report to this file (atomically) and print the table as well.")]
 ChartsOption = Annotated[Optional[Path], typer.Option(

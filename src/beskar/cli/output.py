@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -17,8 +19,9 @@ from beskar.problems import InputError
 
 T = TypeVar("T")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# No emoji: `:100:` in a message or a path is text from the fleet, not a shortcode.
+out = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 class Format(StrEnum):
@@ -26,8 +29,18 @@ class Format(StrEnum):
     JSON = "json"
 
 
+_requested: dict[str, str] = {}  # the --format of the command being run, as its option parsed it
+
+
+def remember_format(value: T) -> T:
+    """The --format options' callback: input errors are then shown in that format."""
+    _requested["format"] = str(value)
+    return value
+
+
 FleetOption = Annotated[Path, typer.Option("--fleet", "-C", help="The fleet repository (default: current directory).")]
-FormatOption = Annotated[Format, typer.Option("--format", "-o", help="table for people, json for scripts.")]
+FormatOption = Annotated[Format, typer.Option("--format", "-o", help="table for people, json for scripts (errors too).",
+                                              callback=remember_format)]
 SiteArgument = Annotated[str, typer.Argument(help="The site, e.g. prod-brno.")]
 SiteOption = Annotated[Optional[list[str]], typer.Option("--site", "-s", help="Only this site (repeatable).")]
 
@@ -65,9 +78,34 @@ def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], title
         if not droppable or needed <= console.width:
             return table
         shown.remove(droppable.pop(0))
+def wants_json(arguments: list[str]) -> bool:
+    """Whether the command line asks for `--format json` (`-o json`, `--format=json`, `-ojson`): then errors too
+    are JSON, on stdout, so that a script can parse every outcome."""
+    for index, argument in enumerate(arguments):
+        if argument in ("--format", "-o") and arguments[index + 1:index + 2] == ["json"]:
+            return True
+        if argument in ("--format=json", "-ojson", "-o=json"):
+            return True
+    return False
+
+
+def problems_json(error: InputError) -> str:
+    return json.dumps({"error": "input", "exit": 2, "problems": [
+        {"file": p.origin.file if p.origin else None, "line": p.origin.line if p.origin else None,
+         "column": p.origin.column if p.origin else None, "layer": p.origin.layer if p.origin else None,
+         "message": p.message, "hint": p.hint} for p in error.problems]}, indent=2)
+
+
+def _json_requested() -> bool:
+    if "format" in _requested:
+        return _requested["format"] == "json"
+    return wants_json(sys.argv[1:])
 
 
 def fail_input(error: InputError) -> None:
+    if _json_requested():
+        typer.echo(problems_json(error))
+        raise typer.Exit(2)
     err.print(f"[bold red]error:[/] {len(error.problems)} problem(s) in the input; nothing was changed")
     for problem in error.problems:
         # Messages quote user input, which may contain [brackets] that rich would read as markup.

@@ -140,8 +140,10 @@ def edit(
 ) -> None:
     """Edit the decrypted Secret in $EDITOR, then re-encrypt it.
 
-    The plaintext goes to a 0600 file in a private 0700 temporary directory, removed afterwards with
-    anything the editor left there. On any error (editor failure, invalid YAML) the encrypted file
+    The plaintext goes to a 0600 file in a private 0700 temporary directory on a RAM-backed filesystem
+    where there is one ($XDG_RUNTIME_DIR, else /dev/shm; else the system's temporary directory), removed
+    afterwards with anything the editor left there, also when beskar is stopped by Ctrl-C, SIGTERM, SIGHUP
+    or SIGQUIT. On any error (editor failure, invalid YAML) the encrypted file
     is left exactly as it was. Unchanged values keep their ciphertext, so the diff shows what you edited.
     """
     from beskar.clients.editor import run_editor
@@ -217,7 +219,7 @@ def keygen(
 
     to_stdout = str(out_file) == "-"
     key, text = run(lambda: do_keygen(fleet, site, None if to_stdout else out_file))
-    console = Console(stderr=True, highlight=False) if to_stdout else out
+    console = Console(stderr=True, highlight=False, emoji=False) if to_stdout else out
     if to_stdout:
         sys.stdout.write(text)
         sys.stdout.flush()

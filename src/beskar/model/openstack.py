@@ -43,7 +43,8 @@ class Neutron(ApiService):
 class OpenStack(Strict):
     release: Annotated[str, BeforeValidator(_as_text)]
     distro: Literal["ubuntu_jammy", "ubuntu_noble"] = "ubuntu_noble"
-    namespace: str = "openstack"
+    # A Kubernetes namespace is a DNS label; it also names files and directories of the tree.
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "openstack"
     # infrastructure charts
     mariadb: Component = Component()
     rabbitmq: Component = Component()

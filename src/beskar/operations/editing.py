@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -22,13 +23,34 @@ HEADER = ("# The decrypted Secret of site {site}. Edit values under stringData, 
 
 @contextlib.contextmanager
 def _private_directory() -> Iterator[Path]:
-    """A 0700 temporary directory, removed with everything in it (editor swap files too) on exit."""
-    directory = Path(tempfile.mkdtemp(prefix="beskar-secrets-"))
+    """A 0700 temporary directory, removed with everything in it (editor swap files too) on exit, and on SIGTERM,
+    SIGHUP or SIGQUIT as on Ctrl-C. It is on a RAM-backed filesystem where there is one ($XDG_RUNTIME_DIR,
+    /dev/shm), so plaintext never reaches a disk there."""
+    directory = Path(tempfile.mkdtemp(prefix="beskar-secrets-", dir=_memory_directory()))
+    previous = {}
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)  # unwinds through the finally below, like KeyboardInterrupt does
+
     try:
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            try:
+                previous[signum] = signal.signal(signum, stop)
+            except ValueError:  # not the main thread: no handlers there
+                break
         os.chmod(directory, 0o700)
         yield directory
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _memory_directory() -> str | None:
+    for candidate in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    return None  # the system's temporary directory
 
 
 def edit(root: Path, site: str, identities: Identities, run_editor: Callable[[Path], None]) -> Change:

@@ -78,7 +78,8 @@ def check(root: Path, sites: list[str] | None = None, *, charts: Path | None = N
     """Check a fleet: its typed sites (model rules), the tree it renders (tree rules), and its staleness; with
     `build`, also every site's final objects (the build rules)."""
     builds = building.built_sites(Path(root), sites, build) if build is not None else ()
-    with paused_gc():
+    trees.settle(Path(root))
+    with paused_gc(), trees.locked(Path(root), exclusive=False):  # no render changes the tree while it is read
         return _check(Path(root), sites, charts, list(disable), builds)
 
 
