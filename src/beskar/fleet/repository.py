@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from beskar.fleet.documents import KeyPath, Positions, read_document
+from beskar.fleet.image_lock import ImageLock, read_image_lock
 from beskar.fleet.layering import Provenance, merge_layers
 from beskar.problems import InputError, Origin, Problem
 
@@ -27,6 +28,8 @@ class LayeredSite:
     files: tuple[str, ...]
     # The bytes of sites/<site>/secrets.sops.yaml as they are (encrypted; never decrypted here), or None.
     secrets_file: bytes | None = None
+    # sites/<site>/images.lock.yaml: the digests render pins, or None.
+    image_lock: ImageLock | None = None
 
     def origin(self, path: KeyPath) -> Origin | None:
         """The place that last set `path`, or of its nearest ancestor that has one (else the site file's top)."""
@@ -137,4 +140,4 @@ def _layer_site(root: Path, name: str, relative: str, defaults: tuple[Any, Posit
     data["name"] = name
     secrets = root / "sites" / name / SECRETS_FILE
     return LayeredSite(name, profile, data, provenance, tuple(files),
-                       secrets.read_bytes() if secrets.is_file() else None)
+                       secrets.read_bytes() if secrets.is_file() else None, read_image_lock(root, name))

@@ -48,7 +48,7 @@ def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
     knowledge = catalog()
     rendered = {
         name: render_site(site, knowledge, fleet.settings, bootstrapped=name in fleet.bootstrapped,
-                          secrets_file=fleet.sites[name].secrets_file)
+                          secrets_file=fleet.sites[name].secrets_file, image_lock=fleet.sites[name].image_lock)
         for name, site in sites.items()
     }
     return CompiledFleet(fleet, sites, rendered)
