@@ -13,7 +13,7 @@ from rich.table import Table
 
 from beskar.operations import compilation
 from beskar.operations.demo import write_demo
-from beskar.cli import build, check, entities, init, maas, secrets
+from beskar.cli import build, check, entities, images, init, maas, secrets
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
 from beskar.tree import Change
@@ -35,6 +35,7 @@ app.add_typer(build.app)
 app.add_typer(build.charts_app, name="charts")
 app.add_typer(init.app)
 app.add_typer(entities.app, name="entities")
+app.add_typer(images.app, name="images")
 
 
 @app.command()
