@@ -35,7 +35,7 @@ ChartSourceOption = Annotated[Optional[list[str]], typer.Option(
 JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Render processes (default: the cores).")]
 
 
-def _overrides(values: list[str] | None) -> dict[str, str]:
+def chart_overrides(values: list[str] | None) -> dict[str, str]:
     found = {}
     for value in values or []:
         name, sep, location = value.partition("=")
@@ -84,7 +84,7 @@ def build(
     kinds = {k.strip() for k in kind.split(",") if k.strip()} if kind else None
 
     def work() -> tuple[SiteBuild, ...]:
-        options = building.BuildOptions(chart_sources=_overrides(chart_source), releases=releases, jobs=jobs,
+        options = building.BuildOptions(chart_sources=chart_overrides(chart_source), releases=releases, jobs=jobs,
                                         show_secrets=show_secrets, progress=_progress())
         builds = building.build_fleet(fleet, [site] if site else None, options)
         failures = [f for b in builds for f in b.failures]
@@ -142,7 +142,7 @@ def charts_fetch(
 ) -> None:
     """Fetch every chart the sites' HelmReleases use into the cache (nothing is rendered)."""
     fetched = run(lambda: building.fetch_charts(fleet, [site] if site else None,
-                                                building.BuildOptions(chart_sources=_overrides(chart_source))))
+                                                building.BuildOptions(chart_sources=chart_overrides(chart_source))))
     table = Table(title=f"{len(fetched)} releases, {len({f.chart.digest for f in fetched})} distinct charts")
     for column in ("site", "release", "source", "chart", "version", "revision"):
         table.add_column(column)

@@ -17,14 +17,17 @@ from typing import Any, Callable, Iterable, Mapping
 from beskar import tree as trees
 from beskar.build import manifests, releases, values
 from beskar.build.objects import (CLUSTER_LAYER, BuildFailure, BuiltObject, ChartIdentity, FailureKind,
-                                  ReleaseBuild, SiteBuild, object_order)
+                                  ObjectKey, ReleaseBuild, SiteBuild, object_order)
 from beskar.build.secrets import Redactor, placeholders, shown_secret
+from beskar.catalog import catalog
 from beskar.check import schemas
+from beskar.check.build import BuiltSite
 from beskar.check.repository import load_repository
 from beskar.check.resources import Resource
 from beskar.clients import charts, helm, kustomize
 from beskar.operations.compilation import CompiledFleet, compile_fleet
 from beskar.problems import InputError, Origin, Problem
+from beskar.render.kubespray import node_labels
 from beskar.secrets import age as ages
 from beskar.secrets import sopsfile
 from beskar.secrets.errors import SopsError
@@ -115,7 +118,10 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions) -> _Plan:
 
 def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> tuple[SiteBuild, ...]:
     """Build each site (all when None); every source and values problem of every release is raised together."""
-    plan = _plan(root, sites, options)
+    return _build(_plan(root, sites, options), options)
+
+
+def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
     results = _render_all(plan.jobs, plan.cache, options)
     built: list[SiteBuild] = []
     for name in sorted(plan.compiled.rendered):
@@ -137,6 +143,24 @@ def fetch_charts(root: Path, sites: list[str] | None = None, options: BuildOptio
     """`beskar charts fetch`: every chart the sites' HelmReleases need, into the cache; nothing rendered."""
     plan = _plan(root, sites, options)
     return [FetchedRelease(p.site, p.resource.name, p.chart) for p in sorted(plan.pending, key=lambda p: (p.site, p.resource.name))]
+
+
+def built_sites(root: Path, sites: list[str] | None, options: BuildOptions) -> tuple[BuiltSite, ...]:
+    """Each site's build with what the build rules need to know of the site (beskar check --build)."""
+    plan = _plan(root, sites, options)
+    builds, compiled = _build(plan, options), plan.compiled
+    knowledge = catalog()
+    settings = compiled.fleet.settings.get("build") or {}
+    provided = frozenset(ObjectKey(str(p.get("kind")), str(p.get("namespace", "*")), str(p.get("name")))
+                         for p in [*knowledge.build_provided, *(settings.get("provided") or [])] if isinstance(p, dict))
+    found = []
+    for built in builds:
+        site = compiled.sites[built.site]
+        nodes = tuple((node.name, tuple(sorted(node_labels(node, knowledge).items()))) for node in site.nodes)
+        found.append(BuiltSite(built, site.mirror.registry if site.mirror else None, nodes,
+                               tuple(str(i) for i in settings.get("allow_images") or ()), provided,
+                               tuple(tuple(sorted((str(k), str(v)) for k, v in p.items())) for p in knowledge.build_pods)))
+    return tuple(found)
 
 
 def chart_cache(options: BuildOptions = BuildOptions()) -> charts.ChartCache:
