@@ -3,18 +3,22 @@ upstream, holding tiny images built here as OCI layouts, one as the site's mirro
 and the example fleet built through the real charts."""
 from __future__ import annotations
 
+import base64
 import fnmatch
+import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
 from beskar.operations import demo
-from registry_servers import Registry, need_tools, push_images, start_registry
+from registry_servers import Registry, free_port, need_tools, push_images, start_registry
 
 REFERENCE = Path(os.environ.get("BESKAR_REFERENCE") or Path(__file__).resolve().parents[2] / "shared" / "reference")
 CHARTS = REFERENCE / "charts"
@@ -231,3 +235,57 @@ def test_mirror_verify_lock_and_pinned_digests(environment, fleet, listed, regis
 
     # The pinned site still verifies: by digest now.
     assert beskar(environment, fleet, "images", "verify", "--site", SITE, "--insecure").returncode == 0
+
+
+class _Garbage(http.server.BaseHTTPRequestHandler):
+    """A web server that is not a registry: 200 and HTML for everything."""
+
+    def _answer(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(b"<html>welcome</html>")
+
+    do_GET = do_HEAD = _answer
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def bad_registries(tmp_path_factory, registries):
+    """(name, mirror host, extra args, expected message) of a registry that is down, one that refuses the
+    credentials (docker-registry with htpasswd; auth.json with a wrong password) and one that answers garbage."""
+    work = tmp_path_factory.mktemp("bad-registries")
+    guarded = start_registry(work / "guarded", auth=("beskar", "right"))
+    garbage = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
+    thread = threading.Thread(target=garbage.serve_forever, daemon=True)
+    thread.start()
+    authfile = work / "auth.json"
+    authfile.write_text(json.dumps({"auths": {guarded.host: {
+        "auth": base64.b64encode(b"beskar:wrong").decode()}}}))
+    down = f"127.0.0.1:{free_port()}"
+    yield [("down", down, [], f"registry {down} is not reachable"),
+           ("refuses", guarded.host, ["--authfile", str(authfile)], f"registry {guarded.host} refused the credentials"),
+           ("garbage", f"127.0.0.1:{garbage.server_address[1]}", [], "without a manifest digest")]
+    garbage.shutdown()
+    garbage.server_close()
+    guarded.stop()
+
+
+def test_a_registry_down_refusing_or_not_a_registry_is_one_message_exit_2_and_no_lock(
+        environment, fleet, bad_registries, tmp_path):
+    for name, host, extra, message in bad_registries:
+        root = tmp_path / name
+        shutil.copytree(fleet, root, ignore=shutil.ignore_patterns("images.lock.yaml"))
+        settings = (root / "beskar.yaml").read_text()
+        mirror_host = yaml.safe_load(settings)["defaults"]["mirror"]["registry"].split("/")[0]
+        (root / "beskar.yaml").write_text(settings.replace(mirror_host, host))
+        for command in ("verify", "lock"):
+            result = beskar(environment, root, "images", command, "--site", SITE, "--insecure", *extra)
+            assert result.returncode == 2, (name, command, result.stdout, result.stderr)
+            assert message in result.stderr, (name, result.stderr)
+            assert "Traceback" not in result.stderr
+            assert result.stderr.count("error:") == 1
+        assert not (root / "sites" / SITE / "images.lock.yaml").exists(), name

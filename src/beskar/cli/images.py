@@ -12,7 +12,7 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from beskar.cli.build import ChartSourceOption, _overrides
+from beskar.cli.build import ChartSourceOption, chart_overrides
 from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
 from beskar.fleet import load_fleet
 from beskar.operations import images as imagery
@@ -55,7 +55,7 @@ def _sites(fleet: Path, site: str | None) -> list[str]:
 
 
 def _inventories(fleet: Path, site: str | None, chart_source: list[str] | None) -> list[imagery.Inventory]:
-    options = BuildOptions(chart_sources=run(lambda: _overrides(chart_source)))
+    options = BuildOptions(chart_sources=run(lambda: chart_overrides(chart_source)))
     return [run(lambda: imagery.inventory(fleet, name, options)) for name in _sites(fleet, site)]
 
 

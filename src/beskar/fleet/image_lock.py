@@ -23,6 +23,7 @@ _HEADER = ("# Written by `beskar images lock`: the digest of each image the site
 class LockedImage:
     digest: str  # sha256:...
     taken: str  # ISO 8601 UTC time the digest was read from the mirror
+    line: int = 0  # where the lock file names it (0: not read from a file)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def read_image_lock(root: Path, site: str) -> ImageLock | None:
         elif not isinstance(taken, str):
             problems.append(Problem(f"image {image}: `taken` must be the time the digest was read", where))
         else:
-            images[str(image)] = LockedImage(digest, taken)
+            images[str(image)] = LockedImage(digest, taken, where.line)
     if problems:
         raise InputError(problems)
     return ImageLock(dict(sorted(images.items())), relative)
