@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import yaml
 
 from beskar.build import BuiltObject, ReleaseBuild, SiteBuild
 from beskar.build.images import ImageSource, site_images
@@ -135,3 +136,19 @@ def test_render_refuses_a_broken_lock_at_its_line_and_writes_nothing(demo_fleet,
     assert "sites/prod-brno/images.lock.yaml:2:3: image quay.io/airshipit/nova:2025.1-ubuntu_noble: digest must be" \
         in result.stderr
     assert nova.read_bytes() == before
+
+
+def test_skopeo_sync_yaml_for_a_nested_mirror():
+    from beskar.build.images import SiteImage
+    from beskar.cli.images import _skopeo
+    from beskar.operations.images import Inventory
+
+    inventory = Inventory("s1", "m.example.org/cache", "nested", (
+        SiteImage("m.example.org/cache/quay.io/x/y:1", "quay.io/x/y:1", True, ()),
+        SiteImage(f"m.example.org/cache/registry.k8s.io/a/b:v1@{DIGEST}", f"registry.k8s.io/a/b:v1@{DIGEST}",
+                  False, ())))
+    text = _skopeo([inventory])
+    assert text.splitlines()[0] == "# s1: skopeo sync --all --scoped --src yaml --dest docker THIS_FILE " \
+                                   "m.example.org/cache"
+    assert yaml.safe_load(text) == {"quay.io": {"images": {"x/y": ["1"]}},
+                                    "registry.k8s.io": {"images": {"a/b": [DIGEST]}}}

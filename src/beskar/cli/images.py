@@ -84,7 +84,8 @@ def _skopeo(inventories: list[imagery.Inventory]) -> str:
             by_registry: dict[str, dict[str, list[str]]] = {}
             for image in wanted:
                 registry, _, rest = image.source.partition("/")
-                name, _, tag = rest.rpartition("@")[0].rpartition(":") if "@" in rest else rest.rpartition(":")
+                name, at, digest = rest.partition("@")  # skopeo sync takes tags and digests alike
+                name, _, tag = (name, "", digest) if at else name.rpartition(":")
                 by_registry.setdefault(registry, {}).setdefault(name, []).append(tag)
             document = {registry: {"images": {name: sorted(set(tags)) for name, tags in sorted(repos.items())}}
                         for registry, repos in sorted(by_registry.items())}
