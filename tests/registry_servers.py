@@ -3,6 +3,7 @@ config (deletion enabled, optionally htpasswd auth), and tiny images written by 
 with skopeo."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import io
@@ -47,7 +48,6 @@ class Registry:
         connection = http.client.HTTPConnection(self.host, timeout=10)
         headers = dict(headers or {})
         if self.auth:
-            import base64
             headers["Authorization"] = "Basic " + base64.b64encode(":".join(self.auth).encode()).decode()
         connection.request(method, path, headers=headers)
         response = connection.getresponse()

@@ -18,7 +18,6 @@ from beskar.fleet import load_fleet
 from beskar.operations import images as imagery
 from beskar.operations.build import BuildOptions
 from beskar.plan.steps import ResultType
-from beskar.problems import InputError, Problem
 
 app = typer.Typer(
     help="The container images a site pulls: every container and init container of its built objects (`beskar "
@@ -60,14 +59,8 @@ def _inventories(fleet: Path, site: str | None, chart_source: list[str] | None) 
 
 
 def _registry_options(insecure: bool, authfile: Path | None, sources: list[str] | None) -> imagery.RegistryOptions:
-    remap = {}
-    for value in sources or []:
-        registry, sep, location = value.partition("=")
-        if not sep or not registry or not location:
-            run(lambda: (_ for _ in ()).throw(InputError([Problem(
-                f"--from {value!r} is not REGISTRY=HOST[/PATH]", hint="e.g. --from quay.io=cache.example.org:5000")])))
-        remap[registry] = location
-    return imagery.RegistryOptions(insecure=insecure, authfile=authfile, sources=remap)
+    return imagery.RegistryOptions(insecure=insecure, authfile=authfile,
+                                   sources=run(lambda: imagery.parse_sources(sources or [])))
 
 
 def _image_json(image) -> dict:
@@ -129,7 +122,7 @@ def images(
             table = Table(title=f"{inventory.site}: {len(inventory.images)} images"
                                 f"{f' from {inventory.mirror}' if inventory.mirror else ''}")
             for column in ("image (upstream)", "tag", "releases", "uses"):
-                table.add_column(column)
+                table.add_column(column, overflow="fold")
             for image in inventory.images:
                 name = image.upstream or f"[red]{escape(image.image)} (not from the mirror)[/]"
                 table.add_row(escape(name) if image.upstream else name, "mutable" if image.mutable else "fixed",

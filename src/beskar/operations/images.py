@@ -42,6 +42,18 @@ class Inventory:
         return tuple(image for image in self.images if image.upstream is None)
 
 
+def parse_sources(values: list[str]) -> dict[str, str]:
+    """`--from REGISTRY=HOST[/PATH]` values: where to copy an upstream registry's images from."""
+    sources = {}
+    for value in values:
+        registry, sep, location = value.partition("=")
+        if not sep or not registry or not location:
+            raise InputError([Problem(f"--from {value!r} is not REGISTRY=HOST[/PATH]",
+                                      hint="e.g. --from quay.io=cache.example.org:5000")])
+        sources[registry] = location
+    return sources
+
+
 def inventory(root: Path, site: str, build: BuildOptions = BuildOptions()) -> Inventory:
     """Every image the site's built objects pull or make their operators start, with their users."""
     compiled = compile_fleet(root, [site])
