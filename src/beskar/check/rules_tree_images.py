@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any, Iterator
 
+from beskar.catalog import catalog
 from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.check.repository import FluxRepository
 from beskar.check.resources import Resource
 from beskar.check.rules_tree_schema import applied
-from beskar.render.images import split_image
-
-# openstack-helm and LOCI tags: 2025.1-ubuntu_noble, 2024.2, 2025.1-ubuntu_noble-20250101
-_RELEASE_TAG = re.compile(r"^(\d{4}\.[12])(?:$|[-_])")
+from beskar.render.images import mirror_image
 
 
 def images_of(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -62,11 +59,9 @@ def image_registries(repository: FluxRepository) -> Iterator[Finding]:
     for site, resource, path, image in _cluster_images(repository):
         mirror = repository.options.facts(site or ".").mirror
         if mirror and not image.startswith(mirror.rstrip("/") + "/"):
-            registry, rest, tag = split_image(image.rstrip(":"))
-            flat = "__".join([registry, *rest.split("/")])
             yield report("tree/image-registry", f"{resource.label()}: image {image} is not from the mirror {mirror}",
                          **resource.at(path), site=site,
-                         hint=f"mirror it and use {mirror.rstrip('/')}/{flat}:{tag}")
+                         hint=f"mirror it and use {mirror_image(image.rstrip(':'), mirror)}")
 
 
 @rule("tree/image-tag", Severity.WARNING, Scope.TREE,
@@ -83,9 +78,7 @@ def image_tags(repository: FluxRepository) -> Iterator[Finding]:
 
 
 def release_of(image: str) -> str | None:
-    tag = tag_of(image)
-    match = _RELEASE_TAG.match(tag or "")
-    return match.group(1) if match else None
+    return catalog().release_of_tag(tag_of(image) or "")
 
 
 @rule("tree/image-release-mix", Severity.WARNING, Scope.TREE,

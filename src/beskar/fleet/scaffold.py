@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Callable
 
@@ -107,6 +108,32 @@ def fleet_skeleton(context: InitContext) -> dict[str, bytes]:
         "sites/.gitkeep": b"",
         ".gitignore": b".beskar/\ngl-code-quality-report.json\n",
     }
+
+
+PLAYBOOK_DIR = "ansible"  # in the package (src/beskar/ansible/) and in a fleet
+
+
+def playbook_files() -> dict[str, bytes]:
+    """The host playbook Beskar ships: relative path under ansible/ -> content, sorted by path."""
+    files: dict[str, bytes] = {}
+
+    def walk(node: Traversable, prefix: str) -> None:
+        for child in node.iterdir():
+            if child.name == "__pycache__":
+                continue
+            if child.is_dir():
+                walk(child, f"{prefix}{child.name}/")
+            else:
+                files[f"{prefix}{child.name}"] = child.read_bytes()
+
+    walk(resources.files("beskar").joinpath(PLAYBOOK_DIR), "")
+    return dict(sorted(files.items()))
+
+
+@scaffold("hosts", new_fleet_only=True)
+def host_playbook(context: InitContext) -> dict[str, bytes]:
+    """The host playbook, for `ansible-playbook -i inventory/<site>/hosts/inventory.yaml ansible/site.yml`."""
+    return {f"{PLAYBOOK_DIR}/{path}": content for path, content in playbook_files().items()}
 
 
 @scaffold("check")

@@ -19,8 +19,7 @@ def split_image(image: str) -> tuple[str, str, str]:
         name, tag = image, "latest"
     first, _, rest = name.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):
-        # docker.io/busybox is docker.io/library/busybox: one name per image
-        return first, f"library/{rest}" if first == "docker.io" and "/" not in rest else rest, tag
+        return first, rest, tag
     return "docker.io", name if "/" in name else f"library/{name}", tag
 
 
@@ -64,6 +63,8 @@ def canonical_image(image: str) -> str:
     """`busybox` -> `docker.io/library/busybox:latest`: one spelling per image, to compare and look up."""
     image, at, digest = image.partition("@")
     registry, path, tag = split_image(image)
+    if registry == "docker.io" and "/" not in path:  # docker.io/busybox is docker.io/library/busybox
+        path = f"library/{path}"
     return f"{registry}/{path}:{tag}{at}{digest}"
 
 
