@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from beskar.catalog.chart_images import ImageKnowledge
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -174,6 +176,11 @@ class Catalog:
         """labels.<group> -> "key=value" for the chart, with Beskar's placement applied."""
         defaults = self._default_selectors.get(chart, {})
         return {**defaults, **self.node_labels["selectors"].get(chart, {})}
+
+    @cached_property
+    def image_knowledge(self) -> ImageKnowledge:
+        """Each upstream chart's image settings, the objects naming images operators start, mutable tags."""
+        return ImageKnowledge.parse(_read_yaml("chart_images.yaml"))
 
     @cached_property
     def chart_versions(self) -> dict[str, dict[str, str]]:

@@ -24,6 +24,7 @@ class CheckSettings(Strict):
         default=None, description="a fleet's own flavor naming convention: a regex with groups family, vcpus, "
         "ram (GiB) and optional disk (ephemeral GiB); default: the field's grammar <family>.<N>core-<M>ram[...]")
     mirror: str | None = Field(default=None, description="registry every image must come from (lint)")
+    image_lock_max_age_days: int = Field(default=90, ge=1, description="a site's image lock older than this warns")
 
     def enabled(self, rule_id: str) -> bool:
         return not any(fnmatchcase(rule_id, pattern) for pattern in self.disable)

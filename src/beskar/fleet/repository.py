@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import os
-
 from beskar.fleet.documents import KeyPath, Positions, read_document, read_regular_file
+from beskar.fleet.image_lock import ImageLock, read_image_lock
 from beskar.fleet.layering import Provenance, merge_layers
 from beskar.problems import InputError, Origin, Problem
 from beskar.tree import settle
@@ -37,6 +37,8 @@ class LayeredSite:
     files: tuple[str, ...]
     # The bytes of sites/<site>/secrets.sops.yaml as they are (encrypted; never decrypted here), or None.
     secrets_file: bytes | None = None
+    # sites/<site>/images.lock.yaml: the digests render pins, or None.
+    image_lock: ImageLock | None = None
 
     def origin(self, path: KeyPath) -> Origin | None:
         """The place that last set `path`, or of its nearest ancestor that has one (else the site file's top)."""
@@ -151,7 +153,8 @@ def _layer_site(root: Path, name: str, relative: str, defaults: tuple[Any, Posit
     files.append(relative)
     data, provenance = merge_layers(layers)
     data["name"] = name
-    return LayeredSite(name, profile, data, provenance, tuple(files), _secrets_bytes(root, name))
+    return LayeredSite(name, profile, data, provenance, tuple(files), _secrets_bytes(root, name),
+                       read_image_lock(root, name))
 
 
 def site_directories(root: Path) -> tuple[list[str], list[Problem]]:

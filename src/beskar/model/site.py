@@ -103,6 +103,8 @@ class ChartSource(Strict):
 
 class Mirror(Strict):
     registry: str = Field(description="e.g. mirror.example.org/cache; images become REGISTRY/upstream__path:tag")
+    layout: Literal["flat", "nested"] = Field(
+        default="flat", description="flat: REGISTRY/quay.io__airshipit__nova:tag; nested: REGISTRY/quay.io/airshipit/nova:tag")
 
 
 class CephPool(Strict):

@@ -51,7 +51,7 @@ def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
         raise InputError(problems)
     rendered = {
         name: render_site(site, knowledge, fleet.settings, bootstrapped=name in fleet.bootstrapped,
-                          secrets_file=fleet.sites[name].secrets_file)
+                          secrets_file=fleet.sites[name].secrets_file, image_lock=fleet.sites[name].image_lock)
         for name, site in sites.items()
     }
     return CompiledFleet(fleet, sites, rendered)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from beskar.catalog import Catalog
+from beskar.catalog import Catalog, ComponentSpec
 from beskar.model import Site
+from beskar.render.images import chart_image_values
 from beskar.render.openstack import deep_merge
 
 Values = dict[str, Any]
@@ -96,3 +97,12 @@ SUPPORT_VALUES: dict[str, Callable[[Site, Catalog], Values]] = {
     "rook-ceph-cluster": _rook_cluster,
     "kube-prometheus-stack": _monitoring,
 }
+
+
+def support_values(site: Site, spec: ComponentSpec, catalog: Catalog, locks: Mapping[str, str]) -> Values:
+    """The chart's values: every image through the site's mirror (in the chart's own layout, locked digests
+    pinned), then Beskar's settings, then the user's."""
+    images = catalog.image_knowledge.charts.get(spec.chart, ())
+    mirror = site.mirror.registry if site.mirror else None
+    layout = site.mirror.layout if site.mirror else "flat"
+    return deep_merge(chart_image_values(images, mirror, layout, locks), SUPPORT_VALUES[spec.name](site, catalog))
