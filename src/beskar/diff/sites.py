@@ -1,0 +1,72 @@
+"""One site's diff between two revisions: model, rendered files, objects and risk flags, or why it could not be made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from beskar.diff.changes import Failure, Manifest, SiteDiff, Status
+from beskar.diff.models import diff_models
+from beskar.diff.objects import diff_objects
+from beskar.diff.risks import NodeLabels, flags
+from beskar.diff.trees import diff_trees
+from beskar.fleet import LayeredSite
+from beskar.model import Site
+from beskar.tree import Tree
+
+
+@dataclass(frozen=True)
+class SiteSide:
+    """A site as one revision compiles, renders and (when built) builds it."""
+
+    site: Site
+    layered: LayeredSite
+    tree: Tree
+    manifests: tuple[Manifest, ...]
+    nodes: NodeLabels = field(default_factory=dict)
+    failures: tuple[Failure, ...] = ()  # releases that did not build; their objects are not compared
+    built: bool = False
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A revision in which the site does not compile at all."""
+
+    failures: tuple[Failure, ...]
+
+
+Compiled = SiteSide | Broken | None  # None: the revision has no such site
+
+
+def diff_site(name: str, base: Compiled, head: Compiled, *, everything: bool = False, salt: str = "") -> SiteDiff:
+    """What the change does to one site. A revision that fails is reported as failed, never as every object
+    removed or added."""
+    broken = [f for side in (base, head) if isinstance(side, Broken) for f in side.failures]
+    if broken:
+        return SiteDiff(name, Status.FAILED, failures=tuple(broken))
+    assert not isinstance(base, Broken) and not isinstance(head, Broken)
+    if base is None and head is None:
+        return SiteDiff(name, Status.UNCHANGED)
+    model = diff_models((base.site, base.layered) if base else None, (head.site, head.layered) if head else None)
+    files = diff_trees(base.tree if base else None, head.tree if head else None)
+    failures = tuple(f for side in (base, head) if side for f in side.failures)
+    failed = {f.release for f in failures if f.release}
+    before = tuple(m for m in (base.manifests if base else ()) if m.release not in failed)
+    after = tuple(m for m in (head.manifests if head else ()) if m.release not in failed)
+    objects = diff_objects(before, after, everything=everything, salt=f"{salt}/{name}")
+    risks = flags(objects, before, after, head.nodes if head else {})
+    if failures:
+        status = Status.FAILED
+    elif base is None:
+        status = Status.ADDED
+    elif head is None:
+        status = Status.REMOVED
+    else:
+        status = Status.CHANGED if model or files or objects else Status.UNCHANGED
+    built = bool(head.built if head else base.built)
+    return SiteDiff(name, status, tuple(model), tuple(files), tuple(objects), tuple(risks), failures, built)
+
+
+def unchanged(base: Compiled, head: Compiled) -> bool:
+    """Both revisions compile the site to the same model and tree: nothing to build, nothing to show."""
+    return (isinstance(base, SiteSide) and isinstance(head, SiteSide) and base.tree == head.tree
+            and base.site == head.site)
+
