@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from beskar.diff.changes import Failure, Manifest, SiteDiff, Status
+from dataclasses import dataclass, field, replace
+from beskar.diff.changes import Failure, Manifest, ObjectKey, SiteDiff, Status
 from beskar.diff.models import diff_models
 from beskar.diff.objects import diff_objects
 from beskar.diff.risks import NodeLabels, flags
@@ -70,3 +70,16 @@ def unchanged(base: Compiled, head: Compiled) -> bool:
     return (isinstance(base, SiteSide) and isinstance(head, SiteSide) and base.tree == head.tree
             and base.site == head.site)
 
+
+
+def only_releases(result: SiteDiff, releases: frozenset[str]) -> SiteDiff:
+    """The part of a site's diff about some HelmReleases: their objects and the HelmRelease objects themselves."""
+    def wanted(release: str, key: ObjectKey) -> bool:
+        return release in releases or (key.kind == "HelmRelease" and key.name in releases)
+
+    objects = tuple(o for o in result.objects if wanted(o.release, o.key))
+    keys = {str(o.key) for o in objects}
+    risks = tuple(f for f in result.flags if f.subject in keys or f.release in releases)
+    failures = tuple(f for f in result.failures if not f.release or f.release in releases)
+    status = result.status if objects or failures or result.status is not Status.CHANGED else Status.UNCHANGED
+    return replace(result, status=status, objects=objects, flags=risks, failures=failures)
