@@ -6,11 +6,11 @@ import json
 from collections import Counter
 from typing import Any, Iterator
 
-from beskar.diff.changes import (Change, FieldChange, FileChange, FleetDiff, ObjectChange, SiteDiff, Status,
-                                 TextChange, ValueChange)
+from beskar.diff.changes import Change, FieldChange, FleetDiff, SiteDiff, Status, TextChange, ValueChange
 from beskar.problems import Origin
 
 SCHEMA = "beskar.diff/v1"
+NOTE_LINES = 12  # per object or file in a merge-request note
 _SIGN = {Change.ADDED: "+", Change.CHANGED: "~", Change.REMOVED: "-"}
 
 
@@ -85,6 +85,11 @@ def _place(origin: Origin | None) -> str:
     return f"{origin.file}:{origin.line} ({origin.layer})" if origin else "default"
 
 
+def _moved(change: ValueChange) -> bool:
+    """Another line set the value in the head revision than in the base (a column alone is no move)."""
+    return _place(change.base) != _place(change.head)
+
+
 def value_line(change: ValueChange) -> str:
     """`openstack.nova.cpu_allocation_ratio: 3.0 -> 2.5, sites/prod-brno/site.yaml:44 (site:prod-brno)`."""
     if change.change is Change.ADDED:
@@ -92,7 +97,7 @@ def value_line(change: ValueChange) -> str:
     if change.change is Change.REMOVED:
         return f"{change.path}: removed (was {shown(change.old)}, {_place(change.base)})"
     where = _place(change.head)
-    if change.base != change.head:
+    if _moved(change):
         where += f"; was {_place(change.base)}"
     return f"{change.path}: {shown(change.old)} -> {shown(change.new)}, {where}"
 
@@ -168,7 +173,7 @@ def _site_markdown(site: SiteDiff) -> list[str]:
                   "| value | old | new | set by |", "|---|---|---|---|"]
         for value in site.model:
             where = _place(value.head if value.change is not Change.REMOVED else value.base)
-            if value.change is Change.CHANGED and value.base != value.head:
+            if value.change is Change.CHANGED and _moved(value):
                 where += f" (was {_place(value.base)})"
             lines.append(f"| {_code(value.path)} | {_md(shown(value.old, 60))} | {_md(shown(value.new, 60))} "
                          f"| {_md(where)} |")
@@ -179,20 +184,26 @@ def _site_markdown(site: SiteDiff) -> list[str]:
             owner = f"{change.layer}/{change.release}" if change.release else change.layer
             folded = f" ({change.folded} chart label change(s) folded)" if change.folded else ""
             lines.append(f"- {_SIGN[change.change]} {_code(str(change.key))} in {_code(owner)}{folded}")
-            body = list(detail_lines(change.fields, change.texts))
-            if body:
-                lines += ["  ```diff", *(f"  {line}" for line in body), "  ```"]
+            lines += _fenced(list(detail_lines(change.fields, change.texts)))
         lines.append("")
     if site.files:
         lines += ["**Rendered files**", ""]
         for change in site.files:
             lines.append(f"- {_SIGN[change.change]} {_code(change.path)} ({change.area.value})")
-            body = list(detail_lines(change.fields, change.texts))
-            if body:
-                lines += ["  ```diff", *(f"  {line}" for line in body), "  ```"]
+            lines += _fenced(list(detail_lines(change.fields, change.texts)))
         lines.append("")
     lines += ["</details>", ""]
     return lines
+
+
+def _fenced(body: list[str]) -> list[str]:
+    """A change's lines as a code block, the first NOTE_LINES of them (the JSON output has every line)."""
+    if not body:
+        return []
+    shown_lines = body[:NOTE_LINES]
+    if len(body) > NOTE_LINES:
+        shown_lines.append(f"… {len(body) - NOTE_LINES} more line(s) (`--format json` has them all)")
+    return ["  ```diff", *(f"  {line}" for line in shown_lines), "  ```"]
 
 
 def as_markdown(diff: FleetDiff, limit_bytes: int | None = None) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 from typing import Any, Iterator, NamedTuple
 
 from beskar.diff.changes import Change
@@ -17,20 +19,34 @@ class Leaf(NamedTuple):
     new: Any
 
 
-def _named(items: Any) -> bool:
-    """A list whose items Kubernetes (and layering) match by `name`: containers, env, volumes, ports."""
-    if not isinstance(items, list) or not items:
-        return False
-    names = [item.get("name") for item in items if isinstance(item, dict)]
-    return len(names) == len(items) and all(isinstance(n, (str, int)) for n in names) and len(set(names)) == len(names)
+# Keys that name the items of a list: containers, env, volumes and ports by `name`, MAAS machines by `hostname`.
+IDENTITY_KEYS = ("name", "hostname")
 
 
-def _matchable(old: Any, new: Any) -> bool:
-    return (_named(old) or old == []) and (_named(new) or new == []) and (old or new)
+def identity(items: Any) -> str | None:
+    """The key every item of the list is uniquely named by, if any."""
+    if not isinstance(items, list) or not items or not all(isinstance(item, dict) for item in items):
+        return None
+    for key in IDENTITY_KEYS:
+        names = [item.get(key) for item in items]
+        if all(isinstance(n, (str, int)) for n in names) and len(set(names)) == len(names):
+            return key
+    return None
+
+
+def _common_identity(old: list[Any], new: list[Any]) -> str | None:
+    if not old and not new:
+        return None
+    keys = {identity(items) for items in (old, new) if items}
+    return keys.pop() if len(keys) == 1 and None not in keys else None
+
+
+def _token(item: Any) -> str:
+    return json.dumps(item, sort_keys=True, default=str)
 
 
 def compare(old: Any, new: Any, path: Path = ()) -> Iterator[Leaf]:
-    """Every difference between `old` and `new`, deepest first-differing level, in document order."""
+    """Every difference between `old` and `new`, at the deepest level where they differ, in document order."""
     if old == new:
         return
     if old is MISSING:
@@ -40,17 +56,31 @@ def compare(old: Any, new: Any, path: Path = ()) -> Iterator[Leaf]:
     elif isinstance(old, dict) and isinstance(new, dict):
         for key in list(old) + [k for k in new if k not in old]:
             yield from compare(old.get(key, MISSING), new.get(key, MISSING), path + (key,))
-    elif isinstance(old, list) and isinstance(new, list) and _matchable(old, new):
-        before = {item["name"]: item for item in old}
-        after = {item["name"]: item for item in new}
+    elif isinstance(old, list) and isinstance(new, list) and (key := _common_identity(old, new)):
+        before = {item[key]: item for item in old}
+        after = {item[key]: item for item in new}
         for name in list(before) + [n for n in after if n not in before]:
             yield from compare(before.get(name, MISSING), after.get(name, MISSING), path + (Named(name),))
-    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and \
+    elif isinstance(old, list) and isinstance(new, list) and \
             any(isinstance(item, (dict, list)) for item in old + new):
-        for position, (before_item, after_item) in enumerate(zip(old, new)):
-            yield from compare(before_item, after_item, path + (position,))
+        yield from _sequence(old, new, path)
     else:
         yield Leaf(path, Change.CHANGED, old, new)
+
+
+def _sequence(old: list[Any], new: list[Any], path: Path) -> Iterator[Leaf]:
+    """Lists of unnamed maps (valuesFrom, tolerations): items matched by equality, the rest by position."""
+    matcher = difflib.SequenceMatcher(None, [_token(i) for i in old], [_token(i) for i in new], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+        for offset in range(paired):
+            yield from compare(old[i1 + offset], new[j1 + offset], path + (j1 + offset,))
+        for index in range(i1 + paired, i2):
+            yield Leaf(path + (index,), Change.REMOVED, old[index], MISSING)
+        for index in range(j1 + paired, j2):
+            yield Leaf(path + (index,), Change.ADDED, MISSING, new[index])
 
 
 class Named(str):
@@ -77,7 +107,8 @@ def get(document: Any, path: Path, default: Any = None) -> Any:
     value = document
     for step in path:
         if isinstance(step, Named) and isinstance(value, list):
-            value = next((i for i in value if isinstance(i, dict) and i.get("name") == str(step)), MISSING)
+            key = identity(value) or "name"
+            value = next((i for i in value if isinstance(i, dict) and str(i.get(key)) == str(step)), MISSING)
         elif isinstance(value, dict):
             value = value.get(step, MISSING)
         elif isinstance(value, list) and isinstance(step, int) and step < len(value):
