@@ -42,3 +42,8 @@ def run_beskar():
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+# Real chart sources for the build tests (session-scoped: one clone, one repository server, one build).
+from build_sources import (build_cache, built_fleet, example_sources, helm_repository, oci_registry,  # noqa: E402,F401
+                           osh_clone)

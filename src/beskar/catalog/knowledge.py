@@ -127,6 +127,16 @@ class Catalog:
         return _read_yaml("node_labels.yaml")
 
     @cached_property
+    def build_provided(self) -> list[dict[str, str]]:
+        """Objects pods use that no chart manifest makes (jobs and operators create them at run time)."""
+        return _read_yaml("build_provided.yaml")["provided"]
+
+    @cached_property
+    def build_pods(self) -> list[dict[str, str]]:
+        """Label sets of pods that run without a workload in the build (static pods, operator-made pods)."""
+        return _read_yaml("build_provided.yaml")["pods"]
+
+    @cached_property
     def host_roles(self) -> dict[str, Any]:
         """role -> packages and sysctl the host playbook sets on nodes of that role."""
         return _read_yaml("host_roles.yaml")["roles"]

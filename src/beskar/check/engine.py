@@ -12,6 +12,7 @@ from beskar.check.findings import RULES, Finding, Rule, Scope, Severity
 from beskar.check.settings import CheckSettings
 
 if TYPE_CHECKING:
+    from beskar.check.build import BuiltSite
     from beskar.check.repository import FluxRepository
     from beskar.fleet import LayeredSite
     from beskar.model import Site
@@ -24,6 +25,7 @@ class Subject:
     sites: tuple[tuple[Site, LayeredSite], ...] = ()
     repository: FluxRepository | None = None
     texts: Mapping[str, str] = field(default_factory=dict)
+    builds: tuple[BuiltSite, ...] = ()  # beskar check --build
 
 
 def _run_rule(rule: Rule, subject: Subject) -> Iterable[Finding]:
@@ -33,6 +35,9 @@ def _run_rule(rule: Rule, subject: Subject) -> Iterable[Finding]:
     elif rule.scope is Scope.FLEET:
         if subject.sites:
             yield from rule.run(list(subject.sites))
+    elif rule.scope is Scope.BUILD:
+        for built in subject.builds:
+            yield from rule.run(built)
     elif subject.repository is not None:
         yield from rule.run(subject.repository)
 
@@ -78,6 +83,8 @@ def applicable_rules(subject: Subject, settings: CheckSettings = CheckSettings()
     scopes = {Scope.TREE} if subject.repository is not None else set()
     if subject.sites:
         scopes |= {Scope.MODEL, Scope.FLEET}
+    if subject.builds:
+        scopes.add(Scope.BUILD)
     return [RULES[r] for r in sorted(RULES) if settings.enabled(r) and RULES[r].scope in scopes]
 
 

@@ -18,6 +18,7 @@ class Scope(StrEnum):
     MODEL = "model"  # over a typed Site (and its layered document, for positions)
     FLEET = "fleet"  # over all typed sites of a fleet together (e.g. pools unique across sites)
     TREE = "tree"  # over a rendered or hand-written Flux tree
+    BUILD = "build"  # over the final objects of a site's build (beskar check --build)
 
 
 @dataclass(frozen=True, order=True)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from beskar.operations import compilation
 from beskar.operations.demo import write_demo
-from beskar.cli import check, diff, entities, init, maas, secrets
+from beskar.cli import build, check, diff, entities, init, maas, secrets
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, out, run
 from beskar.clients.git import GitUnavailable, init_and_commit
 from beskar.tree import Change
@@ -31,6 +31,8 @@ app = typer.Typer(
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(maas.app, name="maas")
 app.add_typer(check.app)
+app.add_typer(build.app)
+app.add_typer(build.charts_app, name="charts")
 app.add_typer(init.app)
 app.add_typer(diff.app)
 app.add_typer(entities.app, name="entities")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from beskar.operations import build as building
 from beskar.operations import compilation
 from beskar import tree as trees
 from beskar.check.documents import paused_gc
@@ -70,13 +71,16 @@ def _lint(root: Path, mirror: str | None, charts: Path | None, disable: list[str
 
 
 def check(root: Path, sites: list[str] | None = None, *, charts: Path | None = None,
-          disable: list[str] = ()) -> Review:
-    """Check a fleet: its typed sites (model rules), the tree it renders (tree rules), and its staleness."""
+          disable: list[str] = (), build: building.BuildOptions | None = None) -> Review:
+    """Check a fleet: its typed sites (model rules), the tree it renders (tree rules), and its staleness; with
+    `build`, also every site's final objects (the build rules)."""
+    builds = building.built_sites(Path(root), sites, build) if build is not None else ()
     with paused_gc():
-        return _check(Path(root), sites, charts, list(disable))
+        return _check(Path(root), sites, charts, list(disable), builds)
 
 
-def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: list[str]) -> Review:
+def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: list[str],
+           builds: tuple = ()) -> Review:
     root = Path(root)
     compiled, differences = compilation.render_fleet(root, sites, check=True)
     settings = _fleet_settings(root, list(disable))
@@ -103,7 +107,7 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
         for file in layered.files:
             if file not in texts:
                 texts[file] = (root / file).read_text(encoding="utf-8")
-    subject = Subject(typed, repository, texts)
+    subject = Subject(typed, repository, texts, builds)
     findings = run_rules(subject, settings)
     return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
                   tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)))
