@@ -100,9 +100,10 @@ def test_config_file_in_a_secret_by_line_with_credentials_as_digests():
 def test_same_secret_value_gives_the_same_digest_and_placeholders_stay_readable():
     assert masked_line("password = x1", "s") == masked_line("password = x1", "s")
     assert masked_line("password = x1", "s") != masked_line("password = x2", "s")
-    assert masked_line("password = BESKAR_SECRET[nova.oslo_db.nova.password]", "s").endswith("]")
+    assert masked_line("password = BESKAR_SECRET.nova.oslo_db.nova.password", "s").endswith(".password")
     assert "pass@" not in masked_line("transport_url = rabbit://nova:pass@rabbitmq:5672/", "s")
-    assert masked_line("connection = mysql://nova:BESKAR_SECRET[k]@db/nova", "s").endswith("@db/nova")
+    assert masked_line("connection = mysql://nova:BESKAR_SECRET.nova.oslo_db.nova.password@db/nova",
+                       "s").endswith("@db/nova")
     assert masked_line("username = nova", "s") == "username = nova"
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from beskar.cli.build import ChartSourceOption, JobsOption, chart_overrides
 from beskar.cli.output import FleetOption, SiteOption, out, run
 from beskar.diff import Change, FleetDiff, Side, SiteDiff, Status
 from beskar.diff.report import as_json, as_markdown, detail_lines, headline, summary, value_line
@@ -47,16 +48,22 @@ def diff_command(
     = None,
     everything: Annotated[bool, typer.Option("--all", help="Also show the chart version labels every chart bump "
                                                            "rewrites (folded by default).")] = False,
+    build: Annotated[bool, typer.Option("--build/--no-build", help="Build every object with the real charts, as "
+                                        "`beskar build` does (default), or diff only the rendered Flux objects "
+                                        "(HelmReleases, Kustomizations: no chart sources needed).")] = True,
+    chart_source: ChartSourceOption = None,
+    jobs: JobsOption = None,
 ) -> None:
     """Show what a change does to each site: the model values that changed with the file:line that set them, the
     rendered files, every object added, changed or removed (config files inside ConfigMaps and Secrets line by
     line, secret values only as digests), and risks: pods that restart, Jobs that re-run, pruned objects.
 
-    Both revisions are checked out into temporary git worktrees and compiled with this Beskar.
+    Both revisions are checked out into temporary git worktrees and compiled with this Beskar; only the sites
+    whose model or rendered tree changed are built (renders are cached, see `beskar charts`).
     Exit codes: 0 no differences, 1 differences, 2 unusable input or a revision that does not build.
     """
-    options = DiffOptions(tuple(site or ()), frozenset(release or ()), everything)
-    result = run(lambda: diff_revisions(fleet, base, head, options))
+    result = run(lambda: diff_revisions(fleet, base, head, DiffOptions(
+        tuple(site or ()), frozenset(release or ()), everything, build, chart_overrides(chart_source), jobs)))
     if output_format is DiffFormat.JSON:
         out.print_json(json.dumps(as_json(result)))
     elif output_format is DiffFormat.MARKDOWN:

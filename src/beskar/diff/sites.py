@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from beskar.diff.changes import Failure, Manifest, ObjectKey, SiteDiff, Status
+from typing import Mapping
+from beskar.diff.changes import Failure, Flag, Manifest, ObjectKey, Risk, SiteDiff, Status
 from beskar.diff.models import diff_models
 from beskar.diff.objects import diff_objects
 from beskar.diff.risks import NodeLabels, flags
@@ -24,6 +25,7 @@ class SiteSide:
     nodes: NodeLabels = field(default_factory=dict)
     failures: tuple[Failure, ...] = ()  # releases that did not build; their objects are not compared
     built: bool = False
+    charts: Mapping[str, str] = field(default_factory=dict)  # release -> chart version it was built from
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ def diff_site(name: str, base: Compiled, head: Compiled, *, everything: bool = F
     after = tuple(m for m in (head.manifests if head else ()) if m.release not in failed)
     objects = diff_objects(before, after, everything=everything, salt=f"{salt}/{name}")
     risks = flags(objects, before, after, head.nodes if head else {})
+    if base and head:
+        risks += _chart_moves(base.charts, head.charts)
     if failures:
         status = Status.FAILED
     elif base is None:
@@ -63,6 +67,13 @@ def diff_site(name: str, base: Compiled, head: Compiled, *, everything: bool = F
         status = Status.CHANGED if model or files or objects else Status.UNCHANGED
     built = bool(head.built if head else base.built)
     return SiteDiff(name, status, tuple(model), tuple(files), tuple(objects), tuple(risks), failures, built)
+
+
+def _chart_moves(before: Mapping[str, str], after: Mapping[str, str]) -> list[Flag]:
+    """Releases built from another chart version (a GitRepository tag moved, a version constraint resolved anew)."""
+    return [Flag(Risk.CHART_VERSION, f"HelmRelease {release}", f"chart version {before[release]} -> {version}",
+                 release) for release, version in sorted(after.items())
+            if release in before and before[release] != version]
 
 
 def unchanged(base: Compiled, head: Compiled) -> bool:

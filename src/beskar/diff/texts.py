@@ -20,7 +20,7 @@ _SECTION = re.compile(r"^\s*\[[^\]]+\]\s*$")
 _SENSITIVE_KEY = re.compile(r"(pass(word|wd)?|secret|token|credential|private|_key\b|^key\b|auth_key|psk)", re.I)
 _URL_USERINFO = re.compile(r"://[^/\s:@]+:[^@\s]+@")
 # What `beskar build` puts in place of every secret value: safe to show.
-_PLACEHOLDER = re.compile(r"BESKAR_SECRET\[[^\]]*\]")
+_PLACEHOLDER = re.compile(r"BESKAR_SECRET(\.[\w.\-]+|\[[^\]]*\])")
 _KEY_VALUE = re.compile(r"^(\s*[-#;]?\s*)([^=:\s][^=:]*?)(\s*[=:]\s*)(.*)$")
 
 
