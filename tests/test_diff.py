@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from beskar.operations import secrets as site_secrets
+from beskar.secrets import age
+from build_sources import source_arguments
+
 SCENARIOS = Path(__file__).parent / "diff_scenarios"
 CASES = sorted(p.name for p in SCENARIOS.iterdir() if (p / "change.yaml").is_file())
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
@@ -34,15 +38,18 @@ def demo_repository(tmp_path_factory) -> Path:
     return root
 
 
-def apply_change(root: Path, change: dict, run_beskar) -> None:
+def apply_change(root: Path, change: dict, monkeypatch) -> None:
     for edit in change.get("edits", []):
         path = root / edit["file"]
         text = path.read_text()
         assert text.count(edit["old"]) == 1, f"{edit['file']} must hold the edited text exactly once"
         path.write_text(text.replace(edit["old"], edit["new"]))
-    if "beskar" in change:
-        done = run_beskar(*change["beskar"], cwd=root, env=_operator_key(root))
-        assert done.returncode == 0, done.stderr
+    if "rotate" in change:
+        rotate = change["rotate"]
+        monkeypatch.setattr(site_secrets, "today", lambda: rotate["day"])
+        key = root / "demo-keys" / "DEMO-operator.agekey"
+        done = site_secrets.rotate(root, rotate["site"], rotate["keys"], lambda: age.load_identities([key]))
+        assert done.site == rotate["site"]
 
 
 def _operator_key(root: Path) -> dict[str, str]:
@@ -50,12 +57,12 @@ def _operator_key(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def scenario_repository(demo_repository: Path, tmp_path: Path, run_beskar, request) -> tuple[Path, dict]:
+def scenario_repository(demo_repository: Path, tmp_path: Path, monkeypatch, request) -> tuple[Path, dict]:
     case = request.param
     root = tmp_path / "fleet"
     shutil.copytree(demo_repository, root, symlinks=True)
     change = yaml.safe_load((SCENARIOS / case / "change.yaml").read_text())
-    apply_change(root, change, run_beskar)
+    apply_change(root, change, monkeypatch)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", change["description"])
     return root, change
@@ -144,17 +151,63 @@ def check_site(site: dict, summary: dict, expected: dict) -> None:
     for got, want in zip(site["failures"], expected.get("failures", [])):
         assert got["side"] == want["side"] and want["message"] in got["message"]
         assert got["place"].startswith(want["place"] + ":")
+        assert got["release"] == want.get("release", "")
+    for change, most in expected.get("objects_at_most", {}).items():
+        assert summary["objects"][change] <= most
+    if "restarts" in expected:
+        assert len(summary["restarts"]) == len(expected["restarts"]), summary["restarts"]
+        for got, want in zip(summary["restarts"], expected["restarts"]):
+            assert got["subject"].startswith(want["prefix"]) and got["nodes"] == want["nodes"]
+    for want in expected.get("text_lines", []):
+        texts = [t for o in site["objects"] if _subject(o).startswith(want["object_prefix"])
+                 for t in o["texts"] if t["path"] == want["file"]]
+        assert texts, [_subject(o) for o in site["objects"]]
+        for text in texts:
+            assert all(line in text["lines"] for line in want["lines"]), text["lines"]
     if "failures" in expected:
         assert len(site["failures"]) == len(expected["failures"])
 
 
-@pytest.mark.parametrize("scenario_repository", CASES, indirect=True)
-def test_scenario(scenario_repository, run_beskar, request):
+def _modes() -> list[tuple[str, str]]:
+    found = []
+    for case in CASES:
+        found.append((case, "rendered"))
+        if "built" in yaml.safe_load((SCENARIOS / case / "expect.yaml").read_text()):
+            found.append((case, "built"))
+    return found
+
+
+@pytest.fixture
+def diff_arguments(request):
+    """The arguments and environment of `beskar diff` in a mode: the rendered Flux objects (--no-build), or built
+    through the real charts (the reference sources, one cache for the session)."""
+    def arguments(mode: str, expect: dict) -> tuple[list[str], dict[str, str]]:
+        if mode == "rendered":
+            return ["--no-build"], {}
+        sources = request.getfixturevalue("example_sources")
+        cache = request.getfixturevalue("build_cache")
+        releases = [part for release in expect.get("releases", []) for part in ("--release", release)]
+        return [*source_arguments(sources), *releases], {"BESKAR_CACHE": str(cache)}
+    return arguments
+
+
+@pytest.mark.parametrize("scenario_repository,mode", _modes(), indirect=["scenario_repository"])
+def test_scenario(scenario_repository, mode, run_beskar, diff_arguments, request):
     root, change = scenario_repository
     case = request.node.callspec.params["scenario_repository"]
     expect = yaml.safe_load((SCENARIOS / case / "expect.yaml").read_text())
-    as_json = run_beskar("diff", "HEAD~1", "HEAD", "--format", "json", cwd=root)
-    assert as_json.returncode == expect["exit"], as_json.stderr
+    if mode == "built":
+        expect = expect["built"]
+    extra, env = diff_arguments(mode, expect)
+    if "secret" in change:
+        env = {**env, **_operator_key(root)}  # the build decrypts with it: its output must still show no value
+
+    def beskar_diff(*options: str):
+        done = run_beskar("diff", "HEAD~1", "HEAD", *extra, *options, cwd=root, env=env, timeout=900)
+        assert done.returncode == expect["exit"], done.stdout[-2000:] + done.stderr[-3000:]
+        return done
+
+    as_json = beskar_diff("--format", "json")
     report = json.loads(as_json.stdout)
     assert report["schema"] == "beskar.diff/v1"
     assert report["head"]["commit"] == git(root, "rev-parse", "HEAD").strip()
@@ -162,11 +215,13 @@ def test_scenario(scenario_repository, run_beskar, request):
     summaries = {s["site"]: s for s in report["summary"]}
     assert sorted(summaries) == sorted(expect["sites"])
     for name, expected in expect["sites"].items():
-        check_site(_site(report, name), summaries[name], expected)
+        site = _site(report, name)
+        if expected["status"] == "changed":
+            assert site["built"] is (mode == "built")
+        check_site(site, summaries[name], expected)
 
-    markdown = run_beskar("diff", "HEAD~1", "HEAD", "--format", "markdown", cwd=root)
-    assert markdown.returncode == expect["exit"], markdown.stderr
-    golden = SCENARIOS / case / "expected.md"
+    markdown = beskar_diff("--format", "markdown")
+    golden = SCENARIOS / case / ("expected.md" if mode == "rendered" else "expected-built.md")
     if os.environ.get("BESKAR_UPDATE_GOLDEN"):
         golden.write_text(normalise(markdown.stdout))
     assert normalise(markdown.stdout) == golden.read_text()
@@ -175,8 +230,7 @@ def test_scenario(scenario_repository, run_beskar, request):
             assert f"<summary><b>{name}</b>" in markdown.stdout
 
     if "secret" in change:  # no format may show a decrypted value, before or after the rotation
-        rich = run_beskar("diff", "HEAD~1", "HEAD", cwd=root)
-        assert rich.returncode == expect["exit"], rich.stderr
+        rich = beskar_diff()
         values = [_secret_value(root, change["secret"], revision, run_beskar) for revision in ("HEAD~1", "HEAD")]
         assert values[0] != values[1]
         for output in (as_json.stdout, markdown.stdout, rich.stdout, rich.stderr):
@@ -198,7 +252,7 @@ def _secret_value(root: Path, secret: dict, revision: str, run_beskar) -> str:
 
 
 def test_no_change_is_exit_0_and_same_bytes_twice(demo_repository, run_beskar):
-    first = run_beskar("diff", "HEAD", "HEAD", "--format", "markdown", cwd=demo_repository)
+    first = run_beskar("diff", "HEAD", "HEAD", "--format", "markdown", cwd=demo_repository)  # nothing to build
     assert first.returncode == 0, first.stderr
     assert "No site changes (2 site(s) compared)." in first.stdout
     working = run_beskar("diff", "--format", "json", cwd=demo_repository)  # working tree vs merge-base with main
@@ -215,7 +269,7 @@ def test_output_is_deterministic(scenario_repository, run_beskar):
     for seed in ("0", "1", "12345"):
         for form in ("json", "markdown", "rich"):
             env = {"PYTHONHASHSEED": seed}
-            done = run_beskar("diff", "HEAD~1", "HEAD", "--format", form, cwd=root, env=env)
+            done = run_beskar("diff", "HEAD~1", "HEAD", "--no-build", "--format", form, cwd=root, env=env)
             assert done.returncode == 1, done.stderr
             outputs.add((form, done.stdout))
     assert len(outputs) == 3  # one output per format, whatever the hash seed
@@ -224,15 +278,17 @@ def test_output_is_deterministic(scenario_repository, run_beskar):
 @pytest.mark.parametrize("scenario_repository", ["release-image-pin"], indirect=True)
 def test_site_release_and_limit_options(scenario_repository, run_beskar):
     root, _ = scenario_repository
-    only = run_beskar("diff", "HEAD~1", "HEAD", "--site", "prod-brno", "--format", "json", cwd=root)
+    only = run_beskar("diff", "HEAD~1", "HEAD", "--no-build", "--site", "prod-brno", "--format", "json", cwd=root)
     assert only.returncode == 0, only.stderr
     report = json.loads(only.stdout)
     assert [s["site"] for s in report["sites"]] == ["prod-brno"] and report["different"] is False
-    nova = json.loads(run_beskar("diff", "HEAD~1", "HEAD", "--release", "nova", "--format", "json", cwd=root).stdout)
+    nova = json.loads(run_beskar("diff", "HEAD~1", "HEAD", "--no-build", "--release", "nova", "--format", "json",
+                                 cwd=root).stdout)
     ostrava = _site(nova, "prod-ostrava")
     assert [_subject(o) for o in ostrava["objects"]] == ["HelmRelease openstack/nova"]
     assert {f["subject"] for f in ostrava["flags"]} == {"HelmRelease openstack/nova"}
-    short = run_beskar("diff", "HEAD~1", "HEAD", "--format", "markdown", "--limit-bytes", "4000", cwd=root)
+    short = run_beskar("diff", "HEAD~1", "HEAD", "--no-build", "--format", "markdown", "--limit-bytes", "4000",
+                       cwd=root)
     assert short.returncode == 1
     assert len(short.stdout.encode()) <= 4000
     assert "**truncated**" in short.stdout and short.stdout.count("```") % 2 == 0
@@ -258,7 +314,7 @@ def test_shallow_clone(scenario_repository, tmp_path, run_beskar):
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "-q", "--depth", "2", root.as_uri(), str(deep))
     git(tmp_path, "clone", "-q", "--depth", "1", root.as_uri(), str(shallow))
-    works = run_beskar("diff", "HEAD~1", "HEAD", "--format", "json", cwd=deep)
+    works = run_beskar("diff", "HEAD~1", "HEAD", "--no-build", "--format", "json", cwd=deep)
     assert works.returncode == 1, works.stderr
     assert _site(json.loads(works.stdout), "prod-brno")["status"] == "changed"
     missing = run_beskar("diff", "HEAD~1", "HEAD", cwd=shallow)

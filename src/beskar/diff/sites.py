@@ -84,9 +84,12 @@ def unchanged(base: Compiled, head: Compiled) -> bool:
 
 
 def only_releases(result: SiteDiff, releases: frozenset[str]) -> SiteDiff:
-    """The part of a site's diff about some HelmReleases: their objects and the HelmRelease objects themselves."""
+    """The part of a site's diff about some HelmReleases: their objects, their HelmRelease objects, and what the
+    layers apply themselves (the Secret they read, Namespaces); other releases' objects are left out."""
     def wanted(release: str, key: ObjectKey) -> bool:
-        return release in releases or (key.kind == "HelmRelease" and key.name in releases)
+        if release:
+            return release in releases
+        return key.kind != "HelmRelease" or key.name in releases
 
     objects = tuple(o for o in result.objects if wanted(o.release, o.key))
     keys = {str(o.key) for o in objects}
