@@ -176,3 +176,9 @@ def test_added_and_removed_objects_are_listed_without_fields():
     base, head = _objects(), _objects()[:-1]
     changes = diff_objects(base, head)
     assert [(str(c.key), c.change, c.fields) for c in changes] == [("Job openstack/nova-db-sync", Change.REMOVED, ())]
+
+
+def test_a_daemonset_no_node_runs_restarts_nothing():
+    base, head = _objects(), _objects(checksum="bbb")
+    found = flags(diff_objects(base, head), base, head, {"ctl-1": NODES["ctl-1"]})
+    assert found == []

@@ -11,6 +11,7 @@ from beskar.problems import Origin
 
 SCHEMA = "beskar.diff/v1"
 NOTE_LINES = 12  # per object or file in a merge-request note
+SUMMARY_RESTARTS = 3  # workloads named in the summary table
 _SIGN = {Change.ADDED: "+", Change.CHANGED: "~", Change.REMOVED: "-"}
 
 
@@ -222,7 +223,9 @@ def as_markdown(diff: FleetDiff, limit_bytes: int | None = None) -> str:
         objects = " / ".join(str(counts["objects"][c.value]) for c in Change)
         files = " / ".join(str(counts["files"][c.value]) for c in Change)
         restarts = ", ".join(f"{_md(f.subject)}" + (f" ({f.nodes} node(s))" if f.nodes is not None else "")
-                             for f in site.restarts) or "–"
+                             for f in site.restarts[:SUMMARY_RESTARTS]) or "–"
+        if len(site.restarts) > SUMMARY_RESTARTS:
+            restarts += f" and {len(site.restarts) - SUMMARY_RESTARTS} more"
         flags = ", ".join(f"{risk} {count}" for risk, count in counts["flags"].items() if risk != "restart") or "–"
         head.append(f"| {_md(site.site)} | {site.status.value} | {objects} | {files} | {restarts} | {flags} |")
     head.append("")

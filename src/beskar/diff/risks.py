@@ -137,7 +137,8 @@ def _flags_of(change: ObjectChange, old: Manifest | None, new: Manifest | None, 
             where = f"on {count} node(s)" if count is not None else "on every node it selects"
         else:
             where = f"{(new.body.get('spec') or {}).get('replicas', 1)} replica(s)"
-        yield Flag(Risk.RESTART, subject, f"pod template changed: pods restart ({where})", release, count)
+        if count != 0:  # a DaemonSet no node runs restarts nothing (nova-compute-default beside the families')
+            yield Flag(Risk.RESTART, subject, f"pod template changed: pods restart ({where})", release, count)
     if key.kind == "Job" and any(_under(p, "spec") for p in paths):
         yield Flag(Risk.JOB_RERUN, subject, "Job spec changed: it is immutable, so Flux replaces it and it runs "
                                             "again", release)
