@@ -77,7 +77,7 @@ def test_each_flavor_family_daemonset_carries_its_cpu_allocation_ratio(built_fle
             spec = _pod_spec(daemonset.body)
             terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
             families = {v for t in terms["nodeSelectorTerms"] for e in t["matchExpressions"]
-                        if e["key"] == "beskar.io/flavor-family" and e["operator"] == "In" for v in e["values"]}
+                        if e["key"] == "beskar-flavor-family" and e["operator"] == "In" for v in e["values"]}
             secrets = [v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v]
             conf = next(_secret_file(site.find("Secret", "openstack", s), "nova.conf") for s in secrets
                         if site.find("Secret", "openstack", s) is not None

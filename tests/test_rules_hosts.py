@@ -81,7 +81,7 @@ def test_a_label_no_node_carries_is_an_error(example_fleet):
 
 def test_a_flavor_family_used_without_labelled_computes_is_found(example_fleet):
     site, _ = next(p for p in pairs(example_fleet) if p[0].name == "prod-ostrava")
-    key = "beskar.io/flavor-family"
+    key = "beskar-flavor-family"
     nova = {"kind": "HelmRelease", "metadata": {"name": "nova"}, "spec": {"values": {"conf": {"overrides": {
         "nova_compute": {"labels": [{"label": {"key": key, "values": [family]}} for family in ("e1", "c3", "g2")]}}}}}}
     assert unlabelled_families(site, [nova]) == ["c3", "g2"]  # ostrava has e1 and c2 computes only
@@ -90,8 +90,8 @@ def test_a_flavor_family_used_without_labelled_computes_is_found(example_fleet):
 def test_the_rendered_nova_overrides_are_read(example_fleet):
     site, _ = next(p for p in pairs(example_fleet) if p[0].name == "prod-brno")
     found = selected_labels(_helm_releases(site))
-    assert {v for (k, v) in found if k == "beskar.io/flavor-family"} == {"e1", "c2", "c3", "g2"}
-    assert found[("beskar.io/flavor-family", "c3")] == ["nova: values.conf.overrides.nova_compute.labels.2.label"]
+    assert {v for (k, v) in found if k == "beskar-flavor-family"} == {"e1", "c2", "c3", "g2"}
+    assert found[("beskar-flavor-family", "c3")] == ["nova: values.conf.overrides.nova_compute.labels.2.label"]
 
 
 def test_flavor_families_without_hardware_at_a_site_are_not_an_error(example_fleet):

@@ -97,6 +97,15 @@ def digest_directory(path: Path) -> str:
     return "sha256:" + outer.hexdigest()
 
 
+def stamp_directory(path: Path) -> str:
+    """A cheap fingerprint (paths, sizes, modification times): unchanged stamp, unchanged files."""
+    outer = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        info = file.stat()
+        outer.update(f"{file.relative_to(path).as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+    return outer.hexdigest()
+
+
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -125,10 +134,9 @@ class ChartCache:
         if final.exists():
             shutil.rmtree(final, ignore_errors=True) if final.is_dir() else final.unlink()
         os.replace(staged, final)
-        marker = final.with_name(final.name + ".json")
-        temporary = marker.with_name(marker.name + ".tmp")
-        temporary.write_text(json.dumps(manifest, sort_keys=True))
-        os.replace(temporary, marker)
+        if final.is_dir():
+            manifest = {**manifest, "stamp": stamp_directory(final)}
+        self._write_marker(final.with_name(final.name + ".json"), manifest)
 
     def _valid(self, entry: Path) -> dict[str, Any] | None:
         if entry in self._verified:
@@ -140,11 +148,24 @@ class ChartCache:
             manifest = json.loads(marker.read_text())
         except (OSError, ValueError):
             return None
-        actual = digest_directory(entry) if entry.is_dir() else "sha256:" + _sha256_file(entry)
-        if manifest.get("digest") != actual:
+        if entry.is_dir():
+            # Contents are hashed again only when a file's size or time moved since the entry was published.
+            stamp = stamp_directory(entry)
+            if manifest.get("stamp") != stamp:
+                if manifest.get("digest") != digest_directory(entry):
+                    return None
+                manifest = {**manifest, "stamp": stamp}
+                self._write_marker(marker, manifest)
+        elif manifest.get("digest") != "sha256:" + _sha256_file(entry):
             return None
         self._verified[entry] = manifest
         return manifest
+
+    @staticmethod
+    def _write_marker(marker: Path, manifest: dict[str, Any]) -> None:
+        temporary = marker.with_name(marker.name + f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(manifest, sort_keys=True))
+        os.replace(temporary, marker)
 
     # ---- the chart of a HelmRelease
 

@@ -139,6 +139,11 @@ class FetchedRelease:
     chart: ChartIdentity
 
 
+def render_jobs(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> list[RenderJob]:
+    """The distinct renders a build of the sites needs (for benchmarks/build.py's floor)."""
+    return [job for _, job in sorted(_plan(root, sites, options).jobs.items())]
+
+
 def fetch_charts(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> list[FetchedRelease]:
     """`beskar charts fetch`: every chart the sites' HelmReleases need, into the cache; nothing rendered."""
     plan = _plan(root, sites, options)
