@@ -108,8 +108,10 @@ def test_same_secret_value_gives_the_same_digest_and_placeholders_stay_readable(
 
 
 def test_yaml_inside_a_configmap_is_diffed_after_sorting_its_keys():
-    change = diff_text("data.policy.yaml", "b: 2\na: 1\n", "a: 1\nb: 3\n")
+    change = diff_text('data["policy.yaml"]', "b: 2\na: 1\n", "a: 1\nb: 3\n")
     assert change.format == "yaml" and change.lines == ("@@ line 2", "-b: 2", "+b: 3")
+    assert diff_text('data["nova_keystone_authtoken.conf"]', "a = 1\n", "a = 2\n").format == "ini"
+    assert diff_text("data.start", "#!/bin/sh\nexec a\n", "#!/bin/sh\nexec b\n").format == "text"
 
 
 def test_chart_version_labels_fold_unless_all():

@@ -98,17 +98,23 @@ def gitlab_job(root: Path, name: str = "beskar-check") -> dict:
 def run_job(root: Path, job: dict, env: dict[str, str]) -> subprocess.CompletedProcess:
     """The job's script lines as GitLab's shell runs them: stop at the first failing line."""
     script = "set -e\n" + "\n".join(job["script"])
-    return subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+
+
+def local_chart_sources(root: Path, env: dict[str, str], cache: Path) -> dict[str, str]:
+    """The fleet's chart sources pointed at the reference copies (fleet.build.chart_sources), and the session's
+    chart cache: the environment the CI jobs run in."""
+    fleet_file = root / "beskar.yaml"
+    sources = {"openstack-helm": str(BUNDLE), **{name: str(HELM_REPOSITORY) for name in UPSTREAM_SOURCES}}
+    fleet_file.write_text(fleet_file.read_text().replace(
+        "    # chart_sources: {openstack-helm: ../openstack-helm}", f"    chart_sources: {json.dumps(sources)}"))
+    return {**env, "BESKAR_CACHE": str(cache)}
 
 
 def test_gitlab_job_fails_on_errors_and_keeps_the_code_quality_report(shim, tmp_path, build_cache):
     need_reference()  # the job runs `beskar check --build`: the charts, from local copies of the sources
     root = broken_fleet(tmp_path / "fleet")
-    fleet_file = root / "beskar.yaml"
-    sources = {"openstack-helm": str(BUNDLE), **{name: str(HELM_REPOSITORY) for name in UPSTREAM_SOURCES}}
-    fleet_file.write_text(fleet_file.read_text().replace(
-        "    # chart_sources: {openstack-helm: ../openstack-helm}", f"    chart_sources: {json.dumps(sources)}"))
-    shim = {**shim, "BESKAR_CACHE": str(build_cache)}
+    shim = local_chart_sources(root, shim, build_cache)
     scaffold.init_fleet(root)
     job = gitlab_job(root)
     report = job["artifacts"]["reports"]["codequality"]
@@ -132,9 +138,12 @@ def test_gitlab_job_fails_on_errors_and_keeps_the_code_quality_report(shim, tmp_
     assert {i["check_name"] for i in remaining} == {DEMO_WARNING} and {i["severity"] for i in remaining} == {"minor"}
 
 
-def test_merge_request_job_keeps_the_diff_note_and_fails_only_when_the_change_breaks_a_site(shim, tmp_path):
+def test_merge_request_job_keeps_the_diff_note_and_fails_only_when_the_change_breaks_a_site(shim, tmp_path,
+                                                                                             build_cache):
+    need_reference()  # the job builds both revisions: the charts, from local copies of the sources
     root = tmp_path / "fleet"
     demo.write_demo(root)
+    shim = local_chart_sources(root, shim, build_cache)
     scaffold.init_fleet(root)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
     subprocess.run([*git, "init", "-q", "-b", "main"], cwd=root, check=True)
@@ -152,6 +161,7 @@ def test_merge_request_job_keeps_the_diff_note_and_fails_only_when_the_change_br
     assert changed.returncode == 0, changed.stdout + changed.stderr  # differences are what a merge request shows
     note = (root / "beskar-diff.md").read_text()
     assert "<summary><b>prod-brno</b>" in note and "openstack.nova.cpu_allocation_ratio" in note
+    assert "**Objects** (built)" in note and "+cpu_allocation_ratio = 2.5" in note
     site.write_text(site.read_text().replace("cpu_allocation_ratio: 2.5", "cpu_allocation_ratio: fast"))
     subprocess.run([*git, "commit", "-q", "-am", "broken"], cwd=root, check=True)
     broken = run_job(root, job, env)

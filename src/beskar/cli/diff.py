@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterable, Optional
 
 import typer
 from rich.markup import escape
@@ -14,7 +14,7 @@ from rich.table import Table
 from beskar.cli.build import ChartSourceOption, JobsOption, chart_overrides
 from beskar.cli.output import FleetOption, SiteOption, out, run
 from beskar.diff import Change, FleetDiff, Side, SiteDiff, Status
-from beskar.diff.report import as_json, as_markdown, detail_lines, headline, summary, value_line
+from beskar.diff.report import SIGN, as_json, as_markdown, detail_lines, headline, summary, value_line
 from beskar.operations.diff import DiffOptions, diff as diff_revisions
 
 app = typer.Typer()
@@ -27,7 +27,6 @@ class DiffFormat(StrEnum):
 
 
 _STYLE = {Change.ADDED: "green", Change.CHANGED: "yellow", Change.REMOVED: "red"}
-_SIGN = {Change.ADDED: "+", Change.CHANGED: "~", Change.REMOVED: "-"}
 
 
 @app.command(name="diff")
@@ -108,16 +107,16 @@ def _rich_site(site: SiteDiff) -> None:
             out.print(f"    [{_STYLE[value.change]}]{escape(value_line(value))}[/]", soft_wrap=True)
     for change in site.objects:
         owner = f"{change.layer}/{change.release}" if change.release else change.layer
-        out.print(f"  [{_STYLE[change.change]}]{_SIGN[change.change]} {escape(str(change.key))}[/] "
+        out.print(f"  [{_STYLE[change.change]}]{SIGN[change.change]} {escape(str(change.key))}[/] "
                   f"[dim]{escape(owner)}[/]", soft_wrap=True)
         _rich_detail(detail_lines(change.fields, change.texts))
     for file in site.files:
-        out.print(f"  [{_STYLE[file.change]}]{_SIGN[file.change]} {escape(file.path)}[/] [dim]{file.area.value}[/]",
+        out.print(f"  [{_STYLE[file.change]}]{SIGN[file.change]} {escape(file.path)}[/] [dim]{file.area.value}[/]",
                   soft_wrap=True)
         _rich_detail(detail_lines(file.fields, file.texts))
 
 
-def _rich_detail(lines) -> None:
+def _rich_detail(lines: Iterable[str]) -> None:
     for line in lines:
         stripped = line.lstrip()
         style = "red" if stripped.startswith("-") else "green" if stripped.startswith("+") else "default"

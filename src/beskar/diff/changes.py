@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from beskar.build.objects import ObjectKey  # an object's identity in a cluster: (kind, namespace, name)
 from beskar.problems import Origin
 
 
@@ -13,17 +14,6 @@ class Change(StrEnum):
     ADDED = "added"
     CHANGED = "changed"
     REMOVED = "removed"
-
-
-class ObjectKey(NamedTuple):
-    """An object's identity in a cluster: what Kubernetes (and Flux's pruning) keys it by."""
-
-    kind: str
-    namespace: str  # "" for cluster-scoped kinds
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
 
 
 class Manifest(NamedTuple):

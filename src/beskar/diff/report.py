@@ -12,7 +12,7 @@ from beskar.problems import Origin
 SCHEMA = "beskar.diff/v1"
 NOTE_LINES = 12  # per object or file in a merge-request note
 SUMMARY_RESTARTS = 3  # workloads named in the summary table
-_SIGN = {Change.ADDED: "+", Change.CHANGED: "~", Change.REMOVED: "-"}
+SIGN = {Change.ADDED: "+", Change.CHANGED: "~", Change.REMOVED: "-"}
 
 
 def _origin(origin: Origin | None) -> dict[str, Any] | None:
@@ -134,7 +134,7 @@ def headline(site: SiteDiff) -> str:
     for change in Change:
         if objects[change.value]:
             parts.append(f"{objects[change.value]} object(s) {change.value}")
-    files = sum(1 for _ in site.files)
+    files = len(site.files)
     if files:
         parts.append(f"{files} file(s)")
     if site.restarts:
@@ -184,13 +184,13 @@ def _site_markdown(site: SiteDiff) -> list[str]:
         for change in site.objects:
             owner = f"{change.layer}/{change.release}" if change.release else change.layer
             folded = f" ({change.folded} chart label change(s) folded)" if change.folded else ""
-            lines.append(f"- {_SIGN[change.change]} {_code(str(change.key))} in {_code(owner)}{folded}")
+            lines.append(f"- {SIGN[change.change]} {_code(str(change.key))} in {_code(owner)}{folded}")
             lines += _fenced(list(detail_lines(change.fields, change.texts)))
         lines.append("")
     if site.files:
         lines += ["**Rendered files**", ""]
         for change in site.files:
-            lines.append(f"- {_SIGN[change.change]} {_code(change.path)} ({change.area.value})")
+            lines.append(f"- {SIGN[change.change]} {_code(change.path)} ({change.area.value})")
             lines += _fenced(list(detail_lines(change.fields, change.texts)))
         lines.append("")
     lines += ["</details>", ""]

@@ -101,20 +101,3 @@ def dotted(path: Path) -> str:
             text += ("." if text else "") + str(step)
     return text
 
-
-def get(document: Any, path: Path, default: Any = None) -> Any:
-    """The value at a path `compare` gave (named steps pick the list item by name)."""
-    value = document
-    for step in path:
-        if isinstance(step, Named) and isinstance(value, list):
-            key = identity(value) or "name"
-            value = next((i for i in value if isinstance(i, dict) and str(i.get(key)) == str(step)), MISSING)
-        elif isinstance(value, dict):
-            value = value.get(step, MISSING)
-        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
-            value = value[step]
-        else:
-            value = MISSING
-        if value is MISSING:
-            return default
-    return value

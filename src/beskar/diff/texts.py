@@ -12,7 +12,7 @@ import yaml
 
 from beskar.diff.changes import TextChange
 
-_INI = re.compile(r"\.(conf|ini|cfg)$|^(nova|neutron|keystone|glance|cinder|placement|heat)\b.*\.conf", re.I)
+_INI = re.compile(r"\.(conf|ini|cfg)$", re.I)
 _YAML = re.compile(r"\.(ya?ml)$", re.I)
 _JSON = re.compile(r"\.json$", re.I)
 _SECTION = re.compile(r"^\s*\[[^\]]+\]\s*$")
@@ -22,6 +22,13 @@ _URL_USERINFO = re.compile(r"://[^/\s:@]+:[^@\s]+@")
 # What `beskar build` puts in place of every secret value: safe to show.
 _PLACEHOLDER = re.compile(r"BESKAR_SECRET(\.[\w.\-]+|\[[^\]]*\])")
 _KEY_VALUE = re.compile(r"^(\s*[-#;]?\s*)([^=:\s][^=:]*?)(\s*[=:]\s*)(.*)$")
+
+
+def file_name(path: str) -> str:
+    """The key a file is held under: `data["nova.conf"]` -> nova.conf, `spec.values.conf.policy` -> policy."""
+    if path.endswith('"]') and '["' in path:
+        return path[path.rindex('["') + 2:-2]
+    return path.rsplit(".", 1)[-1]
 
 
 def format_of(name: str, old: str, new: str) -> str:
@@ -82,7 +89,7 @@ def diff_text(path: str, old: str, new: str, *, secret: bool = False, salt: str 
 
     In a Secret (`secret=True`), every line that may carry a credential shows its digest instead.
     """
-    form = format_of(path, old, new)
+    form = format_of(file_name(path), old, new)
     before, after = _normalised(old, form), _normalised(new, form)
     lines: list[str] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():

@@ -10,7 +10,7 @@ from typing import Mapping
 from beskar.catalog import catalog
 from beskar.clients import git
 from beskar.build.objects import SiteBuild
-from beskar.diff import (Broken, Failure, FleetDiff, Manifest, ObjectKey, Revision, Side, SiteDiff, SiteSide, Status,
+from beskar.diff import (Broken, Failure, FleetDiff, Manifest, Revision, Side, SiteDiff, SiteSide, Status,
                          diff_site, only_releases, tree_manifests, unchanged)
 from beskar.fleet.documents import read_document
 from beskar.fleet.repository import FLEET_FILE
@@ -151,7 +151,7 @@ def _with_build(side: SiteSide, site_build: SiteBuild, which: Side) -> SiteSide:
     """The side's objects as built. The encrypted Secret stays as the tree has it (a build shows placeholders for
     its values whatever they are), so a rotated value is a changed digest."""
     encrypted = {m.key: m for m in side.manifests if m.body.get("kind") == "Secret" and "sops" in m.body}
-    manifests = tuple(encrypted.get(ObjectKey(*o.key), Manifest(o.layer, o.release, o.body))
+    manifests = tuple(encrypted.get(o.key, Manifest(o.layer, o.release, o.body))
                       for o in site_build.objects())
     failures = tuple(Failure(which, f.message, f"{f.file}:{f.line}", f.release) for f in site_build.failures)
     charts = {r.release: r.chart.version for r in site_build.releases if r.chart is not None}
