@@ -328,3 +328,16 @@ def test_worktrees_are_removed(demo_repository, run_beskar):
     run_beskar("diff", "HEAD", "HEAD", cwd=demo_repository)
     listed = git(demo_repository, "worktree", "list", "--porcelain")
     assert listed.count("worktree ") == 1
+
+
+@pytest.mark.parametrize("scenario_repository", ["flavor-ratio-one-site"], indirect=True)
+def test_charts_that_cannot_be_had_are_one_error_per_source(scenario_repository, tmp_path, run_beskar):
+    root, _ = scenario_repository
+    missing = tmp_path / "nowhere"
+    sources = [part for name in ("openstack-helm", "ingress-nginx", "prometheus-community", "rook-release")
+               for part in ("--chart-source", f"{name}={missing}")]
+    done = run_beskar("diff", "HEAD~1", "HEAD", *sources, cwd=root, env={"BESKAR_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--no-build" in done.stderr and str(missing) in done.stderr
+    problems = [line for line in done.stderr.splitlines() if line.startswith("  apps/")]
+    assert 1 <= len(problems) <= 4, done.stderr  # one per source, not one per release and revision

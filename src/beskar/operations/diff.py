@@ -125,6 +125,8 @@ def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], op
             built = builds.build_fleet(root, wanted, settings)
         except InputError as error:
             broken = _problems_by_site(error.problems, wanted)
+            if side is Side.BASE and len(broken) == len(wanted):
+                raise _unbuildable(error.problems) from None
             for name, problems in broken.items():
                 result[name] = Broken(tuple(Failure(side, p.message, str(p.origin) if p.origin else "")
                                             for p in problems))
@@ -133,6 +135,18 @@ def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], op
         for site_build in built:
             result[site_build.site] = _with_build(result[site_build.site], site_build, side)
     return result
+
+
+def _unbuildable(problems: tuple[Problem, ...]) -> InputError:
+    """The base revision builds nowhere: the charts cannot be had here (no network, a source moved), which is no
+    difference the change makes. Each cause once, at the first place it stops a release."""
+    causes: dict[str, Problem] = {}
+    for problem in problems:
+        cause = problem.message.split(": ", 1)[1] if problem.message.startswith("HelmRelease ") else problem.message
+        causes.setdefault(cause, Problem(cause, problem.origin, hint=(
+            "point the chart sources at local copies with --chart-source NAME=PATH (or fleet.build.chart_sources "
+            "in beskar.yaml), or diff the rendered Flux objects only with --no-build")))
+    return InputError(list(causes.values()))
 
 
 def _problems_by_site(problems: tuple[Problem, ...], names: list[str]) -> dict[str, list[Problem]]:
