@@ -301,3 +301,48 @@ def test_bad_input_values_from_key_the_secret_lacks(fleet_copy, example_sources,
 def test_unknown_chart_source_override_is_an_input_error(fleet_copy, tmp_path, build_cache):
     done = _build_cli(fleet_copy, ["prod-brno", "--chart-source", "openstack-helm"], build_cache)
     assert done.returncode == 2 and b"is not NAME=PATH" in done.stderr
+
+
+def test_secret_values_only_with_show_secrets(built_fleet, example_sources, build_cache, tmp_path):
+    root, _ = built_fleet
+    key = root / "demo-keys" / "DEMO-prod-brno.agekey"
+    from beskar.operations import secrets as site_secrets
+    from beskar.secrets import age
+
+    values, _ = site_secrets.show(root, "prod-brno", lambda: age.load_identities([key], {}))
+    password = values["keystone.oslo_db.keystone.password"]
+    args = ["prod-brno", "--release", "keystone", "--kind", "Secret", *source_arguments(example_sources)]
+    env = {**_cli_env(build_cache, "0"), "SOPS_AGE_KEY_FILE": str(key)}
+    hidden = subprocess.run([sys.executable, "-m", "beskar", "build", "-C", str(root), *args], capture_output=True,
+                            env=env, timeout=300)
+    shown = subprocess.run([sys.executable, "-m", "beskar", "build", "-C", str(root), *args, "--show-secrets"],
+                           capture_output=True, env=env, timeout=300)
+    assert hidden.returncode == shown.returncode == 0, hidden.stderr + shown.stderr
+
+    def decoded(stdout: bytes) -> str:
+        import yaml
+        bodies = [d for d in yaml.safe_load_all(stdout) if d]
+        return "\n".join(base64.b64decode(v).decode(errors="replace") for b in bodies
+                         for v in (b.get("data") or {}).values())
+
+    assert password not in decoded(hidden.stdout) and password.encode() not in hidden.stdout
+    assert "BESKAR_SECRET.keystone.oslo_db.keystone.password" in decoded(hidden.stdout)
+    assert password in decoded(shown.stdout)
+    for entry in build_cache.rglob("*.json"):  # nothing on disk holds the value either
+        assert password not in entry.read_text()
+
+
+def test_charts_list_and_clean(built_fleet, build_cache, tmp_path):
+    listed = subprocess.run([sys.executable, "-m", "beskar", "charts", "list", "--format", "json"], capture_output=True,
+                            env=_cli_env(build_cache, "0"), timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    entries = json.loads(listed.stdout)
+    assert {"git", "chart"} <= {e["kind"] for e in entries}
+    assert any(e["kind"] == "git" and e["ref"] == "tag 2026.1.0" for e in entries)
+    assert any(e["kind"] == "chart" and e["ref"] == "4.12.8" for e in entries)
+    other = tmp_path / "cache"
+    (other / "renders" / "ab").mkdir(parents=True)
+    (other / "renders" / "ab" / "abc.json").write_text("{}")
+    cleaned = subprocess.run([sys.executable, "-m", "beskar", "charts", "clean"], capture_output=True,
+                             env=_cli_env(other, "0"), timeout=120)
+    assert cleaned.returncode == 0 and not any(other.iterdir())

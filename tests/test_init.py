@@ -37,12 +37,15 @@ def shim(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+NIC = "{name: eno1, mac: b8:ca:3a:16:00:11}"
+
+
 def broken_fleet(root: Path) -> Path:
-    """The example fleet from `beskar demo`, rendered, with prod-brno's bond left at the default MTU under 9000-byte
-    VLANs."""
+    """The example fleet from `beskar demo`, rendered, with brno-ctl-1's management NIC set to MTU 9000 under the
+    1500-byte untagged management network."""
     demo.write_demo(root)
     site = root / "sites/prod-brno/site.yaml"
-    site.write_text(site.read_text().replace("mode: 802.3ad, mtu: 9000}", "mode: 802.3ad}"))
+    site.write_text(site.read_text().replace(NIC, NIC[:-1] + ", mtu: 9000}"))
     compilation.render_fleet(root)
     return root
 
@@ -52,8 +55,9 @@ def test_init_writes_a_new_fleet_that_checks_clean(run_beskar, tmp_path):
     done = run_beskar("init", root, "--format", "json")
     assert done.returncode == 0, done.stderr
     written = {entry["path"]: entry["action"] for entry in json.loads(done.stdout)}
+    playbook = [f"ansible/{path}" for path in scaffold.playbook_files()]
     assert written == {p: "create" for p in ["beskar.yaml", "profiles/production.yaml", "sites/.gitkeep",
-                                              ".gitignore", *CHECK_FILES]}
+                                              ".gitignore", *playbook, *CHECK_FILES]}
     assert ".beskar/" in (root / ".gitignore").read_text().splitlines()
     assert "# checks:" in (root / "beskar.yaml").read_text()  # the commented example of fleet.checks
     checked = run_beskar("check", cwd=root)
@@ -107,7 +111,7 @@ def local_chart_sources(root: Path, env: dict[str, str], cache: Path) -> dict[st
     fleet_file = root / "beskar.yaml"
     sources = {"openstack-helm": str(BUNDLE), **{name: str(HELM_REPOSITORY) for name in UPSTREAM_SOURCES}}
     fleet_file.write_text(fleet_file.read_text().replace(
-        "    # chart_sources: {openstack-helm: ../openstack-helm}", f"    chart_sources: {json.dumps(sources)}"))
+        "fleet:\n", f"fleet:\n  build: {{chart_sources: {json.dumps(sources)}}}\n", 1))
     return {**env, "BESKAR_CACHE": str(cache)}
 
 
@@ -129,7 +133,7 @@ def test_gitlab_job_fails_on_errors_and_keeps_the_code_quality_report(shim, tmp_
     assert {i["check_name"] for i in issues} == {"model/mtu-mismatch"}
     assert all(i["location"]["path"] == "sites/prod-brno/site.yaml" for i in issues)
     site = root / "sites/prod-brno/site.yaml"
-    site.write_text(site.read_text().replace("mode: 802.3ad}", "mode: 802.3ad, mtu: 9000}"))
+    site.write_text(site.read_text().replace(NIC[:-1] + ", mtu: 9000}", NIC))
     compilation.render_fleet(root)
     passed = run_job(root, job, shim)
     assert passed.returncode == 0, passed.stdout + passed.stderr
@@ -179,7 +183,7 @@ def test_pre_commit_hook_refuses_a_commit_with_errors(shim, tmp_path):
     refused = subprocess.run(hook, cwd=root, env=shim, capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and "model/mtu-mismatch" in refused.stdout, refused.stdout + refused.stderr
     site = root / "sites/prod-brno/site.yaml"
-    site.write_text(site.read_text().replace("mode: 802.3ad}", "mode: 802.3ad, mtu: 9000}"))
+    site.write_text(site.read_text().replace(NIC[:-1] + ", mtu: 9000}", NIC))
     compilation.render_fleet(root)
     subprocess.run([*git, "add", "-A"], cwd=root, check=True)
     accepted = subprocess.run(hook, cwd=root, env=shim, capture_output=True, text=True, timeout=300)
@@ -205,3 +209,20 @@ def test_other_parts_add_files_through_providers(tmp_path):
             scaffold.plan_init(context, set(), False)
     finally:
         scaffold.PROVIDERS[:] = [p for p in scaffold.PROVIDERS if not p.name.startswith("test-")]
+
+
+def test_pages_job_publishes_the_report(shim, tmp_path):
+    root = tmp_path / "fleet"
+    demo.write_demo(root)
+    scaffold.init_fleet(root)
+    assert "pages" not in yaml.safe_load((root / ".gitlab-ci.yml").read_text())  # only when asked for
+    scaffold.init_fleet(root, force=True, pages=True)
+    config = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
+    assert {k for k, v in config.items() if isinstance(v, dict) and "script" in v} == {"beskar-check", "pages"}
+    job = config["pages"]
+    assert job["artifacts"]["paths"] == ["public"] and job["stage"] == "deploy"
+    assert job["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+    done = run_job(root, job, shim)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / "public/index.html").is_file() and (root / "public/sites/prod-brno.html").is_file()
+    assert 'data-site="prod-ostrava"' in (root / "public/index.html").read_text()

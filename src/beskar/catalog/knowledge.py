@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -54,6 +55,15 @@ class ComponentSpec:
 
 
 @dataclass(frozen=True)
+class BondOptions:
+    """The kernel bonding options Beskar sets for one bond mode (None: the kernel's default)."""
+
+    lacp_rate: str | None = None
+    mii_monitor_interval: int | None = None
+    transmit_hash_policy: str | None = None
+
+
+@dataclass(frozen=True)
 class OpenPattern:
     pattern: tuple[str, ...]
     why: str
@@ -78,15 +88,17 @@ class Catalog:
     layers: tuple[Layer, ...] = ()
     components: dict[str, ComponentSpec] = field(default_factory=dict)
     helm_repositories: dict[str, str] = field(default_factory=dict)
-    namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> layer
     open_values: tuple[OpenPattern, ...] = ()
+    ceph_cluster: str = ""  # the component running the Ceph cluster OpenStack uses
+    image_tag_release: re.Pattern[str] = re.compile(r"(?!)")  # an image tag's OpenStack release (group 1)
     credentials: dict[str, Any] = field(default_factory=dict)
     _images: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     _values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> Catalog:
-        releases = _read_yaml("releases.yaml")["releases"]
+        release_data = _read_yaml("releases.yaml")
+        releases = release_data["releases"]
         components = _read_yaml("components.yaml")
         opens = _read_yaml("open_values.yaml")["open"]
         return cls(
@@ -100,10 +112,16 @@ class Catalog:
                 for name, spec in components["components"].items()
             },
             helm_repositories={name: repo["url"] for name, repo in components["helm_repositories"].items()},
-            namespaces={name: ns["layer"] for name, ns in components["namespaces"].items()},
+            ceph_cluster=components["ceph_cluster"],
+            image_tag_release=re.compile(release_data["image_tag_release"]),
             open_values=tuple(OpenPattern(tuple(o["pattern"].split(".")), o["why"]) for o in opens),
             credentials=_read_yaml("credentials.yaml"),
         )
+
+    def release_of_tag(self, tag: str) -> str | None:
+        """The OpenStack release an image tag names (2025.1-ubuntu_noble: 2025.1), or None."""
+        match = self.image_tag_release.match(tag)
+        return match.group(1) if match else None
 
     def images(self, release: str, distro: str) -> dict[str, dict[str, str]]:
         """chart -> images.tags key -> upstream image, as pinned for the release and distro."""
@@ -141,6 +159,17 @@ class Catalog:
         """role -> packages and sysctl the host playbook sets on nodes of that role."""
         return _read_yaml("host_roles.yaml")["roles"]
 
+    @property
+    def ceph_namespace(self) -> str:
+        """The namespace of the Ceph cluster (and its Rook operator) OpenStack's charts use."""
+        return self.components[self.ceph_cluster].namespace or ""
+
+    def placement(self, name: str) -> dict[str, str]:
+        """The node labels that select where a group of charts runs (node_labels.yaml `placement`)."""
+        entry = self.node_labels["placement"][name]
+        labels = self.node_labels["roles"][entry["role"]]
+        return {key: value for key, value in labels.items() if entry.get("label") in (None, key)}
+
     def node_selectors(self, chart: str) -> dict[str, str]:
         """labels.<group> -> "key=value" for the chart, with Beskar's placement applied."""
         defaults = self._default_selectors.get(chart, {})
@@ -150,5 +179,10 @@ class Catalog:
     def chart_versions(self) -> dict[str, dict[str, str]]:
         return json.loads(_read_text("values", "charts.json"))
 
-    def layer_components(self, layer: str) -> list[ComponentSpec]:
-        return sorted((c for c in self.components.values() if c.layer == layer), key=lambda c: (c.order, c.name))
+    @cached_property
+    def _bonds(self) -> dict[str, BondOptions]:
+        return {str(mode): BondOptions(**options) for mode, options in _read_yaml("links.yaml")["bonds"].items()}
+
+    def bond_options(self, mode: str) -> BondOptions:
+        """The bonding options of a bond mode (links.yaml); none for modes that need none."""
+        return self._bonds.get(mode, BondOptions())

@@ -10,7 +10,13 @@ from typing import Any
 
 import yaml
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from beskar.fleet.documents import CachedResolver
+
+
+class _Loader(CachedResolver, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    pass
+
+
 _MERGE = "tag:yaml.org,2002:merge"
 _constructor = yaml.constructor.SafeConstructor()
 # YAML -> JSON as Kubernetes reads it: timestamps and binary stay strings.

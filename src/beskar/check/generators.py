@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING, Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 from beskar.check.documents import Document
-from beskar.check.resources import Resource
-
-if TYPE_CHECKING:
-    from beskar.check.kustomize import Build, Kustomize
+from beskar.check.resources import Problem, Resource
 
 GENERATORS = {"configMapGenerator": "ConfigMap", "secretGenerator": "Secret"}
 
@@ -19,13 +17,26 @@ def sops_encrypted_text(text: str) -> bool:
     return ("sops:" in text and "mac:" in text) or '"sops":' in text or "sops_mac=" in text
 
 
-def generate(kustomize: Kustomize, build: Build, directory: str, document: Document | None,
-             spec: dict[str, Any]) -> Iterator[Resource]:
-    """One ConfigMap or Secret per generator entry, placed at that entry; its keys as kustomize names them."""
-    from beskar.check.kustomize import Problem
+@dataclass
+class Generated:
+    """What a kustomization's generators make, the files they read and the problems found on the way."""
 
-    if document is None:
-        return
+    resources: list[Resource] = field(default_factory=list)
+    reached: set[str] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def generate(directory: str, document: Document | None, spec: dict[str, Any], paths: frozenset[str],
+             text_of: Callable[[str], str | None]) -> Generated:
+    """One ConfigMap or Secret per generator entry, placed at that entry; its keys as kustomize names them."""
+    generated = Generated()
+    if document is not None:
+        generated.resources.extend(_generate(directory, document, spec, paths, text_of, generated))
+    return generated
+
+
+def _generate(directory: str, document: Document, spec: dict[str, Any], paths: frozenset[str],
+              text_of: Callable[[str], str | None], generated: Generated) -> Iterator[Resource]:
     for key, kind in GENERATORS.items():
         entries = spec.get(key)
         if not isinstance(entries, list):
@@ -39,7 +50,7 @@ def generate(kustomize: Kustomize, build: Build, directory: str, document: Docum
                 name, _, value = literal.partition("=")
                 data[name.strip()] = value
                 if kind == "Secret" and value:
-                    kustomize.problems.append(Problem(
+                    generated.problems.append(Problem(
                         "tree/plain-secret", document.file, document.line_of(where + ("literals", number)),
                         f"secretGenerator {entry['name']} has the clear-text literal {name.strip()!r}",
                         "move the value into a SOPS-encrypted file or Secret"))
@@ -50,21 +61,19 @@ def generate(kustomize: Kustomize, build: Build, directory: str, document: Docum
                     at = where + ((field,) if field == "env" else (field, number))
                     name, _, source = item.rpartition("=") if "=" in item else ("", "", item)
                     path = posixpath.normpath(posixpath.join(directory, source))
-                    if path not in kustomize.paths:
-                        kustomize.problems.append(Problem(
+                    if path not in paths:
+                        generated.problems.append(Problem(
                             "tree/missing-resource", document.file, document.line_of(at),
                             f"{key} {entry['name']}: file {source!r} does not exist"))
                         continue
-                    build.reached.add(path)
-                    text = kustomize.texts.get(path)
-                    if text is None and path in kustomize.files:
-                        text = kustomize.files[path].text
+                    generated.reached.add(path)
+                    text = text_of(path)
                     if field == "files":
                         data[name or posixpath.basename(source)] = text or ""
                     else:
                         data.update(_dotenv(text or ""))
                     if kind == "Secret" and text is not None and not sops_encrypted_text(text):
-                        kustomize.problems.append(Problem(
+                        generated.problems.append(Problem(
                             "tree/plain-secret", document.file, document.line_of(at),
                             f"secretGenerator {entry['name']} reads {source!r}, which is not SOPS-encrypted",
                             "encrypt it with sops; Flux decrypts generator files of a Kustomization with "

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
 import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from beskar.check.documents import Document, YamlFile, parse_yaml
-from beskar.check.resources import Resource, is_object, json_patch, merge_patch, resource_of
+from beskar.check.generators import generate
+from beskar.check.resources import Problem, Resource, is_object, json_patch, merge_patch, resource_of
 from beskar.check.schemas import builtins, namespaced
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 YAML_SUFFIXES = (".yaml", ".yml")
 _REMOTE = re.compile(r"^(https?://|git@|ssh://|github\.com/|gitlab\.com/)")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something a build found wrong, reported later by the rule it belongs to."""
-
-    rule: str
-    file: str
-    line: int
-    message: str
-    hint: str | None = None
 
 
 @dataclass
@@ -54,6 +45,13 @@ class Kustomize:
                 directory = parent
         self._children = {d: (sorted(subdirectories.get(d, ())), files.get(d, []))
                           for d in set(subdirectories) | set(files)}
+
+    def text_of(self, path: str) -> str | None:
+        """A file's text, whether it was parsed as YAML or not."""
+        text = self.texts.get(path)
+        if text is None and path in self.files:
+            text = self.files[path].text
+        return text
 
     def is_directory(self, path: str) -> bool:
         return path in self._children
@@ -116,10 +114,10 @@ class Kustomize:
             for index, entry in _entries(spec, key):
                 if isinstance(entry, str) and not _REMOTE.match(entry):
                     build.reached.add(posixpath.normpath(posixpath.join(directory, entry)))
-        from beskar.check.generators import generate
-
-        for resource in generate(self, build, directory, document, spec):
-            build.resources.append(resource)
+        generated = generate(directory, document, spec, self.paths, self.text_of)
+        build.resources.extend(generated.resources)
+        build.reached |= generated.reached
+        self.problems.extend(generated.problems)
         self._patches(build, directory, document, spec)
         namespace = spec.get("namespace")
         if isinstance(namespace, str) and namespace:
@@ -258,8 +256,6 @@ def _selects(target: dict[str, Any], resource: Resource) -> bool:
 
 
 def _near(path: str, paths: frozenset[str]) -> str | None:
-    import difflib
-
     siblings = [p for p in paths if posixpath.dirname(p) == posixpath.dirname(path)]
     close = difflib.get_close_matches(path, siblings, n=1)
     return f"did you mean {posixpath.basename(close[0])!r}?" if close else None

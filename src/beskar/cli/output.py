@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Callable, Optional, TypeVar
+from typing import Annotated, Callable, Literal, Optional, Sequence, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
 
 from beskar.problems import InputError
 
@@ -27,6 +30,41 @@ FleetOption = Annotated[Path, typer.Option("--fleet", "-C", help="The fleet repo
 FormatOption = Annotated[Format, typer.Option("--format", "-o", help="table for people, json for scripts.")]
 SiteArgument = Annotated[str, typer.Argument(help="The site, e.g. prod-brno.")]
 SiteOption = Annotated[Optional[list[str]], typer.Option("--site", "-s", help="Only this site (repeatable).")]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: `keep` ones (site names, releases) are never cut; the others fold, and those with a
+    `drop` rank go, highest first, while the table does not fit the terminal."""
+
+    header: str
+    keep: bool = False
+    drop: int = 0
+    justify: Literal["left", "right"] = "left"
+
+
+def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], title: str | None = None,
+                 console: Console = out) -> Table:
+    """A rich table for `rows` that fits the console's width (or is as narrow as the kept columns allow)."""
+    shown = list(range(len(columns)))
+    droppable = sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop)
+    while True:
+        table = Table(title=title)
+        for i in shown:
+            column = columns[i]
+            widest = max((len(row[i]) for row in rows), default=0)
+            if column.keep:
+                table.add_column(column.header, justify=column.justify, no_wrap=True,
+                                 min_width=max(widest, len(column.header)))
+            else:
+                table.add_column(column.header, justify=column.justify, overflow="fold")
+        for row in rows:
+            table.add_row(*(row[i] for i in shown))
+        # Measured unbounded: the minimum is then what the table needs without breaking a word.
+        needed = Measurement.get(console, console.options.update(max_width=10 ** 6), table).minimum
+        if not droppable or needed <= console.width:
+            return table
+        shown.remove(droppable.pop(0))
 
 
 def fail_input(error: InputError) -> None:

@@ -16,7 +16,8 @@ from beskar.operations import compilation
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, out, run
 from beskar.cli import sopsfiles
 from beskar.secrets import age as ages
-from beskar.operations.secrets import Change
+from beskar.operations.audit import audit as do_audit, issue_of
+from beskar.operations.secrets import Change, today
 
 app = typer.Typer(
     help="The sites' secrets: one Kubernetes Secret `common` per site in sites/<site>/secrets.sops.yaml, its "
@@ -246,18 +247,17 @@ def audit(
     Needs no private key: key names, dates (metadata annotation beskar/set-on) and recipients are
     clear text. Exit 1 when anything is found.
     """
-    from beskar.operations.audit import audit as do_audit
-    from beskar.operations.secrets import today
-
     findings = run(lambda: do_audit(fleet, site, today(), older_than))
     if output_format is Format.JSON:
-        out.print_json(json.dumps([asdict(f) for f in findings]))
+        out.print_json(json.dumps([{**f.as_json(), "issue": issue_of(f).value, "detail": f.message}
+                                   for f in findings]))
     else:
         table = Table(title=f"Secrets audit: {len(findings)} finding(s)")
         for column in ("site", "issue", "subject", "detail"):
             table.add_column(column)
         for finding in findings:
-            table.add_row(finding.site, finding.issue.value, escape(finding.subject), escape(finding.detail))
+            table.add_row(finding.site, issue_of(finding).value, escape(finding.subject or ""),
+                          escape(finding.message))
         out.print(table if findings else "no findings")
     if findings:
         raise typer.Exit(1)

@@ -9,10 +9,32 @@ import yaml
 
 from beskar.problems import InputError, Origin, Problem
 
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+_IMPLICIT_TAGS: dict[tuple[type, str, tuple[bool, bool]], str] = {}
+
+
+class CachedResolver:
+    """PyYAML's safe implicit typing (`true`, `1.5`, `~` ...) remembered per scalar text.
+
+    The composer asks it once per scalar, in Python even with libyaml, and a fleet repeats
+    the same keys and values thousands of times. Safe loaders have no path resolvers, so the
+    answer depends only on the text: the cache cannot change it.
+    """
+
+    def resolve(self, kind, value, implicit):
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (type(self), value, implicit)
+        tag = _IMPLICIT_TAGS.get(key)
+        if tag is None:
+            if len(_IMPLICIT_TAGS) > 1 << 17:  # bounded: a long-lived process reads many fleets
+                _IMPLICIT_TAGS.clear()
+            tag = _IMPLICIT_TAGS[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
+class _Loader(CachedResolver, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    pass
+
 
 # A path into a document: mapping keys, and for lists either the item's `name`
 # (lists of named items, which layering merges by name) or its index.
@@ -80,12 +102,20 @@ class _Builder:
             del self.positions[key]
 
     def sequence(self, node: yaml.SequenceNode, path: KeyPath) -> list[Any]:
-        items = [self.build(child, path + (index,)) for index, child in enumerate(node.value)]
-        if named_list(items):
-            self._rekey_by_name(node, path, items)
-        else:
-            for index, child in enumerate(node.value):
-                self.positions.setdefault(path + (index,), self.origin(child))
+        # The list's own positions are collected apart, so renaming them by item name looks at them only
+        # (not at every position of the file: that made files with many named lists quadratic).
+        outer, self.positions = self.positions, {}
+        try:
+            items = [self.build(child, path + (index,)) for index, child in enumerate(node.value)]
+            if named_list(items):
+                self._rekey_by_name(node, path, items)
+            else:
+                for index, child in enumerate(node.value):
+                    self.positions.setdefault(path + (index,), self.origin(child))
+            inner = self.positions
+        finally:
+            self.positions = outer
+        outer.update(inner)
         return items
 
     def _rekey_by_name(self, node: yaml.SequenceNode, path: KeyPath, items: list[Any]) -> None:

