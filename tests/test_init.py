@@ -92,26 +92,33 @@ def test_init_refuses_a_directory_that_is_not_a_fleet(run_beskar, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
-def gitlab_job(root: Path) -> dict:
+def gitlab_job(root: Path, name: str = "beskar-check") -> dict:
     config = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
-    (job,) = [v for k, v in config.items() if isinstance(v, dict) and "script" in v]
-    return job
+    assert sorted(k for k, v in config.items() if isinstance(v, dict) and "script" in v) == ["beskar-check",
+                                                                                             "beskar-diff"]
+    return config[name]
 
 
 def run_job(root: Path, job: dict, env: dict[str, str]) -> subprocess.CompletedProcess:
     """The job's script lines as GitLab's shell runs them: stop at the first failing line."""
     script = "set -e\n" + "\n".join(job["script"])
-    return subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+
+
+def local_chart_sources(root: Path, env: dict[str, str], cache: Path) -> dict[str, str]:
+    """The fleet's chart sources pointed at the reference copies (fleet.build.chart_sources), and the session's
+    chart cache: the environment the CI jobs run in."""
+    fleet_file = root / "beskar.yaml"
+    sources = {"openstack-helm": str(BUNDLE), **{name: str(HELM_REPOSITORY) for name in UPSTREAM_SOURCES}}
+    fleet_file.write_text(fleet_file.read_text().replace(
+        "fleet:\n", f"fleet:\n  build: {{chart_sources: {json.dumps(sources)}}}\n", 1))
+    return {**env, "BESKAR_CACHE": str(cache)}
 
 
 def test_gitlab_job_fails_on_errors_and_keeps_the_code_quality_report(shim, tmp_path, build_cache):
     need_reference()  # the job runs `beskar check --build`: the charts, from local copies of the sources
     root = broken_fleet(tmp_path / "fleet")
-    fleet_file = root / "beskar.yaml"
-    sources = {"openstack-helm": str(BUNDLE), **{name: str(HELM_REPOSITORY) for name in UPSTREAM_SOURCES}}
-    fleet_file.write_text(fleet_file.read_text().replace(
-        "fleet:\n", f"fleet:\n  build: {{chart_sources: {json.dumps(sources)}}}\n", 1))
-    shim = {**shim, "BESKAR_CACHE": str(build_cache)}
+    shim = local_chart_sources(root, shim, build_cache)
     scaffold.init_fleet(root)
     job = gitlab_job(root)
     report = job["artifacts"]["reports"]["codequality"]
@@ -133,6 +140,36 @@ def test_gitlab_job_fails_on_errors_and_keeps_the_code_quality_report(shim, tmp_
     remaining = [i for i in json.loads((root / report).read_text()) if not i["check_name"].startswith("build/")]
     # the example's warnings about its DEMO keys, by design
     assert {i["check_name"] for i in remaining} == {DEMO_WARNING} and {i["severity"] for i in remaining} == {"minor"}
+
+
+def test_merge_request_job_keeps_the_diff_note_and_fails_only_when_the_change_breaks_a_site(shim, tmp_path,
+                                                                                             build_cache):
+    need_reference()  # the job builds both revisions: the charts, from local copies of the sources
+    root = tmp_path / "fleet"
+    demo.write_demo(root)
+    shim = local_chart_sources(root, shim, build_cache)
+    scaffold.init_fleet(root)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "base"], cwd=root, check=True)
+    base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    job = gitlab_job(root, "beskar-diff")
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert job["artifacts"]["when"] == "always" and job["artifacts"]["paths"] == ["beskar-diff.md"]
+    env = {**shim, "CI_MERGE_REQUEST_DIFF_BASE_SHA": base}
+    site = root / "sites/prod-brno/site.yaml"
+    site.write_text(site.read_text().replace("cpu_allocation_ratio: 3.0", "cpu_allocation_ratio: 2.5"))
+    subprocess.run([*git, "commit", "-q", "-am", "change"], cwd=root, check=True)
+    changed = run_job(root, job, env)
+    assert changed.returncode == 0, changed.stdout + changed.stderr  # differences are what a merge request shows
+    note = (root / "beskar-diff.md").read_text()
+    assert "<summary><b>prod-brno</b>" in note and "openstack.nova.cpu_allocation_ratio" in note
+    assert "**Objects** (built)" in note and "+cpu_allocation_ratio = 2.5" in note
+    site.write_text(site.read_text().replace("cpu_allocation_ratio: 2.5", "cpu_allocation_ratio: fast"))
+    subprocess.run([*git, "commit", "-q", "-am", "broken"], cwd=root, check=True)
+    broken = run_job(root, job, env)
+    assert broken.returncode == 2 and "head" in (root / "beskar-diff.md").read_text()
 
 
 def test_pre_commit_hook_refuses_a_commit_with_errors(shim, tmp_path):

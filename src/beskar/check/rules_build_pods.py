@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from beskar.check.build import BuiltSite, containers, workloads
 from beskar.check.findings import Finding, Scope, Severity, report, rule
-from beskar.check.rules_tree_images import tag_of
+from beskar.render.images import tag_of
 
 
 @rule("build/image-mirror", Severity.WARNING, Scope.BUILD, "every container and init container image of the final "

@@ -10,47 +10,13 @@ from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.check.repository import FluxRepository
 from beskar.check.resources import Resource
 from beskar.check.rules_tree_schema import applied
-from beskar.render.images import mirror_image
-
-
-def images_of(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """(path, image) of every image an object names: `image:` strings, `{repository, tag}` maps (Helm charts),
-    and openstack-helm's `images.tags.<job>`."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            here = path + (key,)
-            if isinstance(value, str) and (key == "image" or path[-2:] == ("images", "tags")) and value.strip():
-                yield here, value.strip()
-            elif key == "image" and isinstance(value, dict) and isinstance(value.get("repository"), str):
-                tag = value.get("tag")
-                registry = value.get("registry")
-                image = value["repository"] if not isinstance(registry, str) or not registry \
-                    else f"{registry}/{value['repository']}"
-                if isinstance(tag, (str, int, float)) and str(tag):
-                    yield here + ("tag",), f"{image}:{tag}"
-                elif not isinstance(value.get("digest"), str):
-                    yield here + ("repository",), image + ":"  # no tag: the chart decides (appVersion)
-            else:
-                yield from images_of(value, here)
-    elif isinstance(data, list):
-        for index, item in enumerate(data):
-            yield from images_of(item, path + (index,))
+from beskar.render.images import images_of, mirror_image, tag_of
 
 
 def _cluster_images(repository: FluxRepository) -> Iterator[tuple[str | None, Resource, tuple[Any, ...], str]]:
     for site, resource in applied(repository):
         for path, image in images_of(resource.data):
             yield site, resource, path, image
-
-
-def tag_of(image: str) -> str | None:
-    """The tag of an image reference, or None when it has none (a digest counts as pinned)."""
-    if "@" in image:
-        return "@digest"
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:
-        return None
-    return tag or None
 
 
 @rule("tree/image-registry", Severity.ERROR, Scope.TREE,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from beskar.catalog.chart_images import ChartImage, DigestForm, ImageLayout
 
@@ -120,3 +120,38 @@ def _put(values: dict[str, Any], dotted: str, value: Any) -> None:
         node[leaf].update(value)
     else:
         node[leaf] = value
+
+
+def images_of(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """(path, image) of every image an object names: `image:` strings, `{repository, tag}` maps (Helm charts),
+    and openstack-helm's `images.tags.<job>`."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = path + (key,)
+            if isinstance(value, str) and (key == "image" or path[-2:] == ("images", "tags")) and value.strip():
+                yield here, value.strip()
+            elif key == "image" and isinstance(value, dict) and isinstance(value.get("repository"), str):
+                tag = value.get("tag")
+                registry = value.get("registry")
+                image = value["repository"] if not isinstance(registry, str) or not registry \
+                    else f"{registry}/{value['repository']}"
+                if isinstance(tag, (str, int, float)) and str(tag):
+                    yield here + ("tag",), f"{image}:{tag}"
+                elif not isinstance(value.get("digest"), str):
+                    yield here + ("repository",), image + ":"  # no tag: the chart decides (appVersion)
+            else:
+                yield from images_of(value, here)
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            yield from images_of(item, path + (index,))
+
+
+def tag_of(image: str) -> str | None:
+    """The tag of an image reference, or None when it has none (a digest counts as pinned)."""
+    if "@" in image:
+        return "@digest"
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return None
+    return tag or None
+

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beskar.catalog import Catalog
-from beskar.check.rules_tree_images import images_of, tag_of
+from beskar.render.images import images_of, tag_of
 from beskar.model import Site
 from beskar.model.links import NodeLinks, site_links
 from beskar.render import RenderedSite

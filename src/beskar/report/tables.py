@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Mapping
 
 from beskar.check.findings import Finding, Severity
-from beskar.check.rules_tree_images import tag_of
+from beskar.render.images import tag_of
 from beskar.render.images import split_image
 from beskar.report.facts import SiteFacts
 from beskar.report.svg import esc
