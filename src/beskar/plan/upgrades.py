@@ -148,27 +148,45 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
 
 
-def not_ready(status: dict[str, Any], names: Iterable[str], namespace: str) -> list[str]:
-    """Why the named HelmReleases are not done (empty: all done), from `kubectl get helmreleases -A -o json`:
-    Ready True, observedGeneration == generation, lastAttemptedRevision == lastAppliedRevision, not Stalled."""
-    found = {(item.get("metadata") or {}).get("name"): item for item in status.get("items") or []
-             if item.get("kind") == "HelmRelease" and (item.get("metadata") or {}).get("namespace") == namespace}
+def _settled(kind: str, name: str, item: dict[str, Any]) -> list[str]:
+    """Why one Flux object has not finished applying its latest spec: Ready, generation observed, not Stalled."""
     reasons = []
+    ready, stalled = _condition(item, "Ready"), _condition(item, "Stalled")
+    if stalled is not None and stalled.get("status") == "True":
+        reasons.append(f"{kind} {name} is Stalled: {stalled.get('message', '')}")
+    if ready is None or ready.get("status") != "True":
+        reasons.append(f"{kind} {name} is not Ready: {(ready or {}).get('message', 'no Ready condition')}")
+    if (item.get("status") or {}).get("observedGeneration") != (item.get("metadata") or {}).get("generation"):
+        reasons.append(f"{kind} {name} has not observed its latest generation")
+    return reasons
+
+
+def not_ready(status: dict[str, Any], names: Iterable[str], namespace: str) -> list[str]:
+    """Why a stage is not done (empty: done), from `kubectl get kustomizations,helmreleases -A -o json`.
+
+    Every Kustomization: settled and lastAttemptedRevision == lastAppliedRevision (the merged commit is applied).
+    The stage's HelmReleases (helm.toolkit.fluxcd.io/v2): settled, and the newest history snapshot is the
+    deployed one of the last attempt (its configDigest is lastAttemptedConfigDigest)."""
+    items = [item for item in status.get("items") or [] if isinstance(item, dict)]
+    reasons = []
+    for item in items:
+        if item.get("kind") == "Kustomization":
+            name = (item.get("metadata") or {}).get("name")
+            reasons.extend(_settled("Kustomization", name, item))
+            state = item.get("status") or {}
+            if state.get("lastAttemptedRevision") != state.get("lastAppliedRevision"):
+                reasons.append(f"Kustomization {name} applied {state.get('lastAppliedRevision')} but attempts "
+                               f"{state.get('lastAttemptedRevision')}")
+    found = {(item.get("metadata") or {}).get("name"): item for item in items
+             if item.get("kind") == "HelmRelease" and (item.get("metadata") or {}).get("namespace") == namespace}
     for name in sorted(names):
         item = found.get(name)
         if item is None:
             reasons.append(f"HelmRelease {namespace}/{name} not in the status")
             continue
+        reasons.extend(_settled("HelmRelease", name, item))
         state = item.get("status") or {}
-        ready, stalled = _condition(item, "Ready"), _condition(item, "Stalled")
-        if stalled is not None and stalled.get("status") == "True":
-            reasons.append(f"HelmRelease {name} is Stalled: {stalled.get('message', '')}".rstrip(": "))
-        if ready is None or ready.get("status") != "True":
-            message = (ready or {}).get("message", "no Ready condition")
-            reasons.append(f"HelmRelease {name} is not Ready: {message}")
-        if state.get("observedGeneration") != (item.get("metadata") or {}).get("generation"):
-            reasons.append(f"HelmRelease {name} has not observed its latest generation")
-        if state.get("lastAttemptedRevision") != state.get("lastAppliedRevision"):
-            reasons.append(f"HelmRelease {name} applied {state.get('lastAppliedRevision')} but attempts "
-                           f"{state.get('lastAttemptedRevision')}")
+        latest = (state.get("history") or [{}])[0]
+        if latest.get("status") != "deployed" or latest.get("configDigest") != state.get("lastAttemptedConfigDigest"):
+            reasons.append(f"HelmRelease {name}: the last attempted values are not the deployed release")
     return reasons
