@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from beskar.operations import compilation
 from beskar.operations.demo import write_demo
-from beskar.cli import build, check, diff, entities, images, init, maas, report, secrets
+from beskar.cli import build, check, diff, entities, images, init, maas, report, secrets, upgrade
 from beskar.cli.output import (Column, FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, fitted_table,
                                out, run)
 from beskar.clients.git import GitUnavailable, init_and_commit
@@ -39,6 +39,7 @@ app.add_typer(diff.app)
 app.add_typer(entities.app, name="entities")
 app.add_typer(report.app)
 app.add_typer(images.app, name="images")
+app.add_typer(upgrade.app, name="upgrade")
 
 
 @app.command()
