@@ -10,7 +10,6 @@ import typer
 from rich.markup import escape
 
 from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
-from beskar.operations import upgrade as upgrading
 
 app = typer.Typer(help="Upgrade OpenStack across the fleet, service by service, site by site: each `start`/`next` "
                        "edits the fleet and the rendered tree for one commit; Flux applies it once merged.",
@@ -43,6 +42,7 @@ def _show(result: upgrading.UpgradePlan) -> None:
 def plan_command(to: ToOption, site: OneSite = None, fleet: FleetOption = Path("."),
                  output_format: FormatOption = Format.TABLE) -> None:
     """Preflight findings, then the stages per site and the waves. Never changes a file; exit 1 when refused."""
+    from beskar.operations import upgrade as upgrading
     result = run(lambda: upgrading.plan(fleet, to, site))
     if output_format is Format.JSON:
         out.print_json(json.dumps(upgrading.plan_document(result)))
@@ -61,6 +61,7 @@ def _moved(moved: upgrading.Moved) -> None:
 @app.command()
 def start(to: ToOption, fleet: FleetOption = Path(".")) -> None:
     """Record the intent in the fleet and render stage 1 of wave 1. Refused (exit 2) while preflight fails."""
+    from beskar.operations import upgrade as upgrading
     _moved(run(lambda: upgrading.start(fleet, to)))
 
 
@@ -68,6 +69,7 @@ def start(to: ToOption, fleet: FleetOption = Path(".")) -> None:
 def next_command(site: OneSite = None, status: StatusOption = None, force: Annotated[bool, typer.Option(
         "--force", help="Go on without reading the cluster status.")] = False, fleet: FleetOption = Path(".")) -> None:
     """Move a site one stage on (the site in flight, else the next wave's first): edits the fleet, renders."""
+    from beskar.operations import upgrade as upgrading
     if force and status is not None:
         err.print("[yellow]warning:[/] --force: the cluster status is not read")
     document = run(lambda: upgrading.read_status(status)) if status is not None and not force else None
@@ -78,6 +80,7 @@ def next_command(site: OneSite = None, status: StatusOption = None, force: Annot
 def status(cluster_status: StatusOption = None, fleet: FleetOption = Path("."),
            output_format: FormatOption = Format.TABLE) -> None:
     """Where each site stands in the upgrade in flight; with --cluster-status, whether its last stage is done."""
+    from beskar.operations import upgrade as upgrading
     result = run(lambda: upgrading.plan(fleet))
     document = run(lambda: upgrading.read_status(cluster_status)) if cluster_status is not None else None
     waiting = upgrading.waiting(fleet, result, document) if document is not None else {}
@@ -94,4 +97,5 @@ def status(cluster_status: StatusOption = None, fleet: FleetOption = Path("."),
 def abort(site: Annotated[str, typer.Option("--site", "-s", help="The site to move back.")],
           fleet: FleetOption = Path(".")) -> None:
     """Revert the site's last stage (a new commit, not a git reset); the upgrade block goes with the first."""
+    from beskar.operations import upgrade as upgrading
     _moved(run(lambda: upgrading.abort(fleet, site)))
