@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = ("openstack", "cryptography", "pyrage", "jsonschema", "fastjsonschema", "helm_python", "pydantic",
          "beskar.check", "beskar.model", "beskar.render", "beskar.operations", "beskar.clients.helm",
@@ -42,3 +43,11 @@ def test_a_command_still_loads_what_it_needs():
     loaded = _modules("import sys\nsys.argv = ['beskar', 'rules', '--format', 'json']\nfrom beskar.cli import app\n"
                       "try:\n    app()\nexcept SystemExit:\n    pass")
     assert "beskar.check.findings" in loaded
+
+
+def test_the_encrypt_help_names_the_rule_secrets_use():
+    # The help spells the Kubernetes rule out (so that --help needs no SOPS module): it must stay that rule.
+    from beskar.cli import sopsfiles
+    from beskar.secrets.sops import KUBERNETES_RULE_REGEX
+
+    assert f"'{KUBERNETES_RULE_REGEX}'" in Path(sopsfiles.__file__).read_text()
