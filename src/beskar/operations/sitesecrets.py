@@ -9,7 +9,7 @@ from typing import Callable
 from beskar.catalog import catalog
 from beskar.fleet import LayeredSite, load_fleet
 from beskar.fleet.repository import SOPS_CONFIG, secrets_path
-from beskar.model import Site, type_site
+from beskar.model import Site, type_secrets
 from beskar.operations.compilation import compile_fleet
 from beskar.problems import InputError, Origin, Problem
 from beskar.plan import secrets as plan
@@ -105,13 +105,14 @@ def _source(layered: LayeredSite) -> SopsFile | None:
 
 
 def all_recipients(root: Path) -> dict[str, list[str]]:
-    """site -> recipients for every site of the fleet (for .sops.yaml)."""
+    """site -> recipients for every site of the fleet (for .sops.yaml): only each site's secrets settings are
+    typed, not the whole site, so that one site's secrets commands cost the same whatever the fleet's size."""
     fleet = load_fleet(root)
     result = {}
     problems = []
     for name, layered in fleet.sites.items():
         try:
-            settings = type_site(layered, catalog()).secrets
+            settings = type_secrets(layered)
         except InputError as error:
             problems.extend(error.problems)
             continue
