@@ -196,3 +196,41 @@ def _secrets_bytes(root: Path, name: str) -> bytes | None:
     except ValueError as error:
         reason = str(error)
     raise InputError([Problem(f"cannot read {relative}: {reason}", Origin(relative, 1, 1, f"site:{name}"))])
+
+
+def section_of_every_site(root: Path, key: str) -> dict[str, Any] | None:
+    """site -> the layered value of one top-level `key` (e.g. `secrets`), for every site, without positions.
+
+    Parsed with the C loader and layered as load_fleet layers, but only that key: what a command about one
+    site needs from all the others, at a cost that hardly grows with the fleet. None when anything is
+    unusual (a file that does not parse, a layer that is not a mapping, a missing profile): the caller then
+    takes load_fleet's path, which places each problem at its file and line.
+    """
+    import yaml  # the C loader: no positions, which only a problem needs (and then load_fleet runs)
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    root = Path(root)
+    documents: dict[str, Any] = {}
+
+    def document(relative: str) -> Any:
+        if relative not in documents:
+            documents[relative] = yaml.load((root / relative).read_bytes(), Loader=loader)  # noqa: S506 (safe)
+        return documents[relative]
+
+    try:
+        defaults = (document(FLEET_FILE) or {}).get("defaults") or {}
+        found = {}
+        names, problems = site_directories(root)
+        if problems:
+            return None
+        for name in names:
+            site = document(f"sites/{name}/site.yaml")
+            profile = site.get("profile")
+            layers = [defaults, *([document(f"profiles/{profile}.yaml")] if profile is not None else []), site]
+            if not SITE_NAME.match(name) or not all(isinstance(layer, dict) for layer in layers):
+                return None
+            merged, _ = merge_layers([({key: layer[key]} if key in layer else {}, {}) for layer in layers])
+            found[name] = merged.get(key)
+        return found
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, AttributeError):
+        return None
