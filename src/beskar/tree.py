@@ -259,6 +259,8 @@ def locked(root: Path, exclusive: bool = True, wait: float | None = None) -> Ite
         return
     state = _state_directory(root)
     try:
+        if exclusive:  # a writer may be the first to make its output directory (build --output, report --output)
+            Path(root).mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
         state.mkdir(mode=DIRECTORY_MODE, exist_ok=True)
         descriptor = os.open(state / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
     except OSError as error:
