@@ -17,10 +17,15 @@ def _group(resource: Resource) -> str:
 
 
 def _index(cluster: Cluster) -> dict[tuple[str, str, str], list[Resource]]:
-    """(kind, namespace, name) -> the objects the cluster applies under it."""
+    """(kind, namespace, name) -> the objects the cluster applies under it, and the ExternalArtifacts that its
+    ArtifactGenerators produce (Flux 2.7)."""
     found: dict[tuple[str, str, str], list[Resource]] = {}
     for resource in cluster.resources:
         found.setdefault((resource.kind, resource.namespace, resource.name), []).append(resource)
+        if resource.kind == "ArtifactGenerator":
+            for artifact in resource.spec.get("artifacts") or []:
+                if isinstance(artifact, dict) and isinstance(artifact.get("name"), str):
+                    found.setdefault(("ExternalArtifact", resource.namespace, artifact["name"]), []).append(resource)
     return found
 
 
@@ -36,10 +41,13 @@ def duplicate_names(repository: FluxRepository) -> Iterator[Finding]:
             if first is resource:
                 continue
             file, line = first.where()
+            together = first.applied_by == resource.applied_by  # both in one kustomize build
+            hint = ("kustomize refuses to build them together (\"may not add resource with an already registered "
+                    "id\"), so Flux applies none of that build; rename one or remove it" if together
+                    else "two Flux Kustomizations apply it and the last one wins; rename one or remove it")
             yield report("tree/duplicate-name",
                          f"{resource.label()} is defined twice; the first is at {file}:{line}", **resource.at(),
-                         hint="Flux applies both and the last one wins; rename one or remove it",
-                         site=cluster_site(name))
+                         hint=hint, site=cluster_site(name))
 
 
 def _reference(resource: Resource, path: tuple[str, ...]) -> dict[str, Any] | None:
@@ -54,6 +62,9 @@ def _source_refs(resource: Resource) -> Iterator[tuple[tuple[str, ...], dict[str
         paths = [("spec", "chart", "spec", "sourceRef"), ("spec", "chartRef")]
     elif resource.is_flux_kustomization() or resource.kind == "HelmChart":
         paths = [("spec", "sourceRef")]
+    elif resource.kind == "ArtifactGenerator":
+        sources = resource.spec.get("sources")
+        paths = [("spec", "sources", i) for i in range(len(sources))] if isinstance(sources, list) else []
     else:
         return
     for path in paths:
