@@ -98,7 +98,7 @@ def _object(document: Document, where: tuple, entry: dict[str, Any], kind: str, 
     made: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": metadata}
     if kind == "Secret":
         made["type"] = str(entry.get("type") or "Opaque")
-        data = {k: base64.b64encode(v.encode("utf-8")).decode("ascii") for k, v in data.items()}
+        data = {k: _base64(v) for k, v in data.items()}
     if data:
         made["data"] = data
     if own.get("immutable", options.get("immutable")) is True:
@@ -106,6 +106,15 @@ def _object(document: Document, where: tuple, entry: dict[str, Any], kind: str, 
     hashed = not own.get("disableNameSuffixHash", options.get("disableNameSuffixHash", False))
     return Resource(made, document, metadata.get("namespace", ""), generator=where, origin_name=entry["name"],
                     hashed=bool(hashed))
+
+
+def _base64(value: str) -> str:
+    """Base64 as kustomize writes generated Secrets: from 70 characters on, in lines of 70, each ending in a
+    newline (the content hash is taken over that form)."""
+    encoded = base64.b64encode(value.encode("utf-8")).decode("ascii")
+    if len(encoded) < 70:
+        return encoded
+    return "".join(encoded[i:i + 70] + "\n" for i in range(0, len(encoded), 70))
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -57,6 +57,18 @@ class Kustomize:
         self._children = {d: (sorted(subdirectories.get(d, ())), listed.get(d, []))
                           for d in set(subdirectories) | set(listed)}
 
+    @classmethod
+    def of(cls, contents: dict[str, str], other_paths: frozenset[str] = frozenset()) -> Kustomize:
+        """A builder over file contents (relative path -> text); `other_paths` exist but are not read."""
+        files = {path: parse_yaml(path, text) for path, text in sorted(contents.items())
+                 if path.endswith(YAML_SUFFIXES)}
+        texts = {path: text for path, text in contents.items() if not path.endswith(YAML_SUFFIXES)}
+        return cls(files, frozenset(contents) | other_paths, texts)
+
+    def directories(self) -> list[str]:
+        """Every directory with a kustomization file."""
+        return sorted(posixpath.dirname(p) for p in self.paths if posixpath.basename(p) in KUSTOMIZATION_FILES)
+
     def is_directory(self, path: str) -> bool:
         return path in self._children
 
@@ -177,10 +189,6 @@ class Kustomize:
             return
         if not self._valid(build, document, spec):
             return
-        if spec.get("kind") == "Component" and not component:
-            self._refuse(build, file, document.line_of(("kind",)), f"{file} is a Component, which kustomize "
-                         "builds only when a kustomization lists it under components:")
-            return
         for key in ("resources", "bases"):
             for index, entry in _entries(spec, key):
                 self._resource(build, directory, document, (key, index), entry)
@@ -255,12 +263,12 @@ class Kustomize:
             return
         path = posixpath.normpath(posixpath.join(directory, entry))
         if path.startswith("../") or path == "..":
-            self._missing(document, where, f"{where[0]} entry {entry!r} points outside the repository")
+            self._missing(build, document, where, f"{where[0]} entry {entry!r} points outside the repository")
         elif path in self.paths and not self.is_directory(path):
             self._read(build, path, document, where)
         elif self.is_directory(path):
             if self.kustomization_file(path) is None:
-                self._missing(document, where, f"{where[0]} entry {entry!r} is a directory without a "
+                self._missing(build, document, where, f"{where[0]} entry {entry!r} is a directory without a "
                               "kustomization.yaml", "kustomize builds only directories with a kustomization file")
             elif path in self._building:
                 cycle = " -> ".join(self._building[self._building.index(path):] + [path])
@@ -270,7 +278,7 @@ class Kustomize:
             else:
                 self._include(build, self._accumulate(path))
         else:
-            self._missing(document, where, f"{where[0]} entry {entry!r} does not exist", _near(path, self.paths))
+            self._missing(build, document, where, f"{where[0]} entry {entry!r} does not exist", _near(path, self.paths))
 
     def _component(self, build: Build, directory: str, document: Document, where: tuple, entry: Any) -> None:
         """A component runs on what the kustomization listing it has built so far (resources, then patches)."""
@@ -280,7 +288,7 @@ class Kustomize:
         path = posixpath.normpath(posixpath.join(directory, entry))
         file = self.kustomization_file(path) if self.is_directory(path) else None
         if file is None:
-            self._missing(document, where, f"component {entry!r} is not a directory with a kustomization.yaml",
+            self._missing(build, document, where, f"component {entry!r} is not a directory with a kustomization.yaml",
                           _near(path, self.paths))
             return
         if path in self._building:
@@ -293,18 +301,26 @@ class Kustomize:
         finally:
             self._building.pop()
 
-    def _missing(self, document: Document, where: tuple, message: str, hint: str | None = None) -> None:
+    def _missing(self, build: Build, document: Document, where: tuple, message: str,
+                 hint: str | None = None) -> None:
+        build.failed = True  # kustomize stops at the first file it cannot read
         self.problems.append(Problem("tree/missing-resource", document.file, document.line_of(where), message, hint))
 
     def _generate(self, build: Build, directory: str, document: Document, spec: dict[str, Any]) -> None:
         generated = generate(self.sources, directory, document, spec)
         build.reached |= generated.reached
         self.problems.extend(generated.problems)
+        build.failed |= any(p.rule == "tree/missing-resource" for p in generated.problems)
         for resource, behavior in generated.resources:
             same = [i for i, r in enumerate(build.resources)
-                    if r.kind == resource.kind and (r.origin_name or r.name) == resource.name
-                    and r.namespace == resource.namespace]
-            if behavior in ("merge", "replace") and same:
+                    if r.kind == resource.kind and resource.name in (r.name, r.origin_name)
+                    and (not resource.namespace or r.namespace == resource.namespace)]
+            if behavior in ("merge", "replace") and not same:
+                self._refuse(build, document.file, document.line_of(resource.generator),
+                             f"{resource.kind} {resource.name} has behavior {behavior}, but no base of "
+                             f"{directory or '.'} generates a {resource.kind} of that name",
+                             "merge and replace change a generated object of a base, by its name there")
+            elif behavior in ("merge", "replace"):
                 base = build.resources[same[0]]
                 data = dict(base.data)
                 if behavior == "merge":
@@ -361,7 +377,7 @@ class Kustomize:
             return []
         path = posixpath.normpath(posixpath.join(directory, source))
         if path not in self.paths:
-            self._missing(document, where, f"patch file {source!r} does not exist", _near(path, self.paths))
+            self._missing(build, document, where, f"patch file {source!r} does not exist", _near(path, self.paths))
             return []
         build.reached.add(path)
         build.patches.add(path)

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterator
 
-from beskar.check.documents import YamlFile, parse_yaml
+from beskar.check.documents import YamlFile
 from beskar.check.findings import Finding, report
 from beskar.check.builds import Build, Problem
-from beskar.check.kustomize import YAML_SUFFIXES, Kustomize
+from beskar.check.kustomize import Kustomize
 from beskar.check.resources import Resource, is_object, resource_of
 from beskar.check.schemas import namespaced
 
@@ -105,10 +105,8 @@ def load_repository(contents: dict[str, str], other_paths: frozenset[str] = froz
 
     `other_paths` names files that exist but whose content the rules do not need.
     """
-    files = {path: parse_yaml(path, text) for path, text in sorted(contents.items()) if path.endswith(YAML_SUFFIXES)}
-    texts = {path: text for path, text in contents.items() if not path.endswith(YAML_SUFFIXES)}
-    paths = frozenset(contents) | other_paths
-    kustomize = Kustomize(files, paths, texts)
+    kustomize = Kustomize.of(contents, other_paths)
+    files, paths = kustomize.files, kustomize.paths
     clusters = {}
     for directory in cluster_directories(paths, files):
         name = posixpath.basename(directory) or "."

@@ -267,7 +267,11 @@ def follow_renames(resources: list[Resource]) -> list[Resource]:
             targets = renamed.get((kind, str(holder.get(key))))
             if not targets:
                 continue
-            same = [t for t in targets if t.namespace == resource.namespace] or targets
+            namespace = holder.get("namespace") if kind == "ServiceAccount" and holder.get("namespace") \
+                else resource.namespace
+            same = [t for t in targets if not t.namespace or t.namespace == namespace]
+            if not same:
+                continue  # an object of that name in another namespace, which the reference does not mean
             holder[key] = same[0].name
             changed = True
         result.append(resource.copy(data=data) if changed else resource)
