@@ -146,12 +146,33 @@ class _Builder:
         return result
 
 
+class _RedefiningLoader(yaml.SafeLoader):
+    """YAML 1.2 lets an anchor be defined again; later aliases mean the latest. Go's YAML (kustomize, Flux)
+    reads such files, PyYAML's composer refuses them."""
+
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+        if not self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor
+            if anchor is not None:
+                self.anchors.pop(anchor, None)
+        return super().compose_node(parent, index)
+
+
+def _compose(text: str) -> list[yaml.Node]:
+    with paused_gc():
+        try:
+            return list(yaml.compose_all(text, Loader=_Loader))
+        except yaml.composer.ComposerError as error:
+            if "duplicate anchor" not in str(error.context or ""):
+                raise
+            return list(yaml.compose_all(text, Loader=_RedefiningLoader))
+
+
 def parse_yaml(path: str, text: str) -> YamlFile:
     """Parse every document of a file; syntax errors and duplicate keys become flaws with their line."""
     parsed = YamlFile(path, text)
     try:
-        with paused_gc():
-            nodes = list(yaml.compose_all(text, Loader=_Loader))
+        nodes = _compose(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         message = " ".join(part for part in (error.context, error.problem) if part)

@@ -124,6 +124,8 @@ class Kustomize:
                 self._scan(build, directory)
         finally:
             self._building.pop()
+        ids = [(r.api_version.rpartition("/")[0], r.kind, r.namespace, r.name) for r in build.resources]
+        build.failed |= len(set(ids)) != len(ids)  # kustomize: may not add resource with an already registered id
         self._accumulated[directory] = build
         return build
 

@@ -41,13 +41,15 @@ def duplicate_names(repository: FluxRepository) -> Iterator[Finding]:
             if first is resource:
                 continue
             file, line = first.where()
-            together = first.applied_by == resource.applied_by  # both in one kustomize build
-            hint = ("kustomize refuses to build them together (\"may not add resource with an already registered "
-                    "id\"), so Flux applies none of that build; rename one or remove it" if together
-                    else "two Flux Kustomizations apply it and the last one wins; rename one or remove it")
+            if first.applied_by == resource.applied_by:  # both in one kustomize build
+                why = ("; kustomize refuses to build them together (may not add resource with an already "
+                       "registered id), so Flux applies nothing of that build")
+            else:
+                why = f"; Flux Kustomizations {first.applied_by or 'flux-system'} and " \
+                      f"{resource.applied_by or 'flux-system'} both apply it and fight over it"
             yield report("tree/duplicate-name",
-                         f"{resource.label()} is defined twice; the first is at {file}:{line}", **resource.at(),
-                         hint=hint, site=cluster_site(name))
+                         f"{resource.label()} is defined twice{why}; the first is at {file}:{line}", **resource.at(),
+                         hint="rename one or remove it", site=cluster_site(name))
 
 
 def _reference(resource: Resource, path: tuple[str, ...]) -> dict[str, Any] | None:
