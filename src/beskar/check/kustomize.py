@@ -189,8 +189,7 @@ class Kustomize:
             self._refuse(build, file, document.line, f"{file} is a {_shape(type(spec).__name__)}, not a mapping of "
                          "kustomization fields")
             return
-        if not self._valid(build, document, spec):
-            return
+        self._valid(build, document, spec)  # a refused build is still read, so that its files are checked
         for key in ("resources", "bases"):
             for index, entry in _entries(spec, key):
                 self._resource(build, directory, document, (key, index), entry)
@@ -227,7 +226,7 @@ class Kustomize:
         if spec.get("replacements") or spec.get("vars") or spec.get("helmCharts"):
             build.incomplete = True  # not modelled: their objects and values may differ from kustomize's
 
-    def _valid(self, build: Build, document: Document, spec: dict[str, Any]) -> bool:
+    def _valid(self, build: Build, document: Document, spec: dict[str, Any]) -> None:
         for key, value in spec.items():
             where = document.line_of((key,))
             if key not in FIELDS:
@@ -255,7 +254,6 @@ class Kustomize:
                     if not isinstance(item, str):
                         self._refuse(build, document.file, document.line_of((key, index)),
                                      f"{key} entries must be strings (paths or URLs)")
-        return not build.failed
 
     def _resource(self, build: Build, directory: str, document: Document, where: tuple, entry: Any) -> None:
         if not isinstance(entry, str):
