@@ -81,12 +81,16 @@ class Catalog:
     namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> layer
     open_values: tuple[OpenPattern, ...] = ()
     credentials: dict[str, Any] = field(default_factory=dict)
+    codenames: dict[str, str] = field(default_factory=dict)  # lower-case codename -> YYYY.N, all releases
     _images: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     _values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> Catalog:
-        releases = _read_yaml("releases.yaml")["releases"]
+        releases_file = _read_yaml("releases.yaml")
+        releases = releases_file["releases"]
+        codenames = {str(name).lower(): str(number) for number, name in (releases_file.get("earlier") or {}).items()}
+        codenames.update({str(r["codename"]).lower(): str(number) for number, r in releases.items()})
         components = _read_yaml("components.yaml")
         opens = _read_yaml("open_values.yaml")["open"]
         return cls(
@@ -103,6 +107,7 @@ class Catalog:
             namespaces={name: ns["layer"] for name, ns in components["namespaces"].items()},
             open_values=tuple(OpenPattern(tuple(o["pattern"].split(".")), o["why"]) for o in opens),
             credentials=_read_yaml("credentials.yaml"),
+            codenames=codenames,
         )
 
     def images(self, release: str, distro: str) -> dict[str, dict[str, str]]:

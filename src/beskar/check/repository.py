@@ -10,7 +10,7 @@ from typing import Any, Iterator
 from beskar.check.documents import YamlFile
 from beskar.check.findings import Finding, report
 from beskar.check.builds import Build, Problem
-from beskar.check.kustomize import Kustomize
+from beskar.check.kustomize import KUSTOMIZATION_FILES, Kustomize
 from beskar.check.resources import Resource, is_object, resource_of
 from beskar.check.schemas import namespaced
 
@@ -75,10 +75,14 @@ class FluxRepository:
 
     @cached_property
     def roots(self) -> set[str]:
-        """Directories Flux builds: cluster entry points and the paths of Flux Kustomizations."""
+        """Directories Flux builds: cluster entry points, the paths of Flux Kustomizations, and the directories of
+    the kustomizations those read."""
         found = {c.directory for c in self.clusters.values() if c.directory}
         for cluster in self.clusters.values():
             found.update(cluster.paths)
+            # and every kustomization they read, also out of their path (`../base`)
+            found.update(posixpath.dirname(p) for p in cluster.reached
+                         if posixpath.basename(p) in KUSTOMIZATION_FILES and posixpath.dirname(p))
         return found
 
     def problems_of(self, rule: str) -> Iterator[Finding]:

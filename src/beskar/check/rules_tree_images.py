@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from typing import Any, Iterator
 
+from beskar.catalog import catalog
 from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.check.repository import FluxRepository
 from beskar.check.resources import Resource
@@ -14,6 +15,7 @@ from beskar.render.images import split_image
 
 # openstack-helm and LOCI tags: 2025.1-ubuntu_noble, 2024.2, 2025.1-ubuntu_noble-20250101
 _RELEASE_TAG = re.compile(r"^(\d{4}\.[12])(?:$|[-_])")
+_CODENAME_TAG = re.compile(r"^([A-Za-z]+)(?:$|[-_])")  # wallaby, yoga-ubuntu_focal, zed_ubuntu_jammy
 
 
 def images_of(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -83,9 +85,13 @@ def image_tags(repository: FluxRepository) -> Iterator[Finding]:
 
 
 def release_of(image: str) -> str | None:
+    """The OpenStack release an image's tag names: `2025.1-ubuntu_noble`, or by codename `wallaby-ubuntu_focal`."""
     tag = tag_of(image)
     match = _RELEASE_TAG.match(tag or "")
-    return match.group(1) if match else None
+    if match:
+        return match.group(1)
+    word = _CODENAME_TAG.match(tag or "")
+    return catalog().codenames.get(word.group(1).lower()) if word else None
 
 
 @rule("tree/image-release-mix", Severity.WARNING, Scope.TREE,
