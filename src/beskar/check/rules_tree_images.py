@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Iterator
 
 from beskar.catalog import catalog
@@ -91,7 +92,28 @@ def release_of(image: str) -> str | None:
     if match:
         return match.group(1)
     word = _CODENAME_TAG.match(tag or "")
-    return catalog().codenames.get(word.group(1).lower()) if word else None
+    if not word or _pinned(image):
+        return None
+    return catalog().codenames.get(word.group(1).lower())
+
+
+@lru_cache(maxsize=1)
+def _pinned_images() -> frozenset[tuple[str, str]]:
+    """(image name, tag) of every image the catalog pins for a release it deploys: upstream pins some old
+    ones on purpose (neutron's SR-IOV agent is `stein-18.04-sriov` in every release)."""
+    found = set()
+    for release in catalog().releases.values():
+        for distro in release.distros:
+            for images in catalog().images(release.name, distro).values():
+                for image in images.values():
+                    name, _, tag = str(image).rpartition(":")
+                    found.add((name.rpartition("/")[2].rpartition("__")[2], tag))
+    return frozenset(found)
+
+
+def _pinned(image: str) -> bool:
+    name, _, tag = image.rpartition(":")
+    return (name.rpartition("/")[2].rpartition("__")[2], tag) in _pinned_images()
 
 
 @rule("tree/image-release-mix", Severity.WARNING, Scope.TREE,

@@ -226,3 +226,44 @@ def values_from_keys(repository: FluxRepository) -> Iterator[Finding]:
                                  **resource.at(("spec", "valuesFrom", position, "valuesKey")),
                                  hint=(f"did you mean {close[0]!r}? " if close else "") + f"({kind} at {file}:{line})",
                                  site=cluster_site(name))
+
+
+_ISSUER_ANNOTATIONS = {"cert-manager.io/cluster-issuer": "ClusterIssuer", "cert-manager.io/issuer": "Issuer"}
+
+
+def _issuer_refs(resource: Resource) -> Iterator[tuple[tuple[Any, ...], str, str]]:
+    """(path, kind, name) of the cert-manager issuers an object asks for: a Certificate's (or
+    CertificateRequest's) issuerRef, and the annotations of an Ingress or Gateway."""
+    if _group(resource) == "cert-manager.io" and resource.kind in ("Certificate", "CertificateRequest"):
+        reference = resource.spec.get("issuerRef")
+        if isinstance(reference, dict) and isinstance(reference.get("name"), str) \
+                and reference.get("group") in (None, "", "cert-manager.io"):
+            yield ("spec", "issuerRef", "name"), str(reference.get("kind") or "Issuer"), reference["name"]
+    metadata = resource.data.get("metadata") if isinstance(resource.data.get("metadata"), dict) else {}
+    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
+    for annotation, kind in _ISSUER_ANNOTATIONS.items():
+        if isinstance(annotations.get(annotation), str):
+            yield ("metadata", "annotations", annotation), kind, annotations[annotation]
+
+
+@rule("tree/missing-issuer", Severity.WARNING, Scope.TREE,
+      "Every cert-manager issuerRef (and cert-manager.io/cluster-issuer or issuer annotation) names an Issuer or "
+      "ClusterIssuer that the cluster defines.")
+def missing_issuers(repository: FluxRepository) -> Iterator[Finding]:
+    for name, cluster in sorted(repository.clusters.items()):
+        issuers = {(r.kind, r.namespace, r.name) for r in cluster.resources
+                   if r.kind in ("Issuer", "ClusterIssuer") and _group(r) == "cert-manager.io"}
+        if not issuers and not any(_group(r) == "cert-manager.io" for r in cluster.resources):
+            continue  # no cert-manager object here at all: the issuers come from elsewhere
+        for resource in cluster.resources:
+            for path, kind, issuer in _issuer_refs(resource):
+                namespace = resource.namespace if kind == "Issuer" else ""
+                if (kind, namespace, issuer) in issuers:
+                    continue
+                defined = sorted(f"{k} {n}" for k, _, n in issuers)
+                yield report("tree/missing-issuer",
+                             f"{resource.label()} asks cert-manager for {kind} "
+                             f"{namespace + '/' if namespace else ''}{issuer}, which the cluster does not define",
+                             **resource.at(path), site=cluster_site(name),
+                             hint=f"defined: {', '.join(defined)}" if defined else
+                             f"define the {kind}, or correct the name")
