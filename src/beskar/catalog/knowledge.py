@@ -80,6 +80,7 @@ class Catalog:
     helm_repositories: dict[str, str] = field(default_factory=dict)
     namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> layer
     open_values: tuple[OpenPattern, ...] = ()
+    passthrough_values: frozenset[str] = frozenset()  # keys holding Kubernetes objects a chart passes on
     credentials: dict[str, Any] = field(default_factory=dict)
     codenames: dict[str, str] = field(default_factory=dict)  # lower-case codename -> YYYY.N, all releases
     _images: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
@@ -92,7 +93,8 @@ class Catalog:
         codenames = {str(name).lower(): str(number) for number, name in (releases_file.get("earlier") or {}).items()}
         codenames.update({str(r["codename"]).lower(): str(number) for number, r in releases.items()})
         components = _read_yaml("components.yaml")
-        opens = _read_yaml("open_values.yaml")["open"]
+        open_file = _read_yaml("open_values.yaml")
+        opens = open_file["open"]
         return cls(
             releases={
                 name: Release(name, r["codename"], tuple(r["distros"]), str(r["charts_ref"]))
@@ -106,6 +108,7 @@ class Catalog:
             helm_repositories={name: repo["url"] for name, repo in components["helm_repositories"].items()},
             namespaces={name: ns["layer"] for name, ns in components["namespaces"].items()},
             open_values=tuple(OpenPattern(tuple(o["pattern"].split(".")), o["why"]) for o in opens),
+            passthrough_values=frozenset(map(str, open_file.get("passthrough") or ())),
             credentials=_read_yaml("credentials.yaml"),
             codenames=codenames,
         )
