@@ -20,6 +20,15 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class RealBuild:
+    """What the real kustomize made of a directory (`beskar lint --kustomize-binary`): its output, or why it
+    refused to build it."""
+
+    text: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Sources:
     """The files a build may read: parsed YAML, every path that exists, and the text of the other files."""
 

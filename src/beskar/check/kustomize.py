@@ -9,7 +9,7 @@ import re
 from typing import Any, Iterator
 
 from beskar.check import transformers
-from beskar.check.builds import Build, Problem, Sources
+from beskar.check.builds import Build, Problem, RealBuild, Sources
 from beskar.check.documents import Document, YamlFile, parse_yaml
 from beskar.check.generators import generate
 from beskar.check.resources import Resource, is_object, json_patch, merge_patch, resource_of
@@ -36,8 +36,10 @@ _JSON_OPERATIONS = {"add", "remove", "replace", "move", "copy", "test"}
 class Kustomize:
     """Builds directories of one repository (each built once) and collects the problems found on the way."""
 
-    def __init__(self, files: dict[str, YamlFile], paths: frozenset[str], texts: dict[str, str]):
+    def __init__(self, files: dict[str, YamlFile], paths: frozenset[str], texts: dict[str, str],
+                 real: dict[str, RealBuild] | None = None):
         self.sources = Sources(files, paths, texts)
+        self.real = real or {}  # directory -> the real kustomize's build, used instead of the model's
         self.files = files
         self.paths = paths
         self.texts = texts
@@ -58,12 +60,13 @@ class Kustomize:
                           for d in set(subdirectories) | set(listed)}
 
     @classmethod
-    def of(cls, contents: dict[str, str], other_paths: frozenset[str] = frozenset()) -> Kustomize:
+    def of(cls, contents: dict[str, str], other_paths: frozenset[str] = frozenset(),
+           real: dict[str, RealBuild] | None = None) -> Kustomize:
         """A builder over file contents (relative path -> text); `other_paths` exist but are not read."""
         files = {path: parse_yaml(path, text) for path, text in sorted(contents.items())
                  if path.endswith(YAML_SUFFIXES)}
         texts = {path: text for path, text in contents.items() if not path.endswith(YAML_SUFFIXES)}
-        return cls(files, frozenset(contents) | other_paths, texts)
+        return cls(files, frozenset(contents) | other_paths, texts, real)
 
     def directories(self) -> list[str]:
         """Every directory with a kustomization file."""
@@ -98,8 +101,35 @@ class Kustomize:
     def build(self, directory: str) -> Build:
         """kustomize build DIR, or, without a kustomization file, what Flux generates: every manifest below."""
         if directory not in self._builds:
-            self._builds[directory] = _finished(self._accumulate(directory))
+            built = _finished(self._accumulate(directory))
+            if directory in self.real:
+                built = self._with_real(built, self.real[directory])
+            self._builds[directory] = built
         return self._builds[directory]
+
+    def _with_real(self, model: Build, real: RealBuild) -> Build:
+        """The real kustomize's objects, each placed where the model found it (else at the kustomization file),
+        so that findings keep their file and line."""
+        file = self.kustomization_file(model.directory)
+        anchor = self.files[file].documents[0] if file and file in self.files and self.files[file].documents \
+            else None
+        if real.error is not None:
+            if not model.failed and file:
+                self.problems.append(Problem("tree/kustomization", file, 1, f"kustomize refuses to build "
+                                             f"{model.directory or '.'}: {real.error}"))
+            return Build(model.directory, model.resources, model.reached, model.patches, model.incomplete, True)
+        placed = {_identity(r.data): r for r in model.resources}
+        resources = []
+        for document in parse_yaml(file or model.directory, real.text or "").documents:
+            if not is_object(document.data):
+                continue
+            known = placed.get(_identity(document.data))
+            if known is not None:
+                resources.append(known.copy(data=document.data))
+            elif anchor is not None:
+                resources.append(Resource(document.data, anchor, resource_of(document).namespace,
+                                          generator=()))
+        return Build(model.directory, resources, model.reached, model.patches, model.incomplete, model.failed)
 
     def scan(self, directory: str, exclude: set[str]) -> Build:
         """What Flux generates for `directory`, leaving out the directories in `exclude`."""
@@ -443,6 +473,12 @@ def _finished(build: Build) -> Build:
     finished = Build(build.directory, transformers.follow_renames(resources), set(build.reached),
                      set(build.patches), build.incomplete, build.failed)
     return finished
+
+
+def _identity(data: dict[str, Any]) -> tuple[str, str, str, str]:
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    return (str(data.get("apiVersion", "")).rpartition("/")[0], str(data.get("kind")),
+            str(metadata.get("namespace") or ""), str(metadata.get("name")))
 
 
 def _shape(python_type: str) -> str:

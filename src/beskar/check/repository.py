@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 from beskar.check.documents import YamlFile
 from beskar.check.findings import Finding, report
-from beskar.check.builds import Build, Problem
+from beskar.check.builds import Build, Problem, RealBuild
 from beskar.check.kustomize import KUSTOMIZATION_FILES, Kustomize
 from beskar.check.resources import Resource, is_object, resource_of
 from beskar.check.schemas import namespaced
@@ -48,6 +48,12 @@ class Cluster:
     resources: list[Resource] = field(default_factory=list)
     reached: set[str] = field(default_factory=set)
     paths: list[str] = field(default_factory=list)  # directories its Flux Kustomizations build
+
+
+def built_directories(repository: FluxRepository) -> list[str]:
+    """The directories with a kustomization file that Flux builds as a whole for some cluster."""
+    kustomizations = {posixpath.dirname(p) for p in repository.paths if posixpath.basename(p) in KUSTOMIZATION_FILES}
+    return sorted(kustomizations & repository.roots)
 
 
 @dataclass
@@ -104,12 +110,14 @@ def cluster_directories(paths: frozenset[str], files: dict[str, YamlFile]) -> li
 
 
 def load_repository(contents: dict[str, str], other_paths: frozenset[str] = frozenset(),
-                    options: TreeOptions | None = None, own_urls: frozenset[str] = frozenset()) -> FluxRepository:
+                    options: TreeOptions | None = None, own_urls: frozenset[str] = frozenset(),
+                    real: dict[str, RealBuild] | None = None) -> FluxRepository:
     """Parse every YAML file given (path relative to the root -> text) and resolve each cluster's objects.
 
-    `other_paths` names files that exist but whose content the rules do not need.
+    `other_paths` names files that exist but whose content the rules do not need; `real` holds the real
+    kustomize's builds of directories, used instead of Beskar's own.
     """
-    kustomize = Kustomize.of(contents, other_paths)
+    kustomize = Kustomize.of(contents, other_paths, real)
     files, paths = kustomize.files, kustomize.paths
     clusters = {}
     for directory in cluster_directories(paths, files):
