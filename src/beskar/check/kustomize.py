@@ -47,6 +47,7 @@ class Kustomize:
         self._accumulated: dict[str, Build] = {}
         self._builds: dict[str, Build] = {}
         self._building: list[str] = []
+        self._guessed: set[str] = set()  # directories scanned because no cluster says what Flux builds
         subdirectories: dict[str, set[str]] = {}
         listed: dict[str, list[str]] = {}
         for path in sorted(paths):
@@ -133,6 +134,7 @@ class Kustomize:
 
     def scan(self, directory: str, exclude: set[str]) -> Build:
         """What Flux generates for `directory`, leaving out the directories in `exclude`."""
+        self._guessed.add(directory)
         build = Build(directory)
         self._scan(build, directory, exclude)
         return _finished(build)
@@ -196,6 +198,8 @@ class Kustomize:
         for item in parsed.documents:
             if is_object(item.data):
                 build.resources.append(resource_of(item))
+            elif document is None and build.directory in self._guessed:
+                continue  # a repository without clusters, scanned whole: not a directory Flux is known to build
             else:
                 what = type(item.data).__name__ if not isinstance(item.data, dict) else "mapping"
                 self.problems.append(Problem(
