@@ -2,12 +2,15 @@
 
 The fleet comes from benchmarks/render.py's generator. The same built-in objects the check validates are
 then validated with kubernetes-validate (PyPI, strict, the same Kubernetes version) in the same run.
+With --against DIR (a checkout of another commit, e.g. `git worktree add /tmp/before HEAD~1`), the same
+fleet is also checked by that checkout's code, alternating with this one, and the medians are compared.
 """
 
 import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +27,12 @@ from beskar.check import schemas  # noqa: E402
 from beskar.operations.compilation import render_fleet  # noqa: E402
 
 REPEATS = 3
+# `beskar check` of the fleet at argv[1] in process, the best of 2 (the first warms the catalog and schema
+# caches, as in the figures above); run with either checkout's src/ first on the path.
+_TIMED_CHECK = ("import sys, time; from pathlib import Path; from beskar.operations import review; times = []\n"
+                "for _ in range(2):\n"
+                "    start = time.perf_counter(); review.check(Path(sys.argv[1])); times.append(time.perf_counter() - start)\n"
+                "print(min(times))")
 
 
 def best_of(action, repeats: int = REPEATS):
@@ -33,6 +42,24 @@ def best_of(action, repeats: int = REPEATS):
         result = action()
         times.append(time.perf_counter() - start)
     return min(times), result
+
+
+def timed_check(source: Path, root: Path) -> float:
+    """Seconds of one in-process check by the code under `source` (a src/ directory), in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    done = subprocess.run([sys.executable, "-c", _TIMED_CHECK, str(root)], env=env, capture_output=True, text=True,
+                          check=True)
+    return float(done.stdout.split()[-1])
+
+
+def compare(against: Path, root: Path, rounds: int) -> tuple[float, float]:
+    """Median seconds of this checkout's and `against`'s check of the same fleet, alternating run by run."""
+    here = Path(beskar.__file__).resolve().parent.parent
+    ours, theirs = [], []
+    for _ in range(rounds):
+        theirs.append(timed_check(against / "src", root))
+        ours.append(timed_check(here, root))
+    return statistics.median(ours), statistics.median(theirs)
 
 
 def applied_objects(root: Path) -> list[dict]:
@@ -50,6 +77,8 @@ def applied_objects(root: Path) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sites", type=int, default=50, help="number of generated sites (default 50)")
+    parser.add_argument("--against", type=Path, help="a checkout of another commit to compare the check with")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating runs per side with --against (default 5)")
     args = parser.parse_args()
     try:
         import kubernetes_validate
@@ -61,6 +90,10 @@ def main() -> int:
     try:
         generate_fleet(root, args.sites)
         render_fleet(root)
+        if args.against is not None:
+            ours, theirs = compare(args.against.resolve(), root, args.rounds)
+            print(f"beskar check, in process, median of {args.rounds} alternating runs, {args.sites} sites: "
+                  f"this checkout {ours:.3f} s, {args.against} {theirs:.3f} s: {theirs / ours:.2f}x")
 
         start = time.perf_counter()
         command = subprocess.run([sys.executable, "-m", "beskar", "check", "-C", str(root), "--format", "json"],

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import beskar
 from beskar.fleet.examples import write_example
-from beskar.secrets import age, generation, secret, sopsfile
+from beskar.secrets import age, generation, sealing, secret, sopsfile
 from beskar.operations.secrets import sync
 from beskar.secrets.sops import KUBERNETES_RULE
 
@@ -32,14 +32,14 @@ def main() -> None:
     values = {f"service{i}.oslo_db.user.password": generation.password() for i in range(40)}
     values["nova.network.ssh.private_key"] = generation.ssh_private_key()
     document = secret.updated(secret.empty("openstack"), "openstack", values, set(values), datetime.date.today())
-    text = sopsfile.seal([document], [recipient], rule=KUBERNETES_RULE)
+    text = sealing.seal([document], [recipient], rule=KUBERNETES_RULE)
     source = sopsfile.read(text, "bench.sops.yaml")
 
     figures = {
         "seal (generate data key, encrypt 41 values, MAC, wrap for 1 recipient)":
-            best(lambda: sopsfile.seal([document], [recipient], rule=KUBERNETES_RULE)),
+            best(lambda: sealing.seal([document], [recipient], rule=KUBERNETES_RULE)),
         "read (parse, no key)": best(lambda: sopsfile.read(text, "bench.sops.yaml")),
-        "open (unwrap data key, decrypt 41 values, verify MAC)": best(lambda: sopsfile.open_file(source, identities)),
+        "open (unwrap data key, decrypt 41 values, verify MAC)": best(lambda: sealing.open_file(source, identities)),
     }
     fleet = work / "fleet"
 

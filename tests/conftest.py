@@ -33,11 +33,16 @@ def demo_fleet(tmp_path: Path) -> Path:
 @pytest.fixture
 def run_beskar():
     """Run `python -m beskar ARGS...` (cwd optional); returns the CompletedProcess with text stdout/stderr."""
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    env.update(NO_COLOR="1", COLUMNS="200")
-
-    def run(*args: str | os.PathLike, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "beskar", *map(str, args)], cwd=cwd, env=env,
+    def run(*args: str | os.PathLike, cwd: Path | None = None, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        base = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+        base.update(NO_COLOR="1", COLUMNS="200")
+        return subprocess.run([sys.executable, "-m", "beskar", *map(str, args)], cwd=cwd, env={**base, **(env or {})},
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+# Real chart sources for the build tests (session-scoped: one clone, one repository server, one build).
+from build_sources import (build_cache, built_fleet, example_sources, helm_repository, oci_registry,  # noqa: E402,F401
+                           osh_clone)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from beskar.secrets import age, sopsfile
+from beskar.secrets import age, sealing, sopsfile
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sops"
 DEMO_KEYS = Path(__file__).parent.parent / "src" / "beskar" / "examples" / "fleet" / "demo-keys"
@@ -21,7 +21,7 @@ def new_identity(directory: Path, name: str) -> tuple[Path, str]:
 
 def open_text(text: str, key_file: Path, file: str = "secrets.sops.yaml") -> list[Any]:
     source = sopsfile.read(text, file)
-    return sopsfile.open_file(source, age.parse_identities(key_file.read_text(), str(key_file))).documents
+    return sealing.open_file(source, age.parse_identities(key_file.read_text(), str(key_file))).documents
 
 
 def beskar(*args, cwd: Path | None = None, env: dict[str, str] | None = None, home: Path | None = None,

@@ -7,8 +7,13 @@ says what stderr must contain. Adding a case needs no code. Keys:
   edit:      one of  replace: {old: TEXT, new: TEXT}   (old must occur exactly once)
                      append: TEXT
                      write: TEXT                        (the whole file)
+                     bytes: HEX                         (the whole file, as bytes)
+                     repeat: {text: T, close: C, times: N}  (the whole file: T N times then C N times)
+                     directory: true | fifo: true       (the file replaced by an empty directory or a FIFO)
+                     symlink: TARGET                    (the file replaced by a link to TARGET, relative or not)
   expect:    substrings stderr must contain, e.g. "sites/prod-brno/site.yaml:40:5:" and "[site:prod-brno]"
   command:   the beskar arguments, run inside the fleet (default: [render])
+  commands:  several such argument lists: every one must report the case the same way
   exit:      the expected exit code (default 2)
   problems:  how many problems must be reported (default 1)
   placeless: true when the problem is not in a file (e.g. a bad `explain` path): no file:line required
@@ -17,6 +22,7 @@ says what stderr must contain. Adding a case needs no code. Keys:
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -28,7 +34,7 @@ from beskar.tree import Change
 
 CASES_DIR = Path(__file__).parent / "bad_input"
 CASES = sorted(p.parent.name for p in CASES_DIR.glob("*/case.yaml"))
-KEYS = {"file", "edit", "expect", "command", "exit", "problems", "placeless", "known_bug"}
+KEYS = {"file", "edit", "expect", "command", "commands", "exit", "problems", "placeless", "known_bug"}
 HEADER = re.compile(r"^error: (\d+) problem\(s\) in the input; nothing was changed$", re.M)
 PLACED = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+):(?P<column>\d+): .+ "
                     r"\[(?P<layer>global|profile:[a-z0-9-]+|site:[a-z0-9-]+)\]$")
@@ -49,6 +55,19 @@ def load_case(name: str) -> dict:
 def apply_edit(path: Path, edit: dict) -> None:
     assert isinstance(edit, dict) and len(edit) == 1, f"edit must be one of replace/append/write: {edit!r}"
     (kind, spec), = edit.items()
+    if kind in ("bytes", "repeat", "directory", "fifo", "symlink"):
+        path.unlink()
+        if kind == "bytes":
+            path.write_bytes(bytes.fromhex(spec))
+        elif kind == "repeat":
+            path.write_text(spec["text"] * spec["times"] + spec.get("close", "") * spec["times"], encoding="utf-8")
+        elif kind == "directory":
+            path.mkdir()
+        elif kind == "fifo":
+            os.mkfifo(path)
+        else:
+            path.symlink_to(spec)
+        return
     text = path.read_text(encoding="utf-8")
     if kind == "replace":
         count = text.count(spec["old"])
@@ -64,7 +83,8 @@ def apply_edit(path: Path, edit: dict) -> None:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.is_symlink() and not p.relative_to(root).as_posix().startswith(".beskar/")}
 
 
 def problem_lines(stderr: str) -> list[str]:
@@ -95,10 +115,12 @@ def test_bad_input(name: str, rendered_fleet: Path, run_beskar):
         apply_edit(root / case["file"], case["edit"])
     before = snapshot(root)
 
-    result = run_beskar(*case.get("command", ["render"]), cwd=root)
-    failures = check(case, result, root)
-    if snapshot(root) != before:
-        failures.append("a failed run changed files of the fleet or its rendered tree")
+    failures = []
+    for command in case.get("commands", [case.get("command", ["render"])]):
+        result = run_beskar(*command, cwd=root, timeout=30)
+        failures += [f"{' '.join(command)}: {failure}" for failure in check(case, result, root)]
+        if snapshot(root) != before:
+            failures.append(f"{' '.join(command)}: a failed run changed files of the fleet or its rendered tree")
 
     if case.get("known_bug"):
         if not failures:
@@ -122,8 +144,9 @@ def check(case: dict, result, root: Path) -> list[str]:
             if not match:
                 failures.append(f"problem without file:line:column [layer]: {line!r}")
             elif not (root / match["file"]).is_file():
-                failures.append(f"problem placed in a file that does not exist: {line!r}")
-            elif not 1 <= int(match["line"]) <= len((root / match["file"]).read_text().splitlines()) + 1:
+                if not os.path.lexists(root / match["file"]):
+                    failures.append(f"problem placed in a file that does not exist: {line!r}")
+            elif int(match["line"]) != 1 and not 1 <= int(match["line"]) <= _line_count(root / match["file"]) + 1:
                 failures.append(f"problem placed after the end of its file: {line!r}")
     # One clear message per problem.
     header = HEADER.search(stderr)
@@ -134,6 +157,10 @@ def check(case: dict, result, root: Path) -> list[str]:
         failures.append("the same problem is reported more than once")
     failures += [f"pydantic internals ({word!r}) in the message" for word in INTERNALS if word in stderr]
     return failures
+
+
+def _line_count(path: Path) -> int:
+    return path.read_bytes().count(b"\n") + 1
 
 
 def test_an_edit_that_changes_nothing_is_refused(tmp_path: Path):

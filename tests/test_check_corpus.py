@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from beskar.operations import compilation, review
-from beskar.check.findings import RULES
+from beskar.check.findings import RULES, Scope
 from beskar.fleet.repository import FLEET_FILE
 from secrets_helpers import sync_every_site
 
@@ -102,7 +102,8 @@ def test_case(name, tmp_path):
 
 def test_every_rule_has_a_case_that_fires_it():
     fired = {name.split("--")[0] for name in CASES if name != "clean" and not name.startswith("patterns/")}
-    missing = sorted(set(RULES) - fired)
+    # The build rules run over built objects, not over a tree: their cases are tests/build_cases.
+    missing = sorted({r for r in RULES if RULES[r].scope is not Scope.BUILD} - fired)
     assert not missing, f"rules without a case under tests/check_cases: {missing}"
     for name in CASES:
         if name != "clean" and not name.startswith("patterns/"):

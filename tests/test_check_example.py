@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from beskar.operations import compilation, demo, review
-from beskar.check.findings import RULES
+from beskar.check.findings import RULES, Scope
 from secrets_helpers import DEMO_FINDINGS, sync_every_site
 
 MUTATIONS_DIR = Path(__file__).parent / "example_mutations"
@@ -128,5 +128,6 @@ def test_one_mutation_fires_exactly_its_rule(name, rendered_example, baseline, t
 
 
 def test_every_rule_has_a_mutation_of_the_example():
-    missing = sorted(set(RULES) - {name.split("--")[0] for name in MUTATIONS})
+    # Build rules need the charts: their example-fleet cases are in tests/test_build_rules.py.
+    missing = sorted({r for r in RULES if RULES[r].scope is not Scope.BUILD} - {n.split("--")[0] for n in MUTATIONS})
     assert not missing, f"rules without a mutation under tests/example_mutations: {missing}"

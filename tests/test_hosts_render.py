@@ -15,7 +15,7 @@ import yaml
 from beskar.catalog import catalog
 from beskar.fleet.examples import write_example
 from beskar.model import Purpose, Role
-from beskar.model.hosts import kernel_of
+from beskar.model.machines import kernel_of
 from beskar.operations.compilation import compile_fleet, render_fleet
 from beskar.render.netplan import netplan, netplan_problems
 
@@ -85,8 +85,8 @@ def test_kubespray_inventory_matches_the_model(rendered, site_name):
         assert str(site.kubernetes.api_vip) in variables["supplementary_addresses_in_ssl_keys"]
         assert variables["kube_proxy_strict_arp"] is True and variables["helm_enabled"] is True
         if node.name in control_plane:
-            assert variables["kube_vip_interface"] in netplan(site, node)["network"].get("bridges", {}) | \
-                netplan(site, node)["network"].get("bonds", {}) | netplan(site, node)["network"]["ethernets"]
+            assert variables["kube_vip_interface"] in netplan(site, node, catalog())["network"].get("bridges", {}) | \
+                netplan(site, node, catalog())["network"].get("bonds", {}) | netplan(site, node, catalog())["network"]["ethernets"]
 
 
 @pytest.mark.parametrize("site_name", ["prod-brno", "prod-ostrava"])
@@ -101,7 +101,7 @@ def test_hosts_inventory_matches_the_model(rendered, site_name):
     for node in site.nodes:
         variables = listing["_meta"]["hostvars"][node.name]
         assert variables["beskar_site"] == site_name and variables["beskar_node"] == node.name
-        assert variables["netplan_config"] == netplan(site, node)
+        assert variables["netplan_config"] == netplan(site, node, catalog())
         kernel = kernel_of(site, node)
         assert variables["hugepages_kernel_args"] == (kernel.cmdline() if kernel else [])
         if node.has(Role.COMPUTE):
@@ -117,7 +117,7 @@ def test_hosts_inventory_matches_the_model(rendered, site_name):
 def _all_netplans(compiled):
     for site in compiled.sites.values():
         for node in site.nodes:
-            yield site, node, netplan(site, node)
+            yield site, node, netplan(site, node, catalog())
 
 
 def test_generated_netplans_are_valid(rendered, tmp_path):
@@ -147,7 +147,7 @@ def test_generated_netplans_are_valid(rendered, tmp_path):
 def test_netplan_of_brno_control_plane(rendered):
     _, compiled = rendered
     site = compiled.sites["prod-brno"]
-    network = netplan(site, next(n for n in site.nodes if n.name == "brno-ctl-1"))["network"]
+    network = netplan(site, next(n for n in site.nodes if n.name == "brno-ctl-1"), catalog())["network"]
     assert network["bonds"]["bond0"]["interfaces"] == ["ens1f0", "ens1f1"]
     assert network["bonds"]["bond0"]["parameters"]["mode"] == "802.3ad"
     assert network["bonds"]["bond0"]["mtu"] == 9000
@@ -176,7 +176,7 @@ def test_netplan_of_brno_control_plane(rendered):
 def test_netplan_problems_catch_each_breakage(rendered, breakage, expected):
     _, compiled = rendered
     site = compiled.sites["prod-brno"]
-    document = copy.deepcopy(netplan(site, next(n for n in site.nodes if n.name == "brno-ctl-1")))
+    document = copy.deepcopy(netplan(site, next(n for n in site.nodes if n.name == "brno-ctl-1"), catalog()))
     assert netplan_problems(document) == []
     breakage(document["network"])
     assert any(expected in problem for problem in netplan_problems(document)), netplan_problems(document)
@@ -186,7 +186,7 @@ def test_policy_routing_for_networks_with_a_gateway(example_fleet):
     path = example_fleet / "sites/prod-brno/site.yaml"
     path.write_text(path.read_text().replace("    cidr: 10.16.3.0/24\n", "    cidr: 10.16.3.0/24\n    gateway: 10.16.3.1\n"))
     site = compile_fleet(example_fleet, ["prod-brno"]).sites["prod-brno"]
-    vlan = netplan(site, site.nodes[0])["network"]["vlans"]["bond0.2503"]
+    vlan = netplan(site, site.nodes[0], catalog())["network"]["vlans"]["bond0.2503"]
     table = vlan["routes"][0]["table"]
     assert vlan["routes"] == [{"to": "default", "via": "10.16.3.1", "table": table}]
     assert vlan["routing-policy"] == [{"from": "10.16.3.0/24", "table": table}]

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from beskar.clients.maas import ApiKey, MaasClient
+from beskar.catalog import catalog
 from beskar.operations.compilation import compile_fleet
 from beskar.plan.maas import Action, plan
 from beskar.render.maas import machine_plan
@@ -22,7 +23,7 @@ OSTRAVA_SUBNETS = [subnet(1, "10.32.0.0/24", 0, 5001, "10.32.0.1"), subnet(2, "1
 
 @pytest.fixture
 def wanted(example_fleet):
-    return machine_plan(compile_fleet(example_fleet, ["prod-ostrava"]).sites["prod-ostrava"])
+    return machine_plan(compile_fleet(example_fleet, ["prod-ostrava"]).sites["prod-ostrava"], catalog())
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import yaml
 
 from beskar.fleet.examples import write_example
 from beskar.operations.compilation import render_fleet
-from beskar.playbook import playbook_files
+from beskar.fleet.scaffold import playbook_files
 
 # The tasks a directory target can take: files only, nothing activated (no apt, no users, no services).
 FILE_TAGS = "network,sysctl,kernel,time,kubespray"
@@ -61,6 +61,17 @@ def test_syntax_check(playbook, fleet):
     done = subprocess.run(["ansible-playbook", "--syntax-check", "-i",
                            str(fleet / "inventory/prod-brno/hosts/inventory.yaml"), str(playbook / "site.yml")],
                           capture_output=True, text=True, env=_env(), timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_readme_command_runs_from_the_demo_fleet(demo_fleet):
+    """`beskar demo` leaves the playbook where the README's command expects it, as `beskar init` writes it."""
+    shipped = {f"ansible/{path}": content for path, content in playbook_files().items()}
+    present = {p.relative_to(demo_fleet).as_posix(): p.read_bytes()
+               for p in sorted((demo_fleet / "ansible").rglob("*")) if p.is_file()}
+    assert present == shipped
+    done = subprocess.run(["ansible-playbook", "--syntax-check", "-i", "inventory/prod-brno/hosts/inventory.yaml",
+                           "ansible/site.yml"], cwd=demo_fleet, capture_output=True, text=True, env=_env(), timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from beskar.problems import InputError
 import yaml
 
 from beskar import tree as trees
@@ -235,7 +237,7 @@ def test_a_failed_write_leaves_the_previous_tree(tmp_path, monkeypatch):
         real_fsync(fd)
 
     monkeypatch.setattr(trees.os, "fsync", failing_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="No space left on device; nothing was changed"):
         render_fleet(root)
     monkeypatch.undo()
     after = snapshot(root)

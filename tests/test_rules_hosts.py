@@ -11,13 +11,17 @@ from beskar.check.findings import RULES, Scope, Severity
 from beskar.check.rules_hosts import (duplicate_bmc, duplicate_hostname, duplicate_ip, duplicate_mac,
                                       flavor_family_without_computes, netplan_invalid, node_label_unset,
                                       selected_labels, unlabelled_families)
-from beskar.check.rules_hosts import _helm_releases
+from beskar.check.rules_hosts import helm_releases
 from beskar.operations.compilation import compile_fleet
 
 
 def pairs(root: Path):
     compiled = compile_fleet(root)
     return [(compiled.sites[name], compiled.fleet.sites[name]) for name in compiled.sites]
+
+
+def rendered(root: Path, name: str):
+    return compile_fleet(root).rendered[name]
 
 
 def line_of(path: Path, text: str, occurrence: int = 1) -> int:
@@ -42,9 +46,11 @@ def test_rules_are_registered_with_scope_and_severity():
 
 def test_the_example_fleet_is_clean(example_fleet):
     sites = pairs(example_fleet)
+    compiled = compile_fleet(example_fleet)
     for site, layered in sites:
-        for check in (node_label_unset, flavor_family_without_computes, netplan_invalid):
-            assert list(check(site, layered)) == [], check.__name__
+        for check in (node_label_unset, flavor_family_without_computes):
+            assert list(check(site, layered, compiled.rendered[site.name])) == [], check.__name__
+        assert list(netplan_invalid(site, layered)) == []
     for check in (duplicate_ip, duplicate_mac, duplicate_hostname, duplicate_bmc):
         assert list(check(sites)) == [], check.__name__
 
@@ -71,7 +77,7 @@ def test_a_label_no_node_carries_is_an_error(example_fleet):
     # No node keeps the network role, so nobody carries the label neutron's agents select on.
     edit(site_file, "[control-plane, network, compute]", "[control-plane, compute]", count=3)
     site, layered = next(p for p in pairs(example_fleet) if p[0].name == "prod-ostrava")
-    findings = list(node_label_unset(site, layered))
+    findings = list(node_label_unset(site, layered, rendered(example_fleet, "prod-ostrava")))
     messages = " | ".join(f.message for f in findings)
     assert "openstack-network-node=enabled" in messages
     assert all(f.file == "sites/prod-ostrava/site.yaml" and f.line == line_of(site_file, "nodes:") for f in findings)
@@ -81,7 +87,7 @@ def test_a_label_no_node_carries_is_an_error(example_fleet):
 
 def test_a_flavor_family_used_without_labelled_computes_is_found(example_fleet):
     site, _ = next(p for p in pairs(example_fleet) if p[0].name == "prod-ostrava")
-    key = "beskar.io/flavor-family"
+    key = "beskar-flavor-family"
     nova = {"kind": "HelmRelease", "metadata": {"name": "nova"}, "spec": {"values": {"conf": {"overrides": {
         "nova_compute": {"labels": [{"label": {"key": key, "values": [family]}} for family in ("e1", "c3", "g2")]}}}}}}
     assert unlabelled_families(site, [nova]) == ["c3", "g2"]  # ostrava has e1 and c2 computes only
@@ -89,16 +95,16 @@ def test_a_flavor_family_used_without_labelled_computes_is_found(example_fleet):
 
 def test_the_rendered_nova_overrides_are_read(example_fleet):
     site, _ = next(p for p in pairs(example_fleet) if p[0].name == "prod-brno")
-    found = selected_labels(_helm_releases(site))
-    assert {v for (k, v) in found if k == "beskar.io/flavor-family"} == {"e1", "c2", "c3", "g2"}
-    assert found[("beskar.io/flavor-family", "c3")] == ["nova: values.conf.overrides.nova_compute.labels.2.label"]
+    found = selected_labels(helm_releases(rendered(example_fleet, site.name)))
+    assert {v for (k, v) in found if k == "beskar-flavor-family"} == {"e1", "c2", "c3", "g2"}
+    assert found[("beskar-flavor-family", "c3")] == ["nova: values.conf.overrides.nova_compute.labels.2.label"]
 
 
 def test_flavor_families_without_hardware_at_a_site_are_not_an_error(example_fleet):
     # The fleet declares c3; ostrava has no c3 computes, renders no c3 override, and that is fine.
     site, layered = next(p for p in pairs(example_fleet) if p[0].name == "prod-ostrava")
     assert "c3" in {f.name for f in site.flavor_families}
-    assert list(flavor_family_without_computes(site, layered)) == []
+    assert list(flavor_family_without_computes(site, layered, rendered(example_fleet, "prod-ostrava"))) == []
 
 
 def test_a_vlan_mtu_above_its_bond_is_a_netplan_error(example_fleet):

@@ -9,7 +9,7 @@ import subprocess
 import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from beskar.secrets import sops, sopsfile
+from beskar.secrets import cipher, sops, sopsfile
 from secrets_helpers import new_identity
 
 AGE = shutil.which("age")
@@ -47,7 +47,7 @@ def test_beskar_opens_a_data_key_the_age_cli_wraps(tmp_path, run_beskar):
     data_key = os.urandom(32)
     armored = age_cli("--encrypt", "--armor", "-r", recipient, data=data_key).decode()
     document = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}, "stringData": {"k": "from-cli"}}
-    encrypted = sops.encrypt_documents([document], data_key, (sops.AgeKey(recipient, armored),), sops.KUBERNETES_RULE)
+    encrypted = cipher.encrypt_documents([document], data_key, (sops.AgeKey(recipient, armored),), sops.KUBERNETES_RULE)
     path = tmp_path / "wrapped-by-cli.sops.yaml"
     path.write_text(sopsfile.emit(encrypted.documents, encrypted.metadata, "yaml"))
     decrypted = run_beskar("secrets", "decrypt", path, "--identity", key_file)

@@ -7,11 +7,14 @@ import pytest
 from beskar.check import rules_secrets
 from beskar.check.findings import RULES, Severity
 from beskar.fleet.examples import write_example
+from beskar.fleet.repository import secrets_path
+from beskar.secrets.sopsfile import read_site_file
 from beskar.operations.compilation import compile_fleet
 from beskar.operations import secrets as operations
 from secrets_helpers import new_identity, operator
 
 SITE = "prod-brno"
+RULES_BY_FUNCTION = {rule.run: rule for rule in RULES.values()}
 
 
 @pytest.fixture
@@ -24,7 +27,10 @@ def fleet(tmp_path):
 
 def findings(root, rule, site=SITE):
     compiled = compile_fleet(root)
-    return list(rule(compiled.sites[site], compiled.fleet.sites[site]))
+    layered = compiled.fleet.sites[site]
+    offered = {"site": compiled.sites[site], "layered": layered, "rendered": compiled.rendered[site],
+               "secrets": read_site_file(layered.secrets_file, secrets_path(site))}
+    return list(rule(**{name: offered[name] for name in RULES_BY_FUNCTION[rule].parameters}))
 
 
 def test_a_synced_site_passes_and_only_warns_about_demo_keys(fleet):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import stat
+import os
+import signal
 import sys
 
 import pytest
@@ -159,7 +162,7 @@ def editor(tmp_path, action: str) -> dict[str, str]:
     script.write_text(EDITOR.format(action=action))
     temporary = tmp_path / "tmp"
     temporary.mkdir(exist_ok=True)
-    return {"EDITOR": f"{sys.executable} {script}", "TMPDIR": str(temporary)}
+    return {"EDITOR": f"{sys.executable} {script}", "TMPDIR": str(temporary), "XDG_RUNTIME_DIR": str(temporary)}
 
 
 def test_edit_re_encrypts_what_changed_and_removes_the_plaintext(synced, tmp_path):
@@ -183,6 +186,42 @@ def test_a_failed_edit_leaves_the_file_untouched(synced, tmp_path, action, messa
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert (synced / SECRETS).read_bytes() == before
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("runtime", ["xdg", "shm"])
+def test_a_signal_during_edit_removes_the_plaintext(synced, tmp_path, signum, runtime):
+    """Killed (catchably) while the editor is open: no plaintext is left, the encrypted file is as it was."""
+    import subprocess
+    import time
+    marker = tmp_path / "editing"
+    env = editor(tmp_path, f"pathlib.Path({str(marker)!r}).write_text(str(path))\nimport time\ntime.sleep(60)")
+    if runtime == "shm":
+        if not Path("/dev/shm").is_dir():
+            pytest.skip("no /dev/shm on this machine")
+        del env["XDG_RUNTIME_DIR"]
+    before = (synced / SECRETS).read_bytes()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_") and k not in ("EDITOR", "VISUAL",
+                                                                                               "XDG_RUNTIME_DIR")}
+    process = subprocess.Popen([sys.executable, "-m", "beskar", "secrets", "edit", SITE, "-C", str(synced),
+                                "-i", str(OPERATOR_KEY)], env={**clean, **env, "NO_COLOR": "1"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        plaintext = Path(marker.read_text())
+        assert plaintext.is_file() and plaintext.stat().st_mode & 0o777 == 0o600
+        expected_base = tmp_path / "tmp" if runtime == "xdg" else Path("/dev/shm")
+        assert plaintext.parent.parent == expected_base
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signum, stderr
+    assert "Traceback" not in stderr
+    assert not plaintext.exists() and not plaintext.parent.exists()
+    assert (synced / SECRETS).read_bytes() == before
 
 
 def test_a_site_file_does_not_open_with_another_sites_identity(synced):

@@ -10,7 +10,8 @@ from beskar.catalog import catalog
 from beskar.plan.steps import ResultType
 from beskar.problems import InputError
 from beskar.fleet import recipients
-from beskar.secrets import generation, plan, sopsconfig
+from beskar.plan import secrets as plan
+from beskar.secrets import generation, sopsconfig
 
 NEEDS = [plan.Need("a.password", "password"), plan.Need("b.uuid", "uuid"), plan.Need("c.hex", "hex"),
          plan.Need("nova.private", "ssh_private_key"), plan.Need("nova.public", "ssh_public_key", "nova.private")]
@@ -20,9 +21,9 @@ def test_sync_plan_adds_only_missing_keys_and_reports_unused():
     steps = plan.plan_sync(NEEDS, ["a.password", "old.key"])
     assert [s.key for s in steps.steps] == ["b.uuid", "c.hex", "nova.private", "nova.public"]
     assert steps.unused == ("old.key",) and steps.problems == ()
-    values, results = plan.run(steps, {"a.password": "keep-me", "old.key": "x"})
+    values, outcomes = plan.run(steps, {"a.password": "keep-me", "old.key": "x"}, generation)
     assert values["a.password"] == "keep-me" and values["old.key"] == "x"
-    assert {r.outcome for r in results} == {ResultType.COMPLETED}
+    assert {o.result.type for o in outcomes} == {ResultType.COMPLETED}
     assert generation.ssh_public_key(values["nova.private"]) == values["nova.public"]
 
 
@@ -32,9 +33,18 @@ def test_sync_plan_never_replaces_a_private_key_whose_public_key_exists():
 
 
 def test_sync_steps_say_they_are_skipped_once_a_value_exists():
-    step = plan.Generate("a.password", "password")
-    assert step.skipped({"a.password": "x"}) and not step.skipped({})
-    assert step.run({"a.password": "x"}).outcome is ResultType.SKIPPED
+    change = plan.Generate("a.password", "password")
+    assert plan.ValueStep(change, {"a.password": "x"}, generation).is_skip().type is ResultType.SKIPPED
+    assert plan.ValueStep(change, {}, generation).is_skip().type is ResultType.COMPLETED
+    values, (outcome,) = plan.run(plan.Plan((change,)), {"a.password": "x"}, generation)
+    assert outcome.result.type is ResultType.SKIPPED and values == {"a.password": "x"}
+
+
+def test_a_failing_step_stops_the_run_and_says_why():
+    steps = plan.Plan((plan.Derive("nova.public", "nova.private"), plan.Generate("a.password", "password")))
+    values, outcomes = plan.run(steps, {}, generation)
+    assert [(o.step.name, o.result.type) for o in outcomes] == [("nova.public", ResultType.FAILED)]
+    assert "has no value" in outcomes[0].result.message and values == {}
 
 
 def test_rotation_renews_a_pair_together_and_refuses_unknown_keys():
@@ -42,7 +52,7 @@ def test_rotation_renews_a_pair_together_and_refuses_unknown_keys():
     assert steps.changes == ("nova.private", "nova.public")
     assert steps.problems and "nope" in steps.problems[0]
     old = {"nova.private": generation.ssh_private_key(), "nova.public": "ssh-ed25519 AAAA old"}
-    values, _ = plan.run(steps, old)
+    values, _ = plan.run(steps, old, generation)
     assert values["nova.private"] != old["nova.private"]
     assert values["nova.public"] == generation.ssh_public_key(values["nova.private"])
 

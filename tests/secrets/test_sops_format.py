@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beskar.secrets import age, sops, sopsfile
+from beskar.secrets import age, cipher, sealing, sops, sopsfile
 from beskar.secrets.errors import SopsError
 from beskar.secrets.yamlio import load_yaml, resolve_plain
 from secrets_helpers import FIXTURES, new_identity, open_text
@@ -57,14 +57,14 @@ def fixed_ivs():
 
 
 def test_known_answers_from_fixed_key_ivs_and_lastmodified():
-    encrypted = sops.encrypt_documents([KAT_DOCUMENT], DATA_KEY, (), sops.KUBERNETES_RULE, LASTMODIFIED,
+    encrypted = cipher.encrypt_documents([KAT_DOCUMENT], DATA_KEY, (), sops.KUBERNETES_RULE, LASTMODIFIED,
                                        new_iv=fixed_ivs())
     (document,) = encrypted.documents
     assert document["stringData"] == KAT_VALUES
     assert document["metadata"] == {"name": "kat"} and document["apiVersion"] == "v1"  # clear text stays
     assert encrypted.metadata.mac == KAT_MAC
     assert encrypted.metadata.lastmodified == LASTMODIFIED
-    decrypted = sops.decrypt_documents([document], encrypted.metadata, DATA_KEY)
+    decrypted = cipher.decrypt_documents([document], encrypted.metadata, DATA_KEY)
     assert decrypted.mac == KAT_MAC_PLAIN
     assert decrypted.documents == [KAT_DOCUMENT]
 
@@ -121,7 +121,7 @@ def identity(tmp_path_factory):
 @given(document=DOCUMENTS, rule=RULES, fmt=st.sampled_from(["yaml", "json"]))
 def test_round_trip_keeps_every_value_and_type(identity, document, rule, fmt):
     key_file, recipient = identity
-    text = sopsfile.seal([document], [recipient], fmt, rule=rule)
+    text = sealing.seal([document], [recipient], fmt, rule=rule)
     name = "doc.sops.json" if fmt == "json" else "doc.sops.yaml"
     (back,) = open_text(text, key_file, name)
     assert _typed(back) == _typed(document)
@@ -138,7 +138,7 @@ def _typed(value):
 
 def test_multi_document_yaml_shares_one_mac_and_each_document_carries_the_metadata(identity):
     key_file, recipient = identity
-    text = sopsfile.seal([{"a": "1"}, {"b": 2}], [recipient])
+    text = sealing.seal([{"a": "1"}, {"b": 2}], [recipient])
     assert text.count("\nsops:\n") == 2 and "---\n" in text
     assert open_text(text, key_file) == [{"a": "1"}, {"b": 2}]
 
@@ -160,7 +160,7 @@ def test_floats_are_hashed_as_go_formats_them():
 
 def test_a_document_that_is_already_encrypted_is_refused(identity):
     with pytest.raises(SopsError, match="already"):
-        sops.encrypt_documents([{"sops": {}}], os.urandom(32), ())
+        cipher.encrypt_documents([{"sops": {}}], os.urandom(32), ())
 
 
 def test_yaml_that_sops_cannot_hold_is_refused_with_its_line():
@@ -175,7 +175,7 @@ def test_yaml_that_sops_cannot_hold_is_refused_with_its_line():
 
 def test_metadata_is_written_in_sops_field_order(identity):
     _, recipient = identity
-    text = sopsfile.seal([{"stringData": {"k": "v"}}], [recipient], rule=sops.KUBERNETES_RULE)
+    text = sealing.seal([{"stringData": {"k": "v"}}], [recipient], rule=sops.KUBERNETES_RULE)
     block = text.split("\nsops:\n", 1)[1]
     fields = [line.split(":")[0].strip() for line in block.splitlines() if line.startswith("    ") and
               not line.startswith("     ")]

@@ -3,7 +3,7 @@
 from functools import lru_cache
 
 from beskar.catalog.credentials import Credential, SecretKind, chart_credentials
-from beskar.catalog.knowledge import Catalog, ComponentSpec, Layer, OpenPattern, Release
+from beskar.catalog.knowledge import BondOptions, Catalog, ComponentSpec, Layer, OpenPattern, Release
 
 
 @lru_cache(maxsize=1)
@@ -12,5 +12,5 @@ def catalog() -> Catalog:
     return Catalog.load()
 
 
-__all__ = ["Catalog", "ComponentSpec", "Credential", "Layer", "OpenPattern", "Release", "SecretKind",
+__all__ = ["BondOptions", "Catalog", "ComponentSpec", "Credential", "Layer", "OpenPattern", "Release", "SecretKind",
            "catalog", "chart_credentials"]

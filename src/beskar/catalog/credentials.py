@@ -16,6 +16,11 @@ class SecretKind(StrEnum):
     SSH_PUBLIC_KEY = "ssh_public_key"
 
 
+# Generated from their pair, never on their own (a key pair's public half).
+DERIVED = frozenset({SecretKind.SSH_PUBLIC_KEY.value})
+DEFAULT_LENGTH = 32  # of generated passwords and hex tokens, unless the site's secrets.password_length says
+
+
 @dataclass(frozen=True, order=True)
 class Credential:
     """One valuesFrom entry: the flat Secret key, the values path it fills, and how it is generated."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from typing import Any
 
 import yaml
+
+from beskar.catalog.chart_images import ImageKnowledge
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -54,6 +57,15 @@ class ComponentSpec:
 
 
 @dataclass(frozen=True)
+class BondOptions:
+    """The kernel bonding options Beskar sets for one bond mode (None: the kernel's default)."""
+
+    lacp_rate: str | None = None
+    mii_monitor_interval: int | None = None
+    transmit_hash_policy: str | None = None
+
+
+@dataclass(frozen=True)
 class OpenPattern:
     pattern: tuple[str, ...]
     why: str
@@ -78,9 +90,11 @@ class Catalog:
     layers: tuple[Layer, ...] = ()
     components: dict[str, ComponentSpec] = field(default_factory=dict)
     helm_repositories: dict[str, str] = field(default_factory=dict)
-    namespaces: dict[str, str] = field(default_factory=dict)  # namespace -> layer
     open_values: tuple[OpenPattern, ...] = ()
     passthrough_values: frozenset[str] = frozenset()  # keys holding Kubernetes objects a chart passes on
+    ceph_cluster: str = ""  # the component running the Ceph cluster OpenStack uses
+    image_tag_release: re.Pattern[str] = re.compile(r"(?!)")  # an image tag's OpenStack release (group 1)
+    image_tag_codename: re.Pattern[str] = re.compile(r"(?!)")  # an image tag's release codename (group 1)
     credentials: dict[str, Any] = field(default_factory=dict)
     codenames: dict[str, str] = field(default_factory=dict)  # lower-case codename -> YYYY.N, all releases
     _images: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
@@ -88,9 +102,9 @@ class Catalog:
 
     @classmethod
     def load(cls) -> Catalog:
-        releases_file = _read_yaml("releases.yaml")
-        releases = releases_file["releases"]
-        codenames = {str(name).lower(): str(number) for number, name in (releases_file.get("earlier") or {}).items()}
+        release_data = _read_yaml("releases.yaml")
+        releases = release_data["releases"]
+        codenames = {str(name).lower(): str(number) for number, name in (release_data.get("earlier") or {}).items()}
         codenames.update({str(r["codename"]).lower(): str(number) for number, r in releases.items()})
         components = _read_yaml("components.yaml")
         open_file = _read_yaml("open_values.yaml")
@@ -106,12 +120,24 @@ class Catalog:
                 for name, spec in components["components"].items()
             },
             helm_repositories={name: repo["url"] for name, repo in components["helm_repositories"].items()},
-            namespaces={name: ns["layer"] for name, ns in components["namespaces"].items()},
+            ceph_cluster=components["ceph_cluster"],
+            image_tag_release=re.compile(release_data["image_tag_release"]),
+            image_tag_codename=re.compile(release_data["image_tag_codename"]),
             open_values=tuple(OpenPattern(tuple(o["pattern"].split(".")), o["why"]) for o in opens),
             passthrough_values=frozenset(map(str, open_file.get("passthrough") or ())),
             credentials=_read_yaml("credentials.yaml"),
             codenames=codenames,
         )
+
+    def release_of_tag(self, tag: str) -> str | None:
+        """The OpenStack release an image tag names (2025.1-ubuntu_noble: 2025.1), or None."""
+        match = self.image_tag_release.match(tag)
+        return match.group(1) if match else None
+
+    def release_of_codename_tag(self, tag: str) -> str | None:
+        """The OpenStack release an image tag names by codename (wallaby-ubuntu_focal: 2021.1), or None."""
+        match = self.image_tag_codename.match(tag)
+        return self.codenames.get(match.group(1).lower()) if match else None
 
     def images(self, release: str, distro: str) -> dict[str, dict[str, str]]:
         """chart -> images.tags key -> upstream image, as pinned for the release and distro."""
@@ -135,9 +161,30 @@ class Catalog:
         return _read_yaml("node_labels.yaml")
 
     @cached_property
+    def build_provided(self) -> list[dict[str, str]]:
+        """Objects pods use that no chart manifest makes (jobs and operators create them at run time)."""
+        return _read_yaml("build_provided.yaml")["provided"]
+
+    @cached_property
+    def build_pods(self) -> list[dict[str, str]]:
+        """Label sets of pods that run without a workload in the build (static pods, operator-made pods)."""
+        return _read_yaml("build_provided.yaml")["pods"]
+
+    @cached_property
     def host_roles(self) -> dict[str, Any]:
         """role -> packages and sysctl the host playbook sets on nodes of that role."""
         return _read_yaml("host_roles.yaml")["roles"]
+
+    @property
+    def ceph_namespace(self) -> str:
+        """The namespace of the Ceph cluster (and its Rook operator) OpenStack's charts use."""
+        return self.components[self.ceph_cluster].namespace or ""
+
+    def placement(self, name: str) -> dict[str, str]:
+        """The node labels that select where a group of charts runs (node_labels.yaml `placement`)."""
+        entry = self.node_labels["placement"][name]
+        labels = self.node_labels["roles"][entry["role"]]
+        return {key: value for key, value in labels.items() if entry.get("label") in (None, key)}
 
     def node_selectors(self, chart: str) -> dict[str, str]:
         """labels.<group> -> "key=value" for the chart, with Beskar's placement applied."""
@@ -145,8 +192,18 @@ class Catalog:
         return {**defaults, **self.node_labels["selectors"].get(chart, {})}
 
     @cached_property
+    def image_knowledge(self) -> ImageKnowledge:
+        """Each upstream chart's image settings, the objects naming images operators start, mutable tags."""
+        return ImageKnowledge.parse(_read_yaml("chart_images.yaml"))
+
+    @cached_property
     def chart_versions(self) -> dict[str, dict[str, str]]:
         return json.loads(_read_text("values", "charts.json"))
 
-    def layer_components(self, layer: str) -> list[ComponentSpec]:
-        return sorted((c for c in self.components.values() if c.layer == layer), key=lambda c: (c.order, c.name))
+    @cached_property
+    def _bonds(self) -> dict[str, BondOptions]:
+        return {str(mode): BondOptions(**options) for mode, options in _read_yaml("links.yaml")["bonds"].items()}
+
+    def bond_options(self, mode: str) -> BondOptions:
+        """The bonding options of a bond mode (links.yaml); none for modes that need none."""
+        return self._bonds.get(mode, BondOptions())

@@ -9,17 +9,6 @@ from beskar.check.resources import Resource
 
 
 @dataclass(frozen=True)
-class Problem:
-    """Something a build found wrong, reported later by the rule it belongs to."""
-
-    rule: str
-    file: str
-    line: int
-    message: str
-    hint: str | None = None
-
-
-@dataclass(frozen=True)
 class RealBuild:
     """What the real kustomize made of a directory (`beskar lint --kustomize-binary`): its output, or why it
     refused to build it."""

@@ -10,7 +10,14 @@ from typing import Any
 
 import yaml
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from beskar.fleet.documents import CachedResolver, Expansion, compose
+from beskar.fleet.documents import Flaw as Unreadable
+
+
+class _Loader(CachedResolver, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    pass
+
+
 _MERGE = "tag:yaml.org,2002:merge"
 _constructor = yaml.constructor.SafeConstructor()
 # YAML -> JSON as Kubernetes reads it: timestamps and binary stay strings.
@@ -114,18 +121,24 @@ class YamlFile:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, text: str) -> None:
         self.flaws: list[Flaw] = []
+        self.expansion = Expansion(text)
 
-    def build(self, node: yaml.Node) -> Any:
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
         if isinstance(node, yaml.ScalarNode):
+            self.expansion.budget -= 1
             convert = _SCALARS.get(node.tag)
             return node.value if convert is None else convert(node)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child) for child in node.value]
-        return self.mapping(node)
+        self.expansion.enter(node, depth)
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(child, depth + 1) for child in node.value]
+            return self.mapping(node, depth)
+        finally:
+            self.expansion.leave(node)
 
-    def mapping(self, node: yaml.MappingNode) -> dict[str, Any]:
+    def mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         own = sum(1 for key, _ in node.value if key.tag != _MERGE)
         if own != len(node.value):
             _constructor.flatten_mapping(node)  # merged keys first; the mapping's own keys override them
@@ -142,11 +155,11 @@ class _Builder:
                     self.flaws.append(Flaw(f"duplicate key {key!r} (first at line {seen[key]})",
                                            key_node.start_mark.line + 1))
                 seen[key] = key_node.start_mark.line + 1
-            result[key] = self.build(value_node)
+            result[key] = self.build(value_node, depth + 1)
         return result
 
 
-class _RedefiningLoader(yaml.SafeLoader):
+class _RedefiningLoader(CachedResolver, yaml.SafeLoader):
     """YAML 1.2 lets an anchor be defined again; later aliases mean the latest. Go's YAML (kustomize, Flux)
     reads such files, PyYAML's composer refuses them."""
 
@@ -159,13 +172,15 @@ class _RedefiningLoader(yaml.SafeLoader):
 
 
 def _compose(text: str) -> list[yaml.Node]:
+    """The one reader's nodes (fleet.documents.compose, with its limits); a file that redefines an anchor is
+    read again as Go's YAML reads it (only then: the pure-Python composer is the slower one)."""
     with paused_gc():
         try:
-            return list(yaml.compose_all(text, Loader=_Loader))
-        except yaml.composer.ComposerError as error:
-            if "duplicate anchor" not in str(error.context or ""):
+            return compose(text, _Loader)
+        except Unreadable as unreadable:
+            if "duplicate anchor" not in unreadable.message:
                 raise
-            return list(yaml.compose_all(text, Loader=_RedefiningLoader))
+            return compose(text, _RedefiningLoader)
 
 
 def parse_yaml(path: str, text: str) -> YamlFile:
@@ -173,18 +188,18 @@ def parse_yaml(path: str, text: str) -> YamlFile:
     parsed = YamlFile(path, text)
     try:
         nodes = _compose(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        message = " ".join(part for part in (error.context, error.problem) if part)
-        parsed.flaws.append(Flaw(f"YAML syntax error: {message}", mark.line + 1 if mark else 1))
+    except Unreadable as unreadable:
+        parsed.flaws.append(Flaw(unreadable.message, unreadable.line))
         return parsed
-    except yaml.YAMLError as error:
-        parsed.flaws.append(Flaw(f"YAML error: {error}", 1))
-        return parsed
-    builder = _Builder()
+    builder = _Builder(text)
     for index, node in enumerate(nodes):
+        if node is None:
+            continue
         try:
             data = builder.build(node)
+        except Unreadable as unreadable:
+            parsed.flaws.append(Flaw(unreadable.message, unreadable.line))
+            continue
         except (yaml.constructor.ConstructorError, ValueError) as error:
             mark = getattr(error, "problem_mark", None)
             parsed.flaws.append(Flaw(f"YAML error: {getattr(error, 'problem', error)}",

@@ -12,27 +12,56 @@ from beskar.check.findings import RULES, Finding, Rule, Scope, Severity
 from beskar.check.settings import CheckSettings
 
 if TYPE_CHECKING:
+    from beskar.check.build import BuiltSite
     from beskar.check.repository import FluxRepository
     from beskar.fleet import LayeredSite
     from beskar.model import Site
+    from beskar.render import RenderedSite
+    from beskar.secrets.errors import SopsError
+    from beskar.secrets.sopsfile import SopsFile
+
+
+@dataclass(frozen=True)
+class CheckedSite:
+    """One site as compiled once for every rule: typed, layered (for positions), rendered, its secrets file read.
+
+    A model rule names what it reads as its parameters (`site`, `layered`, `rendered`, `secrets`) and gets
+    exactly those, by name, as kopf hands handlers their arguments.
+    """
+
+    site: Site
+    layered: LayeredSite
+    rendered: RenderedSite
+    secrets: SopsFile | SopsError | None = None  # None: the site has no secrets file
 
 
 @dataclass(frozen=True)
 class Subject:
-    """What one run checks: typed sites (beskar check), a Flux repository (both), and file texts for comments."""
+    """What one run checks: compiled sites (beskar check), a Flux repository (both), and file texts for comments."""
 
-    sites: tuple[tuple[Site, LayeredSite], ...] = ()
+    sites: tuple[CheckedSite, ...] = ()
     repository: FluxRepository | None = None
     texts: Mapping[str, str] = field(default_factory=dict)
+    builds: tuple[BuiltSite, ...] = ()  # beskar check --build
+
+
+_SITE_PARTS = frozenset(f.name for f in dataclasses.fields(CheckedSite))
 
 
 def _run_rule(rule: Rule, subject: Subject) -> Iterable[Finding]:
     if rule.scope is Scope.MODEL:
-        for site, layered in subject.sites:
-            yield from rule.run(site, layered)
+        unknown = set(rule.parameters) - _SITE_PARTS
+        if unknown:
+            raise TypeError(f"rule {rule.id} asks for {', '.join(sorted(unknown))}; a site offers "
+                            f"{', '.join(sorted(_SITE_PARTS))}")
+        for checked in subject.sites:
+            yield from rule.run(**{name: getattr(checked, name) for name in rule.parameters})
     elif rule.scope is Scope.FLEET:
         if subject.sites:
-            yield from rule.run(list(subject.sites))
+            yield from rule.run([(checked.site, checked.layered) for checked in subject.sites])
+    elif rule.scope is Scope.BUILD:
+        for built in subject.builds:
+            yield from rule.run(built)
     elif subject.repository is not None:
         yield from rule.run(subject.repository)
 
@@ -78,12 +107,10 @@ def applicable_rules(subject: Subject, settings: CheckSettings = CheckSettings()
     scopes = {Scope.TREE} if subject.repository is not None else set()
     if subject.sites:
         scopes |= {Scope.MODEL, Scope.FLEET}
+    if subject.builds:
+        scopes.add(Scope.BUILD)
     return [RULES[r] for r in sorted(RULES) if settings.enabled(r) and RULES[r].scope in scopes]
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.file or "", f.line or 0, f.rule, f.message, f.site or ""))
-
-
-def has_errors(findings: Iterable[Finding]) -> bool:
-    return any(f.severity is Severity.ERROR for f in findings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +19,7 @@ class Scope(StrEnum):
     MODEL = "model"  # over a typed Site (and its layered document, for positions)
     FLEET = "fleet"  # over all typed sites of a fleet together (e.g. pools unique across sites)
     TREE = "tree"  # over a rendered or hand-written Flux tree
+    BUILD = "build"  # over the final objects of a site's build (beskar check --build)
 
 
 @dataclass(frozen=True, order=True)
@@ -31,10 +33,12 @@ class Finding:
     message: str
     hint: str | None = None
     site: str | None = None
+    subject: str | None = None  # what it is about when that is not the place: a secret key, a recipient
 
     def as_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "severity": self.severity.value, "site": self.site, "file": self.file,
-                "line": self.line, "message": self.message, "hint": self.hint}
+        found = {"rule": self.rule, "severity": self.severity.value, "site": self.site, "file": self.file,
+                 "line": self.line, "message": self.message, "hint": self.hint}
+        return found if self.subject is None else {**found, "subject": self.subject}
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Rule:
     scope: Scope
     summary: str
     run: Callable[..., Iterable[Finding]] = field(compare=False, repr=False)
+    parameters: tuple[str, ...] = field(default=(), compare=False, repr=False)  # what the rule reads, by name
 
 
 RULES: dict[str, Rule] = {}
@@ -68,7 +73,8 @@ def rule(rule_id: str, severity: Severity, scope: Scope, summary: str):
         if twin is not None:
             raise ValueError(f"rule {rule_id} registered twice" if twin == rule_id else
                              f"rule {rule_id} is spelled like the registered rule {twin}: one check, one id")
-        RULES[rule_id] = Rule(rule_id, severity, scope, summary, function)
+        parameters = tuple(inspect.signature(function).parameters)
+        RULES[rule_id] = Rule(rule_id, severity, scope, summary, function, parameters)
         return function
 
     return register

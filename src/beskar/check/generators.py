@@ -7,9 +7,9 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from beskar.check.builds import Problem, Sources
+from beskar.check.builds import Sources
 from beskar.check.documents import Document
-from beskar.check.resources import Resource
+from beskar.check.resources import Problem, Resource
 
 GENERATORS = {"configMapGenerator": "ConfigMap", "secretGenerator": "Secret"}
 

@@ -9,10 +9,10 @@ import re
 from typing import Any, Iterator
 
 from beskar.check import transformers
-from beskar.check.builds import Build, Problem, RealBuild, Sources
+from beskar.check.builds import Build, RealBuild, Sources
 from beskar.check.documents import Document, YamlFile, parse_yaml
 from beskar.check.generators import generate
-from beskar.check.resources import Resource, is_object, json_patch, merge_patch, resource_of
+from beskar.check.resources import Problem, Resource, is_object, json_patch, merge_patch, resource_of
 from beskar.check.schemas import builtins
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -9,9 +9,9 @@ from typing import Any, Iterator
 
 from beskar.check.documents import YamlFile
 from beskar.check.findings import Finding, report
-from beskar.check.builds import Build, Problem, RealBuild
+from beskar.check.builds import Build, RealBuild
 from beskar.check.kustomize import KUSTOMIZATION_FILES, Kustomize
-from beskar.check.resources import Resource, is_object, resource_of
+from beskar.check.resources import Problem, Resource, is_object, resource_of
 from beskar.check.schemas import namespaced
 
 DEFAULT_NAMESPACE = "default"

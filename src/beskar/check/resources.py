@@ -8,6 +8,18 @@ from typing import Any
 from beskar.check.documents import Document, Path
 from beskar.check.schemas import namespaced
 
+
+@dataclass(frozen=True)
+class Problem:
+    """Something a build found wrong, reported later by the rule it belongs to."""
+
+    rule: str
+    file: str
+    line: int
+    message: str
+    hint: str | None = None
+
+
 FLUX_KUSTOMIZATION_GROUP = "kustomize.toolkit.fluxcd.io/"
 KUSTOMIZE_GROUP = "kustomize.config.k8s.io/"
 

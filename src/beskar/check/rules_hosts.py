@@ -9,6 +9,7 @@ from beskar.catalog import catalog
 from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.fleet import LayeredSite
 from beskar.model import Purpose, Role, Site
+from beskar.render import RenderedSite
 from beskar.render.kubespray import node_labels
 from beskar.render.netplan import netplan, netplan_problems
 
@@ -54,11 +55,9 @@ def selected_labels(documents: Iterable[Any]) -> dict[Label, list[str]]:
     return dict(found)
 
 
-def _helm_releases(site: Site) -> list[Any]:
-    from beskar.render.site import render_site  # the render is pure; the rule checks what it would write
-
-    tree = render_site(site, catalog(), {}).tree
-    return [d for path, docs in sorted(tree.files.items()) if path.startswith("apps/") for d in docs]
+def helm_releases(rendered: RenderedSite) -> list[Any]:
+    """The documents the site's apps/ tree holds (the rules read what the render writes)."""
+    return [d for path, docs in sorted(rendered.tree.files.items()) if path.startswith("apps/") for d in docs]
 
 
 def _roles_giving(label: Label) -> list[str]:
@@ -77,12 +76,12 @@ def absence_reported(site: Site) -> set[str]:
 
 @rule("model/node-label-unset", Severity.ERROR, Scope.MODEL,
       "a HelmRelease selects nodes by a label that no node of the site carries")
-def node_label_unset(site: Site, layered: LayeredSite) -> Iterator[Finding]:
+def node_label_unset(site: Site, layered: LayeredSite, rendered: RenderedSite) -> Iterator[Finding]:
     carried = {item for node in site.nodes for item in node_labels(node, catalog()).items()}
     origin = layered.origin(("nodes",))
     elsewhere = absence_reported(site)
     family_key = catalog().node_labels["flavor_family_label"]  # model/flavor-family-without-computes' labels
-    for label, readers in sorted(selected_labels(_helm_releases(site)).items()):
+    for label, readers in sorted(selected_labels(helm_releases(rendered)).items()):
         roles = _roles_giving(label)
         if label in carried or label[0] == family_key or (roles and set(roles) <= elsewhere):
             continue  # a rule of its own already reports what these labels would say again
@@ -103,14 +102,14 @@ def unlabelled_families(site: Site, releases: Iterable[Any]) -> list[str]:
 
 @rule("model/flavor-family-without-computes", Severity.ERROR, Scope.MODEL,
       "a flavor family is used but no compute node is labelled with it, so its flavors cannot be scheduled")
-def flavor_family_without_computes(site: Site, layered: LayeredSite) -> Iterator[Finding]:
+def flavor_family_without_computes(site: Site, layered: LayeredSite, rendered: RenderedSite) -> Iterator[Finding]:
     # A family the fleet declares but a site has no hardware for is fine; one the site's releases use is not.
     # No computes at all is model/no-compute's finding; a family with flavors, model/flavor-family's (per flavor).
     if Role.COMPUTE.value in absence_reported(site):
         return
     flavored = {flavor.sizes().family for flavor in site.cloud.flavors}
     key = catalog().node_labels["flavor_family_label"]
-    for family in unlabelled_families(site, _helm_releases(site)):
+    for family in unlabelled_families(site, helm_releases(rendered)):
         if family in flavored:
             continue
         origin = layered.origin(("flavor_families", family))
@@ -125,7 +124,7 @@ def flavor_family_without_computes(site: Site, layered: LayeredSite) -> Iterator
 def netplan_invalid(site: Site, layered: LayeredSite) -> Iterator[Finding]:
     for node in site.nodes:
         origin = layered.origin(("nodes", node.name))
-        for problem in netplan_problems(netplan(site, node)):
+        for problem in netplan_problems(netplan(site, node, catalog())):
             yield report("model/netplan-invalid", f"netplan of {node.name}: {problem}", file=origin.file,
                          line=origin.line, site=site.name)
 

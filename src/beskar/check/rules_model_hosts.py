@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
+from beskar.catalog import catalog
 from beskar.check import settings
 from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.check.rules_model_addresses import at
 from beskar.fleet import LayeredSite
 from beskar.model import Purpose, Role, Site
+from beskar.model.base import DEFAULT_MTU
+from beskar.model.links import Link, LinkKind, host_attachments, node_links
 
-DEFAULT_MTU = 1500  # what Linux gives a device whose MTU nobody sets
 OVERHEAD = {"vxlan": 50, "geneve": 58}  # outer Ethernet + IP + UDP + VXLAN/Geneve headers (IPv4)
 MINIMUM_TENANT_MTU = 1280  # IPv6 needs at least this on every link
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -19,39 +21,43 @@ _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 @rule("model/mtu-mismatch", Severity.ERROR, Scope.MODEL,
       "Every interface, bond and VLAN of a network agrees on its MTU: an untagged network's device has the "
-      "network's MTU, a VLAN's parent at least that, bond members the bond's.")
+      "network's MTU, a VLAN's parent at least that, bond members the bond's. A NIC or bond that sets no MTU gets "
+      "the largest its networks need (as the netplan and the MAAS plan write it), so only a set MTU can be short.")
 def mtu_mismatch(site: Site, layered: LayeredSite) -> Iterator[Finding]:
-    networks = {n.name: n for n in site.networks}
     for node in site.nodes:
-        devices: dict[str, int | None] = {}
-        for interface in node.interfaces:
-            devices[interface.name] = interface.mtu
-        for bond in node.bonds:
-            bond_mtu = bond.mtu or DEFAULT_MTU
-            devices[bond.name] = bond.mtu
-            for member in node.interfaces:
-                if member.name in bond.interfaces and member.mtu is not None and member.mtu != bond_mtu:
-                    yield report("model/mtu-mismatch", f"{node.name}: {member.name} has MTU {member.mtu} but its "
-                                 f"bond {bond.name} has {bond_mtu}", **at(layered, "nodes", node.name, "interfaces",
-                                                                          member.name, "mtu"), site=site.name)
-        for attachment in node.networks:
-            network = networks.get(attachment.name)
-            if network is None or attachment.device not in devices:
+        links = node_links(site, node, catalog())
+        for bond in links.of(LinkKind.BOND):
+            for member in bond.members:
+                nic = links.get(member)
+                if nic is not None and nic.declared_mtu is not None and nic.declared_mtu != bond.mtu:
+                    yield report("model/mtu-mismatch", f"{node.name}: {member} has MTU {nic.declared_mtu} but its "
+                                 f"bond {bond.name} has {bond.mtu}{_derived(bond)}",
+                                 **at(layered, "nodes", node.name, "interfaces", member, "mtu"), site=site.name)
+        for attachment, network in host_attachments(site, node):
+            device = links.get(attachment.device)
+            if device is None:
                 continue
-            device_mtu = devices[attachment.device] or DEFAULT_MTU
-            explicit = "" if devices[attachment.device] else ", as it sets none"
-            if network.vlan and network.mtu > device_mtu:
+            if network.vlan and network.mtu > device.mtu:
                 message = (f"{node.name}: VLAN {network.vlan} of {network.name} needs MTU {network.mtu}, more than "
-                           f"its parent {attachment.device} has ({device_mtu}{explicit})")
-            elif not network.vlan and network.mtu != device_mtu:
-                message = (f"{node.name}: {network.name} (MTU {network.mtu}) is untagged on {attachment.device}, "
-                           f"whose MTU is {device_mtu}{explicit}")
+                           f"its parent {device.name} has ({device.mtu}{_derived(device)})")
+            elif not network.vlan and network.mtu != device.mtu:
+                message = (f"{node.name}: {network.name} (MTU {network.mtu}) is untagged on {device.name}, "
+                           f"whose MTU is {device.mtu}{_derived(device)}")
             else:
                 continue
             yield report("model/mtu-mismatch", message,
                          **at(layered, "nodes", node.name, "networks", attachment.name, "device"), site=site.name,
                          hint="make the network a VLAN (vlan:) on that device, or give the device the network's "
                               "MTU")
+
+
+def _derived(link: Link) -> str:
+    """How a device came by its MTU, when the fleet does not set it."""
+    if not link.derived:
+        return ""
+    if link.needed_mtu <= DEFAULT_MTU:
+        return ", as it sets none"
+    return f", the largest of what it carries ({', '.join(link.networks)}), as it sets none"
 
 
 def _override(site: Site, *path: str) -> tuple[Any, tuple[Any, ...]] | None:

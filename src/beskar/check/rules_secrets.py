@@ -4,30 +4,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from beskar.catalog import catalog
 from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.fleet import LayeredSite
+from beskar.fleet.repository import secrets_path
 from beskar.model import Site
-from beskar.problems import InputError
-from beskar.render import render_site
-from beskar.secrets import secret, sopsfile, store
+from beskar.render import RenderedSite
+from beskar.secrets import secret, sopsfile
 from beskar.secrets.demo import DEMO_RECIPIENTS
 from beskar.secrets.errors import SopsError
-
-
-def _read(site: Site, layered: LayeredSite) -> sopsfile.SopsFile | SopsError | None:
-    if layered.secrets_file is None:
-        return None
-    relative = store.relative_path(site.name)
-    try:
-        return sopsfile.read(layered.secrets_file.decode("utf-8"), relative)
-    except UnicodeDecodeError:
-        return SopsError("(file)", "is not UTF-8 text", relative, 1)
-    except SopsError as error:
-        return error
-    except InputError as error:  # YAML syntax: a finding, not a stop for the other rules
-        origin = error.problems[0].origin
-        return SopsError("(file)", error.problems[0].message, relative, origin.line if origin else 1)
 
 
 def _wanted(site: Site) -> list[str]:
@@ -37,12 +21,13 @@ def _wanted(site: Site) -> list[str]:
 @rule("model/secrets-file", Severity.ERROR, Scope.MODEL,
       "the site's secrets file exists, is SOPS, is the Secret `common` in the OpenStack namespace, and holds "
       "every key the HelmReleases read through valuesFrom")
-def secrets_file(site: Site, layered: LayeredSite) -> Iterable[Finding]:
-    relative = store.relative_path(site.name)
-    needs = render_site(site, catalog(), {}).secrets
+def secrets_file(site: Site, layered: LayeredSite, rendered: RenderedSite,
+                 secrets: sopsfile.SopsFile | SopsError | None) -> Iterable[Finding]:
+    relative = secrets_path(site.name)
+    needs = rendered.secrets
     if not needs:
         return
-    source = _read(site, layered)
+    source = secrets
     if source is None:
         # Placed in the site file (at its own recipients, which the file would be encrypted to): a report can
         # only point at a file the repository has.
@@ -76,14 +61,15 @@ def secrets_file(site: Site, layered: LayeredSite) -> Iterable[Finding]:
 @rule("model/secrets-recipients", Severity.ERROR, Scope.MODEL,
       "the site has its own age recipient, and its secrets file is encrypted to exactly the site's own and the "
       "operators' recipients")
-def secrets_recipients(site: Site, layered: LayeredSite) -> Iterable[Finding]:
-    relative = store.relative_path(site.name)
+def secrets_recipients(site: Site, layered: LayeredSite,
+                       secrets: sopsfile.SopsFile | SopsError | None) -> Iterable[Finding]:
+    relative = secrets_path(site.name)
     if not site.secrets.recipients:
         origin = layered.origin(("secrets",))
         yield report("model/secrets-recipients", "the site has no age recipient of its own (its Flux key)",
                      file=origin.file if origin else None, line=origin.line if origin else None, site=site.name,
                      hint=f"run `beskar secrets keygen {site.name} --out FILE`")
-    source = _read(site, layered)
+    source = secrets
     if not isinstance(source, sopsfile.SopsFile):
         return
     in_file = source.metadata.recipients

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from functools import lru_cache
 from typing import Any, Iterator
@@ -12,35 +11,7 @@ from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.check.repository import FluxRepository
 from beskar.check.resources import Resource
 from beskar.check.rules_tree_schema import applied
-from beskar.render.images import split_image
-
-# openstack-helm and LOCI tags: 2025.1-ubuntu_noble, 2024.2, 2025.1-ubuntu_noble-20250101
-_RELEASE_TAG = re.compile(r"^(\d{4}\.[12])(?:$|[-_])")
-_CODENAME_TAG = re.compile(r"^([A-Za-z]+)(?:$|[-_])")  # wallaby, yoga-ubuntu_focal, zed_ubuntu_jammy
-
-
-def images_of(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """(path, image) of every image an object names: `image:` strings, `{repository, tag}` maps (Helm charts),
-    and openstack-helm's `images.tags.<job>`."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            here = path + (key,)
-            if isinstance(value, str) and (key == "image" or path[-2:] == ("images", "tags")) and value.strip():
-                yield here, value.strip()
-            elif key == "image" and isinstance(value, dict) and isinstance(value.get("repository"), str):
-                tag = value.get("tag")
-                registry = value.get("registry")
-                image = value["repository"] if not isinstance(registry, str) or not registry \
-                    else f"{registry}/{value['repository']}"
-                if isinstance(tag, (str, int, float)) and str(tag):
-                    yield here + ("tag",), f"{image}:{tag}"
-                elif not isinstance(value.get("digest"), str):
-                    yield here + ("repository",), image + ":"  # no tag: the chart decides (appVersion)
-            else:
-                yield from images_of(value, here)
-    elif isinstance(data, list):
-        for index, item in enumerate(data):
-            yield from images_of(item, path + (index,))
+from beskar.render.images import images_of, mirror_image, tag_of
 
 
 def _cluster_images(repository: FluxRepository) -> Iterator[tuple[str | None, Resource, tuple[Any, ...], str]]:
@@ -49,27 +20,15 @@ def _cluster_images(repository: FluxRepository) -> Iterator[tuple[str | None, Re
             yield site, resource, path, image
 
 
-def tag_of(image: str) -> str | None:
-    """The tag of an image reference, or None when it has none (a digest counts as pinned)."""
-    if "@" in image:
-        return "@digest"
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:
-        return None
-    return tag or None
-
-
 @rule("tree/image-registry", Severity.ERROR, Scope.TREE,
       "Every image comes from the site's mirror registry, when the site has one (lint: --mirror).")
 def image_registries(repository: FluxRepository) -> Iterator[Finding]:
     for site, resource, path, image in _cluster_images(repository):
         mirror = repository.options.facts(site or ".").mirror
         if mirror and not image.startswith(mirror.rstrip("/") + "/"):
-            registry, rest, tag = split_image(image.rstrip(":"))
-            flat = "__".join([registry, *rest.split("/")])
             yield report("tree/image-registry", f"{resource.label()}: image {image} is not from the mirror {mirror}",
                          **resource.at(path), site=site,
-                         hint=f"mirror it and use {mirror.rstrip('/')}/{flat}:{tag}")
+                         hint=f"mirror it and use {mirror_image(image.rstrip(':'), mirror)}")
 
 
 @rule("tree/image-tag", Severity.WARNING, Scope.TREE,
@@ -87,14 +46,8 @@ def image_tags(repository: FluxRepository) -> Iterator[Finding]:
 
 def release_of(image: str) -> str | None:
     """The OpenStack release an image's tag names: `2025.1-ubuntu_noble`, or by codename `wallaby-ubuntu_focal`."""
-    tag = tag_of(image)
-    match = _RELEASE_TAG.match(tag or "")
-    if match:
-        return match.group(1)
-    word = _CODENAME_TAG.match(tag or "")
-    if not word or _pinned(image):
-        return None
-    return catalog().codenames.get(word.group(1).lower())
+    tag = tag_of(image) or ""
+    return catalog().release_of_tag(tag) or (None if _pinned(image) else catalog().release_of_codename_tag(tag))
 
 
 @lru_cache(maxsize=1)

@@ -162,6 +162,11 @@ def _strict(node: Any) -> Any:
     return node
 
 
+def strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """A CRD or OpenAPI schema where unknown fields are errors, as the API server's field validation has it."""
+    return _strict(schema)
+
+
 @lru_cache(maxsize=None)
 def _schema(api_version: str, kind: str) -> dict[str, Any] | None:
     """The schema of the whole object (built-in kinds) or of everything but metadata (Flux CRDs)."""

@@ -8,15 +8,14 @@ from contextvars import ContextVar
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from beskar.check.findings import RULES, Severity
+from beskar.model.strict import Strict
 from beskar.problems import InputError, Origin, Problem
 
-class CheckSettings(BaseModel):
+class CheckSettings(Strict):
     """`fleet.checks`: every key optional."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     disable: list[str] = Field(default=[], description="rule ids or globs (tree/image-*) not to run")
     severity: dict[str, Severity] = Field(default={}, description="rule id -> error, warning or info")
@@ -25,6 +24,7 @@ class CheckSettings(BaseModel):
         default=None, description="a fleet's own flavor naming convention: a regex with groups family, vcpus, "
         "ram (GiB) and optional disk (ephemeral GiB); default: the field's grammar <family>.<N>core-<M>ram[...]")
     mirror: str | None = Field(default=None, description="registry every image must come from (lint)")
+    image_lock_max_age_days: int = Field(default=90, ge=1, description="a site's image lock older than this warns")
 
     def enabled(self, rule_id: str) -> bool:
         return not any(fnmatchcase(rule_id, pattern) for pattern in self.disable)

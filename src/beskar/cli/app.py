@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.markup import escape
-from rich.table import Table
 
 from beskar.operations import compilation
 from beskar.operations.demo import write_demo
-from beskar.cli import check, entities, init, maas, secrets
-from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, out, run
+from beskar.cli import build, check, diff, entities, images, init, maas, report, secrets
+from beskar.cli.output import (Column, FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, fitted_table,
+                               out, run)
 from beskar.clients.git import GitUnavailable, init_and_commit
 from beskar.tree import Change
 
@@ -31,8 +32,13 @@ app = typer.Typer(
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(maas.app, name="maas")
 app.add_typer(check.app)
+app.add_typer(build.app)
+app.add_typer(build.charts_app, name="charts")
 app.add_typer(init.app)
+app.add_typer(diff.app)
 app.add_typer(entities.app, name="entities")
+app.add_typer(report.app)
+app.add_typer(images.app, name="images")
 
 
 @app.command()
@@ -89,18 +95,22 @@ def _check_word(change: Change) -> str:
     return {Change.CREATED: "missing", Change.UPDATED: "stale", Change.DELETED: "extra"}[change]
 
 
+_RENDER_COLUMNS = (Column("site", keep=True), Column("release", keep=True), Column("layers", drop=3, justify="right"),
+                   Column("helm releases", drop=1, justify="right"), Column("files", justify="right"),
+                   Column("secret keys", drop=2, justify="right"), Column("changed", justify="right"))
+
+
 def _render_table(compiled: compilation.CompiledFleet, changes, check: bool) -> None:
-    table = Table(title="Rendered sites" if not check else "Rendered sites (check only)")
-    for column in ("site", "release", "layers", "helm releases", "files", "secret keys", "changed"):
-        table.add_column(column, justify="right" if column not in ("site", "release") else "left")
+    rows = []
     for name, rendered in compiled.rendered.items():
         site = compiled.sites[name]
         changed = sum(1 for c in changes if c.change is not Change.UNCHANGED
                       and c.path.startswith((f"clusters/{name}/", f"apps/{name}/", f"inventory/{name}/")))
         layers = len({c.layer for c in rendered.components}) + 1
-        table.add_row(name, f"{site.openstack.release} ({site.openstack.distro})", str(layers),
-                      str(len(rendered.components)), str(len(rendered.tree.files)), str(len(rendered.secrets)),
-                      str(changed))
+        rows.append((name, f"{site.openstack.release} ({site.openstack.distro})", str(layers),
+                     str(len(rendered.components)), str(len(rendered.tree.files)), str(len(rendered.secrets)),
+                     str(changed)))
+    table = fitted_table(_RENDER_COLUMNS, rows, title="Rendered sites" if not check else "Rendered sites (check only)")
     out.print(table)
     differences = [c for c in changes if c.change is not Change.UNCHANGED]
     for difference in differences:
@@ -130,12 +140,63 @@ def explain(
                          for s in explanation.settings],
         }, default=str))
         return
+    if isinstance(explanation.value, (dict, list)) and explanation.value:
+        out.print(f"{escape(site)} {escape(path)} =")
+        for line in _explained_yaml(explanation):
+            out.print(escape(line), soft_wrap=True)
+        return
     out.print(f"{escape(site)} {escape(path)} = [bold]{escape(json.dumps(explanation.value, default=str))}[/]")
     if explanation.default:
         out.print("  (no layer sets it: this is Beskar's default)")
     for setting in explanation.settings:
         shown = "deleted (null)" if setting.deleted else json.dumps(setting.value, default=str)
         out.print(escape(f"  {setting.origin.layer:22} {str(setting.origin):40} {shown}"))
+
+
+_SITES_COLUMNS = {"site": Column("site", keep=True), "release": Column("release", keep=True),
+                  "domain": Column("domain", drop=3), "region": Column("region", drop=2),
+                  "profile": Column("profile", drop=1)}
+
+
+def _scalar(value) -> str:
+    return yaml.safe_dump([value], default_flow_style=True, width=10 ** 6)[1:-2]  # one item of a flow list
+
+
+def _explained_yaml(explanation: compilation.Explanation) -> list[str]:
+    """A structured value as YAML, each leaf with the layer and file:line that set it (`default`: none did)."""
+    lines: list[tuple[str, tuple]] = []
+
+    def walk(value, path: tuple, indent: str, first: str) -> None:
+        # `first` prefixes the first line ("- " for a list item), `indent` every later one.
+        if isinstance(value, dict) and value:
+            for i, (key, child) in enumerate(value.items()):
+                lead = first if i == 0 else indent
+                if isinstance(child, (dict, list)) and child:
+                    lines.append((f"{lead}{_scalar(key)}:", ()))
+                    walk(child, path + (key,), indent + "  ", indent + "  ")
+                else:
+                    lines.append((f"{lead}{_scalar(key)}: {_scalar(child)}", path + (key,)))
+        elif isinstance(value, list) and value:
+            for index, item in enumerate(value):
+                key = item.get("name", index) if isinstance(item, dict) else index
+                if isinstance(item, (dict, list)) and item:
+                    walk(item, path + (key,), indent + "  ", (first if index == 0 else indent) + "- ")
+                else:
+                    lines.append((f"{first if index == 0 else indent}- {_scalar(item)}", path + (key,)))
+        else:
+            lines.append((f"{first}{_scalar(value)}", path))
+
+    walk(explanation.value, (), "", "")
+    width = min(48, max(len(text) for text, _ in lines))
+    shown = []
+    for text, path in lines:
+        if not path:
+            shown.append(text)
+            continue
+        settings = explanation.beneath.get(path, ())
+        where = ", over ".join(f"{s.origin.layer} {s.origin}" for s in reversed(settings)) or "default"
+        shown.append(f"{text:{width}}  # {where}")
+    return shown
 
 
 @app.command()
@@ -150,12 +211,8 @@ def sites(fleet: FleetOption = Path("."), output_format: FormatOption = Format.T
     if output_format is Format.JSON:
         out.print_json(json.dumps(rows))
         return
-    table = Table()
-    for column in rows[0] if rows else ["site"]:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[str(v) for v in row.values()])
-    out.print(table)
+    columns = [_SITES_COLUMNS.get(key, Column(key)) for key in (rows[0] if rows else ["site"])]
+    out.print(fitted_table(columns, [[str(v) for v in row.values()] for row in rows]))
 
 
 def main() -> None:

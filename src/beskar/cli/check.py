@@ -14,7 +14,9 @@ from rich.table import Table
 from beskar.operations import review
 from beskar.check import report
 from beskar.check.findings import RULES, Severity
-from beskar.cli.output import FleetOption, SiteOption, err, out, run
+from beskar.cli.build import ChartSourceOption, JobsOption, chart_overrides
+from beskar.cli.output import FleetOption, SiteOption, err, out, remember_format, run
+from beskar.operations import build as building
 from beskar.tree import write_file
 
 app = typer.Typer()
@@ -28,7 +30,8 @@ class ReportFormat(StrEnum):
 
 
 ReportOption = Annotated[ReportFormat, typer.Option(
-    "--format", "-o", help="table (grouped by file) for people; json, junit, or gitlab (Code Quality) for CI.")]
+    "--format", "-o", help="table (grouped by file) for people; json, junit, or gitlab (Code Quality) for CI.",
+    callback=remember_format)]
 OutputOption = Annotated[Optional[Path], typer.Option(
     "--output", help="Write the --format report to this file (atomically) and print the table as well.")]
 ChartsOption = Annotated[Optional[Path], typer.Option(
@@ -49,13 +52,21 @@ def check(
     output: OutputOption = None,
     charts: ChartsOption = None,
     disable: DisableOption = None,
+    build: Annotated[bool, typer.Option("--build", help="Also build every site through the real charts (as "
+                                        "`beskar build`) and run the build/* rules over the final objects.")] = False,
+    chart_source: ChartSourceOption = None,
+    jobs: JobsOption = None,
 ) -> None:
     """Check a fleet before merging: the typed sites (addresses, MTU, roles, names, consistency), the tree they
     render (schemas, references, layout, secrets, images, values) and that the committed tree is not stale.
+    With --build, also the objects Flux would apply: schemas, names, duplicates, images, scheduling, references.
 
     Exit codes: 0 no error-level finding, 1 at least one, 2 the fleet cannot be read.
     """
-    result = _running(lambda: review.check(fleet, site, charts=charts, disable=disable or []))
+    options = None
+    if build:
+        options = run(lambda: building.BuildOptions(chart_sources=chart_overrides(chart_source), jobs=jobs))
+    result = _running(lambda: review.check(fleet, site, charts=charts, disable=disable or [], build=options))
     _present(result, output_format, output, "beskar check")
 
 

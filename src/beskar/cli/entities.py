@@ -10,10 +10,10 @@ import typer
 from rich.markup import escape
 
 from beskar.operations import entities
+from beskar.cli import steps as shown
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, err, out, run
 from beskar.clients.openstack import CloudError
 from beskar.plan.entities import Action, Options, Plan, Step
-from beskar.plan.steps import Result, ResultType
 
 app = typer.Typer(
     help="Reconcile a site's cloud content with its live cloud: domains, projects (quotas, roles, contacts), "
@@ -132,27 +132,14 @@ def apply_command(
     Exit codes: 0 done, 1 a step failed, 2 unusable input or unreachable cloud.
     """
     entity_plan, api = _run(lambda: entities.plan_site(fleet, site, Options(prune, adopt), cloud))
-
-    def progress(index: int, total: int, step: Any, result: Result) -> None:
-        reason = f": {result.message}" if result.message else ""
-        err.print(escape(f"[{index}/{total}] {step.name} ... {result.type.value}{reason}"), soft_wrap=True)
-
-    outcomes = entities.apply_plan(entity_plan, api, progress)
-    failed = next((o for o in outcomes if o.result.type is ResultType.FAILED), None)
-    done = sum(1 for o in outcomes if o.result.type is ResultType.COMPLETED)
-    skipped = sum(1 for o in outcomes if o.result.type is ResultType.SKIPPED)
+    with shown.progress() as progress:
+        outcomes = entities.apply_plan(entity_plan, api, progress)
     if output_format is Format.JSON:
-        out.print_json(json.dumps({
-            "site": site, "completed": done, "skipped": skipped, "failed": failed is not None,
-            "outcomes": [{"step": o.step.name, "result": o.result.type.value, "message": o.result.message}
-                         for o in outcomes]}))
-    elif failed is not None:
-        err.print(f"[bold red]failed:[/] {escape(failed.result.message)}", soft_wrap=True)
-        err.print(f"{done} step(s) done before it; fix the cause and run `beskar entities apply {escape(site)}` "
-                  "again to resume.")
+        out.print_json(json.dumps({"site": site, **shown.tally(outcomes).as_json(),
+                                   "outcomes": [shown.outcome_json(o) for o in outcomes]}))
+        failed = shown.tally(outcomes).failed
     else:
-        out.print(f"{escape(site)}: {done} step(s) done, {skipped} skipped" if outcomes else
-                  f"{escape(site)}: nothing to do")
+        failed = shown.show_outcomes(site, outcomes, f"beskar entities apply {site}").failed
     if failed is not None:
         raise typer.Exit(1)
 

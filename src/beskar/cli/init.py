@@ -20,14 +20,17 @@ def init(
     directory: Annotated[Path, typer.Argument(help="An empty directory for a new fleet, or an existing fleet "
                                                    "(default: current directory).")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
+    pages: Annotated[bool, typer.Option("--pages", help="Add a CI job `pages` that publishes `beskar report` "
+                                                        "as GitLab Pages from the default branch.")] = False,
     output_format: FormatOption = Format.TABLE,
 ) -> None:
     """Write a new fleet skeleton (beskar.yaml, profiles/, sites/, .gitignore) into an empty directory, and in
-    any fleet a .gitlab-ci.yml job and a pre-commit hook that run `beskar check` and fail on errors.
+    any fleet a .gitlab-ci.yml job and a pre-commit hook that run `beskar check` and fail on errors (with
+    --pages, also a job publishing `beskar report` as GitLab Pages).
 
     Existing files are kept unless --force is given.
     """
-    plan = run(lambda: init_fleet(directory, force))
+    plan = run(lambda: init_fleet(directory, force, pages))
     if output_format is Format.JSON:
         out.print_json(json.dumps([{"path": p.path, "action": p.action.value, "by": p.provider} for p in plan]))
         return

@@ -12,10 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from beskar.operations import baremetal
+from beskar.cli import steps as shown
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, err, out, run
 from beskar.clients.maas import MaasError
 from beskar.plan.maas import MaasPlan
-from beskar.plan.steps import Result, ResultType
 
 app = typer.Typer(
     help="MAAS machines of a site: what `inventory/<site>/maas.yaml` plans against what MAAS has.\n\n"
@@ -106,10 +106,11 @@ def apply_command(
                           "`sops -d sites/SITE/secrets.sops.yaml | beskar maas apply SITE --secrets -`.")] = None,
     output_format: FormatOption = Format.TABLE,
 ) -> None:
-    """Bring MAAS to SITE's machine plan, step by step, with progress.
+    """Bring MAAS to SITE's machine plan, step by step, with progress; stop at the first failure.
 
     Steps whose machine is not in the state they need (e.g. still commissioning) are skipped; run apply
-    again later. Exit codes: 0 done, 1 a step failed or a machine was refused, 2 unusable input.
+    again later, which plans afresh and resumes. Exit codes: 0 done, 1 a step failed or a machine was
+    refused, 2 unusable input.
     """
     def prepare():
         text = sys.stdin.read() if str(secrets) == "-" else (secrets.read_text() if secrets else "")
@@ -122,30 +123,18 @@ def apply_command(
         planned = run(lambda: baremetal.plan_site(fleet, site, client))
     except MaasError as failure:
         _fail(failure)
-    results = []
-    steps = baremetal.live_steps(planned, client, values)
-    with out.status("") as status:
-        for index, step in enumerate(steps, 1):
-            status.update(f"[{index}/{len(steps)}] {escape(step.name)}")
-            try:
-                result = step.is_skip()
-                if result.type is ResultType.COMPLETED:
-                    result = step.run()
-            except MaasError as failure:
-                result = Result(ResultType.FAILED, str(failure))
-            results.append((step, result))
-            if output_format is Format.TABLE:
-                colour = {"completed": "green", "skipped": "yellow", "failed": "red"}[result.type.value]
-                out.print(f"[{colour}]{result.type.value:9}[/] {escape(step.name)}: {escape(result.message)}")
+    with shown.progress() as progress:
+        outcomes = baremetal.apply_plan(planned, client, values, progress)
     if output_format is Format.JSON:
         out.print_json(json.dumps({
-            "results": [{"machine": s.step.hostname, "action": s.step.action.value, "result": r.type.value,
-                         "message": r.message} for s, r in results],
+            "site": site, **shown.tally(outcomes).as_json(),
+            "results": [shown.outcome_json(o, machine=o.step.step.hostname, action=o.step.step.action.value)
+                        for o in outcomes],
             **{k: v for k, v in _plan_json(planned.plan).items() if k != "steps"}}))
+        failed = shown.tally(outcomes).failed
     else:
+        failed = shown.show_outcomes(site, outcomes, f"beskar maas apply {site}").failed
         _show_outcomes(planned.plan)
-        if not steps:
-            out.print("nothing to do")
-    if planned.plan.refused or any(r.type is ResultType.FAILED for _, r in results):
+    if planned.plan.refused or failed is not None:
         raise typer.Exit(1)
 

@@ -16,7 +16,8 @@ from beskar.operations import compilation
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, out, run
 from beskar.cli import sopsfiles
 from beskar.secrets import age as ages
-from beskar.operations.secrets import Change
+from beskar.operations.audit import audit as do_audit, issue_of
+from beskar.operations.secrets import Change, today
 
 app = typer.Typer(
     help="The sites' secrets: one Kubernetes Secret `common` per site in sites/<site>/secrets.sops.yaml, its "
@@ -139,8 +140,10 @@ def edit(
 ) -> None:
     """Edit the decrypted Secret in $EDITOR, then re-encrypt it.
 
-    The plaintext goes to a 0600 file in a private 0700 temporary directory, removed afterwards with
-    anything the editor left there. On any error (editor failure, invalid YAML) the encrypted file
+    The plaintext goes to a 0600 file in a private 0700 temporary directory on a RAM-backed filesystem
+    where there is one ($XDG_RUNTIME_DIR, else /dev/shm; else the system's temporary directory), removed
+    afterwards with anything the editor left there, also when beskar is stopped by Ctrl-C, SIGTERM, SIGHUP
+    or SIGQUIT. On any error (editor failure, invalid YAML) the encrypted file
     is left exactly as it was. Unchanged values keep their ciphertext, so the diff shows what you edited.
     """
     from beskar.clients.editor import run_editor
@@ -216,7 +219,7 @@ def keygen(
 
     to_stdout = str(out_file) == "-"
     key, text = run(lambda: do_keygen(fleet, site, None if to_stdout else out_file))
-    console = Console(stderr=True, highlight=False) if to_stdout else out
+    console = Console(stderr=True, highlight=False, emoji=False) if to_stdout else out
     if to_stdout:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -246,18 +249,17 @@ def audit(
     Needs no private key: key names, dates (metadata annotation beskar/set-on) and recipients are
     clear text. Exit 1 when anything is found.
     """
-    from beskar.operations.audit import audit as do_audit
-    from beskar.operations.secrets import today
-
     findings = run(lambda: do_audit(fleet, site, today(), older_than))
     if output_format is Format.JSON:
-        out.print_json(json.dumps([asdict(f) for f in findings]))
+        out.print_json(json.dumps([{**f.as_json(), "issue": issue_of(f).value, "detail": f.message}
+                                   for f in findings]))
     else:
         table = Table(title=f"Secrets audit: {len(findings)} finding(s)")
         for column in ("site", "issue", "subject", "detail"):
             table.add_column(column)
         for finding in findings:
-            table.add_row(finding.site, finding.issue.value, escape(finding.subject), escape(finding.detail))
+            table.add_row(finding.site, issue_of(finding).value, escape(finding.subject or ""),
+                          escape(finding.message))
         out.print(table if findings else "no findings")
     if findings:
         raise typer.Exit(1)

@@ -102,7 +102,10 @@ class LiveStep:
         return found[0] if found else None
 
     def is_skip(self) -> Result:
-        machine = self._machine()
+        try:
+            machine = self._machine()
+        except MaasError as failure:
+            return Result(ResultType.FAILED, str(failure))
         if self.step.action.value == "enlist":
             return Result(ResultType.SKIPPED, "already enlisted") if machine else Result(ResultType.COMPLETED)
         if machine is None:

@@ -14,6 +14,16 @@ KEPT_HIDDEN = {".sops.yaml"}
 MAX_TEXT = 1 << 20  # larger files are only named: no manifest or key file is that big
 
 
+def read_text(path: Path, shown: str) -> str:
+    """A file of the fleet (or one the user names) as UTF-8 text; one clear problem if it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError([Problem(f"not UTF-8 text: {error.reason}", Origin(shown, 1, 1, "secrets"))]) from None
+    except OSError as error:
+        raise InputError([Problem(f"cannot read {shown}: {error.strerror}")]) from None
+
+
 def read_files(root: Path, skip: set[str] = frozenset()) -> tuple[dict[str, str], frozenset[str]]:
     """(relative path -> text, other relative paths) below `root`, in sorted order.
 

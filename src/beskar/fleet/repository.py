@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from beskar.fleet.documents import KeyPath, Positions, read_document
+from beskar.fleet.documents import KeyPath, Positions, read_document, read_regular_file
+from beskar.fleet.image_lock import ImageLock, read_image_lock
 from beskar.fleet.layering import Provenance, merge_layers
 from beskar.problems import InputError, Origin, Problem
+from beskar.tree import settle
 
 FLEET_FILE = "beskar.yaml"
 SECRETS_FILE = "secrets.sops.yaml"  # sites/<site>/secrets.sops.yaml: the site's encrypted Secret
+SOPS_CONFIG = ".sops.yaml"  # written by Beskar from the sites' recipients
 SITE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]{0,62})$")  # a file name in profiles/, never a path
+
+
+def secrets_path(site: str) -> str:
+    """Where a site's encrypted Secret lives, relative to the fleet root."""
+    return f"sites/{site}/{SECRETS_FILE}"
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,8 @@ class LayeredSite:
     files: tuple[str, ...]
     # The bytes of sites/<site>/secrets.sops.yaml as they are (encrypted; never decrypted here), or None.
     secrets_file: bytes | None = None
+    # sites/<site>/images.lock.yaml: the digests render pins, or None.
+    image_lock: ImageLock | None = None
 
     def origin(self, path: KeyPath) -> Origin | None:
         """The place that last set `path`, or of its nearest ancestor that has one (else the site file's top)."""
@@ -70,6 +82,7 @@ def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
     if not (root / FLEET_FILE).is_file():
         raise InputError([Problem(f"no {FLEET_FILE} here: {root} is not a fleet repository",
                                   hint="run `beskar demo DIR` for an example, or cd into your fleet")])
+    settle(root)  # a write a killed beskar left half done is finished (or rolled back) before anything is read
     problems: list[Problem] = []
     fleet_doc, fleet_positions = read_document(root, FLEET_FILE, "global")
     _expect_mapping(fleet_doc, fleet_positions, FLEET_FILE)
@@ -78,10 +91,12 @@ def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
         problems.append(Problem(f"unknown key {key!r} in {FLEET_FILE}", fleet_positions[(key,)],
                                 hint="expected 'fleet' and 'defaults'"))
     settings, settings_positions = _subdocument(fleet_doc, fleet_positions, "fleet")
+    _expect_mapping(settings, settings_positions, f"{FLEET_FILE}: fleet")
     defaults = _subdocument(fleet_doc, fleet_positions, "defaults")
     _expect_mapping(defaults[0], defaults[1], f"{FLEET_FILE}: defaults")
 
-    site_dirs = sorted(p.parent.name for p in (root / "sites").glob("*/site.yaml"))
+    site_dirs, unreadable = site_directories(root)
+    problems.extend(unreadable)
     if only:
         missing = [name for name in only if name not in site_dirs]
         if missing:
@@ -118,7 +133,10 @@ def _layer_site(root: Path, name: str, relative: str, defaults: tuple[Any, Posit
     layers = [defaults]
     profile = site_doc.get("profile")
     if profile is not None:
-        profile = str(profile)
+        if not isinstance(profile, str) or not PROFILE_NAME.match(profile):
+            raise InputError([Problem(f"profile {profile!r} is not a profile name (letters, digits, '-', '_')",
+                                      site_positions[("profile",)], hint="the name of a file in profiles/, "
+                                      "without .yaml")])
         profile_file = f"profiles/{profile}.yaml"
         if profile not in profiles:
             if not (root / profile_file).is_file():
@@ -135,6 +153,46 @@ def _layer_site(root: Path, name: str, relative: str, defaults: tuple[Any, Posit
     files.append(relative)
     data, provenance = merge_layers(layers)
     data["name"] = name
-    secrets = root / "sites" / name / SECRETS_FILE
-    return LayeredSite(name, profile, data, provenance, tuple(files),
-                       secrets.read_bytes() if secrets.is_file() else None)
+    return LayeredSite(name, profile, data, provenance, tuple(files), _secrets_bytes(root, name),
+                       read_image_lock(root, name))
+
+
+def site_directories(root: Path) -> tuple[list[str], list[Problem]]:
+    """The names of sites/<site>/ holding a site.yaml (even a broken link: reading it says what is wrong), and a
+    problem for each directory that cannot be listed: a site is never dropped silently."""
+    names, problems = [], []
+    sites = root / "sites"
+    try:
+        entries = sorted(os.scandir(sites), key=lambda entry: entry.name) if sites.is_dir() else []
+    except OSError as error:
+        return [], [Problem(f"cannot list sites/: {error.strerror}", Origin("sites", 1, 1, "global"))]
+    for entry in entries:
+        if not entry.is_dir():
+            continue
+        site_file = Path(entry.path) / "site.yaml"
+        try:
+            present = site_file.is_symlink() or site_file.exists() or not os.access(entry.path, os.R_OK | os.X_OK)
+            os.stat(entry.path)
+        except OSError:
+            present = True
+        if present:
+            names.append(entry.name)
+    return names, problems
+
+
+def _secrets_bytes(root: Path, name: str) -> bytes | None:
+    """sites/<site>/secrets.sops.yaml as it is (never decrypted here), None when there is none; anything else in
+    its place (a directory, a FIFO, an unreadable file) is an input error, never a Secret dropped."""
+    relative = f"sites/{name}/{SECRETS_FILE}"
+    path = root / relative
+    if not path.is_symlink() and not path.exists():
+        return None
+    try:
+        if not path.resolve(strict=True).is_relative_to(root.resolve()):
+            raise ValueError("it leads outside the fleet")
+        return read_regular_file(path)
+    except (OSError, RuntimeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+    except ValueError as error:
+        reason = str(error)
+    raise InputError([Problem(f"cannot read {relative}: {reason}", Origin(relative, 1, 1, f"site:{name}"))])

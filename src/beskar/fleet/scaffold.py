@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Callable
 
@@ -20,10 +21,11 @@ from beskar.tree import write_file
 
 @dataclass(frozen=True)
 class InitContext:
-    """What providers may look at: the fleet root and whether it is being created."""
+    """What providers may look at: the fleet root, whether it is being created, and what the user asked for."""
 
     root: Path
     new_fleet: bool
+    pages: bool = False  # a CI job publishing `beskar report` as GitLab Pages
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def plan_init(context: InitContext, existing: set[str], force: bool) -> list[Pla
     return [planned[path] for path in sorted(planned)]
 
 
-def init_fleet(root: Path, force: bool = False) -> list[Planned]:
+def init_fleet(root: Path, force: bool = False, pages: bool = False) -> list[Planned]:
     """Write the scaffold into `root`: a new fleet when it is empty (or absent), else only the fleet-wide files."""
     root = Path(root)
     if root.exists() and not root.is_dir():
@@ -85,7 +87,7 @@ def init_fleet(root: Path, force: bool = False) -> list[Planned]:
     if not new_fleet and not (root / FLEET_FILE).is_file():
         raise InputError([Problem(f"{root} is neither empty nor a fleet (it has no {FLEET_FILE})",
                                   hint="run `beskar init` in an empty directory or at the root of a fleet")])
-    context = InitContext(root, new_fleet)
+    context = InitContext(root, new_fleet, pages)
     candidates = {p.path for p in plan_init(context, set(), True)}
     existing = {path for path in candidates if (root / path).exists()}
     plan = plan_init(context, existing, force)
@@ -109,8 +111,35 @@ def fleet_skeleton(context: InitContext) -> dict[str, bytes]:
     }
 
 
+PLAYBOOK_DIR = "ansible"  # in the package (src/beskar/ansible/) and in a fleet
+
+
+def playbook_files() -> dict[str, bytes]:
+    """The host playbook Beskar ships: relative path under ansible/ -> content, sorted by path."""
+    files: dict[str, bytes] = {}
+
+    def walk(node: Traversable, prefix: str) -> None:
+        for child in node.iterdir():
+            if child.name == "__pycache__":
+                continue
+            if child.is_dir():
+                walk(child, f"{prefix}{child.name}/")
+            else:
+                files[f"{prefix}{child.name}"] = child.read_bytes()
+
+    walk(resources.files("beskar").joinpath(PLAYBOOK_DIR), "")
+    return dict(sorted(files.items()))
+
+
+@scaffold("hosts", new_fleet_only=True)
+def host_playbook(context: InitContext) -> dict[str, bytes]:
+    """The host playbook, for `ansible-playbook -i inventory/<site>/hosts/inventory.yaml ansible/site.yml`."""
+    return {f"{PLAYBOOK_DIR}/{path}": content for path, content in playbook_files().items()}
+
+
 @scaffold("check")
 def check_automation(context: InitContext) -> dict[str, bytes]:
-    """CI job and pre-commit hook that run `beskar check` and fail on errors."""
-    return {".gitlab-ci.yml": _template("gitlab-ci.yml"),
+    """CI job and pre-commit hook that run `beskar check` and fail on errors; with `pages`, the report's job."""
+    ci = _template("gitlab-ci.yml") + (_template("gitlab-ci-pages.yml") if context.pages else b"")
+    return {".gitlab-ci.yml": ci,
             ".pre-commit-config.yaml": _template("pre-commit-config.yaml")}

@@ -5,13 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
+from pydantic import BeforeValidator, Field, IPvAnyAddress, IPvAnyNetwork, model_validator
 
 from beskar.model.flavors import FlavorName, FlavorNameError, parse_flavor_name
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from beskar.model.strict import Strict as _Strict
 
 
 def _spec_text(value: Any) -> Any:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
-from beskar.catalog import catalog
+from beskar.model.strict import Strict
 
 
 def _as_text(value: Any) -> Any:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-class Component(BaseModel):
+class Component(Strict):
     """An openstack-helm chart in the site: on or off, its size, its config and a raw values escape hatch."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
     replicas: int | None = Field(default=None, ge=1, le=15, description="replicas of every pod.replicas entry")
@@ -42,12 +40,11 @@ class Neutron(ApiService):
     tunnel_type: Literal["vxlan", "geneve"] = "vxlan"
 
 
-class OpenStack(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class OpenStack(Strict):
     release: Annotated[str, BeforeValidator(_as_text)]
     distro: Literal["ubuntu_jammy", "ubuntu_noble"] = "ubuntu_noble"
-    namespace: str = "openstack"
+    # A Kubernetes namespace is a DNS label; it also names files and directories of the tree.
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "openstack"
     # infrastructure charts
     mariadb: Component = Component()
     rabbitmq: Component = Component()
@@ -69,8 +66,8 @@ class OpenStack(BaseModel):
 
     @field_validator("release")
     @classmethod
-    def _known_release(cls, value: str) -> str:
-        known = catalog().releases
+    def _known_release(cls, value: str, info: ValidationInfo) -> str:
+        known = info.context["catalog"].releases  # type_site validates with the catalog it is given
         if value not in known:
             raise ValueError(f"unknown OpenStack release {value!r}; supported: {', '.join(known)}")
         return value

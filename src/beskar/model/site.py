@@ -3,80 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PlainValidator
+from pydantic import Field
 
+# Purpose, Role and the field types are the site's vocabulary; importers find them here too.
+from beskar.model.base import (DEFAULT_MTU, DnsLabel, IPAddress, IPNetwork, Mtu, Purpose, Role,  # noqa: F401
+                               Text, VlanId)
 from beskar.model.entities import Cloud, FlavorFamily
+from beskar.model.hosts import Bmc, Disks, Hosts, KernelTuning, MacAddress
 from beskar.model.openstack import OpenStack
 from beskar.model.secrets import SecretsSettings
-
-if TYPE_CHECKING:
-    from beskar.model.hosts import Bmc, Disks, Hosts, KernelTuning, MacAddress
-
-
-def _address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        return value
-    try:
-        return ipaddress.ip_address(str(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
-
-
-def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
-        return value
-    try:
-        return ipaddress.ip_network(str(value))
-    except ValueError as error:
-        # ipaddress explains host bits set and bad prefixes well; keep its reason.
-        raise ValueError(f"{value!r} is not a CIDR: {error}") from None
-
-
-IPAddress = Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address, PlainValidator(_address),
-                      PlainSerializer(str, when_used="json")]
-IPNetwork = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, PlainValidator(_network),
-                      PlainSerializer(str, when_used="json")]
-
-
-def _dns_label(value: str) -> str:
-    import re
-
-    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", value):
-        raise ValueError(f"{value!r} is not a DNS label (lowercase a-z, 0-9 and '-', at most 63)")
-    return value
-
-
-def _as_text(value: Any) -> Any:
-    # YAML reads `release: 2025.1` and `version: 1.32` as floats; they are names.
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-Text = Annotated[str, BeforeValidator(_as_text)]
-VlanId = Annotated[int, Field(ge=1, le=4094)]
-Mtu = Annotated[int, Field(ge=576, le=9216)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Role(StrEnum):
-    CONTROL_PLANE = "control-plane"
-    COMPUTE = "compute"
-    STORAGE = "storage"
-    NETWORK = "network"
-
-
-class Purpose(StrEnum):
-    MANAGEMENT = "management"
-    STORAGE = "storage"
-    TUNNEL = "tunnel"
-    PROVIDER = "provider"
-    OOB = "oob"  # out-of-band: the BMCs' network; hosts are not attached to it
+from beskar.model.strict import Strict
 
 
 class Pool(Strict):
@@ -92,7 +30,7 @@ class Network(Strict):
     cidr: IPNetwork
     vlan: VlanId | None = None
     gateway: IPAddress | None = None
-    mtu: Mtu = 1500
+    mtu: Mtu = DEFAULT_MTU
     physnet: str | None = Field(default=None, description="neutron physical network name (provider networks)")
     bridge: str | None = Field(default=None, description="OVS bridge for the physical network (provider networks)")
     pools: list[Pool] = []
@@ -133,7 +71,7 @@ class Node(Strict):
     bmc: Bmc | None = None
     boot_interface: str | None = Field(default=None, description="the interface MAAS PXE-boots from "
                                                                  "(default: the first with a MAC)")
-    disks: Disks = Field(default_factory=lambda: _hosts.Disks())
+    disks: Disks = Field(default_factory=Disks)
     kernel: KernelTuning | None = Field(default=None, description="kernel tuning (default: hosts.compute on computes)")
 
     def has(self, role: Role) -> bool:
@@ -165,6 +103,8 @@ class ChartSource(Strict):
 
 class Mirror(Strict):
     registry: str = Field(description="e.g. mirror.example.org/cache; images become REGISTRY/upstream__path:tag")
+    layout: Literal["flat", "nested"] = Field(
+        default="flat", description="flat: REGISTRY/quay.io__airshipit__nova:tag; nested: REGISTRY/quay.io/airshipit/nova:tag")
 
 
 class CephPool(Strict):
@@ -222,7 +162,7 @@ class Site(Strict):
     flavor_families: list[FlavorFamily] = []
     monitoring: Monitoring = Monitoring()
     secrets: SecretsSettings = SecretsSettings()
-    hosts: Hosts = Field(default_factory=lambda: _hosts.Hosts())
+    hosts: Hosts = Field(default_factory=Hosts)
     cloud: Cloud = Cloud()
 
     def network(self, purpose: Purpose) -> Network | None:
@@ -231,10 +171,3 @@ class Site(Strict):
     def nodes_with(self, role: Role) -> list[Node]:
         return [node for node in self.nodes if role in node.roles]
 
-
-# The host parts build on this module's types, so they are imported (and the models completed) last.
-from beskar.model import hosts as _hosts  # noqa: E402
-from beskar.model.hosts import Bmc, Disks, Hosts, KernelTuning, MacAddress  # noqa: E402,F811
-
-Node.model_rebuild()
-Site.model_rebuild()

@@ -11,9 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from beskar.catalog import Catalog
 from beskar.fleet import LayeredSite
 from beskar.fleet.documents import named_list
-from beskar.model.hosts import host_problems
+from beskar.model.machines import host_problems
 from beskar.model.site import Purpose, Role, Site
 from beskar.problems import InputError, Problem
 
@@ -90,19 +91,20 @@ def _problem(layered: LayeredSite, error: dict[str, Any]) -> Problem:
     return Problem(message, origin, hint)
 
 
-def type_site(layered: LayeredSite) -> Site:
-    """Validate the merged document into a Site; raise InputError listing every problem with its place."""
+def type_site(layered: LayeredSite, catalog: Catalog) -> Site:
+    """Validate the merged document into a Site against the catalog (releases, distributions); raise InputError
+    listing every problem with its place."""
     try:
-        site = Site.model_validate(layered.data)
+        site = Site.model_validate(layered.data, context={"catalog": catalog})
     except ValidationError as error:
         raise InputError([_problem(layered, e) for e in error.errors(include_url=False)]) from None
-    problems = list(_cross_references(site, layered))
+    problems = list(_cross_references(site, layered, catalog))
     if problems:
         raise InputError(problems)
     return site
 
 
-def _cross_references(site: Site, layered: LayeredSite):
+def _cross_references(site: Site, layered: LayeredSite, catalog: Catalog):
     """Problems that make the site unusable although each part is well-typed."""
     at = layered.origin
     networks = {n.name: n for n in site.networks}
@@ -157,9 +159,7 @@ def _cross_references(site: Site, layered: LayeredSite):
     if site.ceph.mode == "external" and site.ceph.external is None:
         yield Problem("ceph mode 'external' needs ceph.external (fsid, monitors)", at(("ceph",)))
     release = site.openstack.release
-    from beskar.catalog import catalog
-
-    distros = catalog().releases[release].distros
+    distros = catalog.releases[release].distros
     if site.openstack.distro not in distros:
         yield Problem(f"release {release} is not built for {site.openstack.distro}; it is for {', '.join(distros)}",
                       at(("openstack", "distro")))

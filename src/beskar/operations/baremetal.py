@@ -7,13 +7,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
+from beskar.catalog import catalog
 from beskar.clients.maas import KEY_VARIABLE, URL_VARIABLE, ApiKey, LiveStep, MaasClient
 from beskar.operations.compilation import compile_fleet
 from beskar.plan.maas import MaasPlan, plan
+from beskar.plan.steps import Outcome, Result, run_steps
 from beskar.problems import InputError, Problem
 from beskar.render.maas import MachinePlan, machine_plan
 
@@ -26,7 +28,7 @@ class Planned:
 
 def site_machine_plan(root: Path, site: str) -> MachinePlan:
     compiled = compile_fleet(root, [site])
-    return machine_plan(compiled.sites[site])
+    return machine_plan(compiled.sites[site], catalog())
 
 
 def connect(url: str | None, key: str | None) -> MaasClient:
@@ -65,6 +67,12 @@ def plan_site(root: Path, site: str, client: MaasClient | None = None,
 
 def live_steps(planned: Planned, client: MaasClient, secrets: dict[str, str]) -> list[LiveStep]:
     return [LiveStep(client, step, planned.machine_plan, secrets) for step in planned.plan.steps]
+
+
+def apply_plan(planned: Planned, client: MaasClient, secrets: dict[str, str],
+               progress: Callable[[int, int, LiveStep, Result], None] | None = None) -> list[Outcome]:
+    """Run the plan's steps in order, stopping at the first failure; running it again resumes."""
+    return run_steps(live_steps(planned, client, secrets), progress)
 
 
 def _observed_file(path: Path) -> tuple[list[Any], list[Any]]:

@@ -10,8 +10,10 @@ from beskar import tree as trees
 from beskar.catalog import catalog
 from beskar.fleet import Fleet, Setting, load_fleet
 from beskar.model import Site, type_site
-from beskar.problems import InputError, Problem
+from beskar.problems import InputError, Origin, Problem
 from beskar.render import RenderedSite, render_site
+from beskar.secrets import sopsfile
+from beskar.secrets.errors import SopsError
 
 
 @dataclass
@@ -36,22 +38,47 @@ class CompiledFleet:
 def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
     """Load, layer, type and render the fleet; every input problem of every site is raised together."""
     fleet = load_fleet(root, only)
+    knowledge = catalog()
     sites: dict[str, Site] = {}
     problems: list[Problem] = []
     for name, layered in fleet.sites.items():
         try:
-            sites[name] = type_site(layered)
+            sites[name] = type_site(layered, knowledge)
         except InputError as error:
             problems.extend(error.problems)
+        problems.extend(_secrets_file_problems(layered))
     if problems:
         raise InputError(problems)
-    knowledge = catalog()
     rendered = {
         name: render_site(site, knowledge, fleet.settings, bootstrapped=name in fleet.bootstrapped,
-                          secrets_file=fleet.sites[name].secrets_file)
+                          secrets_file=fleet.sites[name].secrets_file, image_lock=fleet.sites[name].image_lock)
         for name, site in sites.items()
     }
     return CompiledFleet(fleet, sites, rendered)
+
+
+def _secrets_file_problems(layered) -> list[Problem]:
+    """The site's encrypted Secret is copied into the tree as it is: it must be a SOPS file (no key is needed to
+    know), else Flux would fail on it long after the merge."""
+    if layered.secrets_file is None:
+        return []
+    relative = f"sites/{layered.name}/secrets.sops.yaml"
+    layer = f"site:{layered.name}"
+    try:
+        sopsfile.read(layered.secrets_file.decode("utf-8"), relative)
+    except UnicodeDecodeError as error:
+        data = layered.secrets_file
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        return [Problem(f"not UTF-8 text: byte 0x{data[error.start]:02x}", Origin(relative, line, column, layer))]
+    except InputError as error:
+        return [Problem(p.message, Origin(relative, p.origin.line, p.origin.column, layer) if p.origin else
+                        Origin(relative, 1, 1, layer), p.hint) for p in error.problems]
+    except SopsError as error:
+        return [Problem(f"not a usable SOPS file: {error.where}: {error.message}",
+                        Origin(relative, error.line or 1, 1, layer),
+                        hint=f"`beskar secrets sync {layered.name}` writes it")]
+    return []
 
 
 def render_fleet(root: Path, only: list[str] | None = None, check: bool = False) -> tuple[CompiledFleet, list[trees.Difference]]:
@@ -70,6 +97,7 @@ class Explanation:
     value: Any
     settings: tuple[Setting, ...]
     default: bool
+    beneath: dict[tuple[Any, ...], tuple[Setting, ...]] = field(default_factory=dict)  # path below -> settings
 
 
 def explain(root: Path, site_name: str, dotted: str) -> Explanation:
@@ -92,7 +120,9 @@ def explain(root: Path, site_name: str, dotted: str) -> Explanation:
             raise InputError([Problem(f"site {site_name} has no value at {dotted!r}",
                                       hint="paths are dotted keys; list items by name, e.g. nodes.brno-ctl-1.roles")])
     settings = tuple(layered.provenance.get(tuple(parts), ()))
-    return Explanation(site_name, dotted, value, settings, default=not settings)
+    below = {key[len(parts):]: tuple(found) for key, found in layered.provenance.items()
+             if len(key) > len(parts) and list(key[:len(parts)]) == parts}
+    return Explanation(site_name, dotted, value, settings, default=not settings, beneath=below)
 
 
 _MISSING = object()

@@ -8,6 +8,7 @@ from typing import Callable
 
 import yaml
 
+from beskar.catalog import catalog
 from beskar.check.findings import Finding, Severity
 from beskar.clients.openstack import Api, CloudError, connect, observe
 from beskar.fleet import LayeredSite, load_fleet
@@ -32,7 +33,7 @@ class EntityPlan:
 def load_site(root: Path, name: str) -> tuple[Site, LayeredSite]:
     fleet = load_fleet(root, [name])
     layered = fleet.sites[name]
-    return type_site(layered), layered
+    return type_site(layered, catalog()), layered
 
 
 def entity_findings(site: Site, layered: LayeredSite) -> list[Finding]:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from beskar.operations import build as building
 from beskar.operations import compilation
 from beskar import tree as trees
 from beskar.check.documents import paused_gc
-from beskar.check.engine import Subject, applicable_rules, run_rules
+from beskar.check.engine import CheckedSite, Subject, applicable_rules, run_rules
 from beskar.check.findings import Finding, Rule
 from beskar.check.builds import RealBuild
 from beskar.check.repository import ClusterFacts, FluxRepository, TreeOptions, built_directories, load_repository
 from beskar.clients import kustomize
 from beskar.check.settings import CheckSettings, parse_settings
 from beskar.fleet.documents import read_document
-from beskar.fleet.files import read_chart_skeletons, read_files
-from beskar.fleet.repository import FLEET_FILE
+from beskar.fleet.files import read_chart_skeletons, read_files, read_text
+from beskar.fleet.repository import FLEET_FILE, secrets_path
 from beskar.problems import InputError, Problem
+from beskar.secrets.sopsfile import read_site_file
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Review:
     sites: tuple[str, ...] = ()
     stale: int = 0
     rules: tuple[Rule, ...] = ()  # the rules that ran
+    # The fleet as compiled for the check (check only): what `beskar report` draws beside the findings.
+    compiled: compilation.CompiledFleet | None = field(default=None, repr=False, compare=False)
 
 
 def _objects(repository: FluxRepository) -> int:
@@ -82,13 +86,17 @@ def _lint(root: Path, mirror: str | None, charts: Path | None, disable: list[str
 
 
 def check(root: Path, sites: list[str] | None = None, *, charts: Path | None = None,
-          disable: list[str] = ()) -> Review:
-    """Check a fleet: its typed sites (model rules), the tree it renders (tree rules), and its staleness."""
-    with paused_gc():
-        return _check(Path(root), sites, charts, list(disable))
+          disable: list[str] = (), build: building.BuildOptions | None = None) -> Review:
+    """Check a fleet: its typed sites (model rules), the tree it renders (tree rules), and its staleness; with
+    `build`, also every site's final objects (the build rules)."""
+    builds = building.built_sites(Path(root), sites, build) if build is not None else ()
+    trees.settle(Path(root))
+    with paused_gc(), trees.locked(Path(root), exclusive=False):  # no render changes the tree while it is read
+        return _check(Path(root), sites, charts, list(disable), builds)
 
 
-def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: list[str]) -> Review:
+def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: list[str],
+           builds: tuple = ()) -> Review:
     root = Path(root)
     compiled, differences = compilation.render_fleet(root, sites, check=True)
     settings = _fleet_settings(root, list(disable))
@@ -109,16 +117,20 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     options = TreeOptions(clusters=facts, charts=read_chart_skeletons(charts) if charts is not None else None)
     repository = load_repository(contents, others, options, frozenset({repository_url} - {None}))
     repository.stale = tuple(d for d in differences if d.change is not trees.Change.UNCHANGED)
-    typed = tuple((compiled.sites[name], compiled.fleet.sites[name]) for name in compiled.sites)
+    # Compiled once: every rule reads the same typed site, render and secrets file.
+    checked = tuple(CheckedSite(site, compiled.fleet.sites[name], compiled.rendered[name],
+                                read_site_file(compiled.fleet.sites[name].secrets_file, secrets_path(name)))
+                    for name, site in compiled.sites.items())
     texts = dict(contents)
-    for _, layered in typed:
+    for layered in (c.layered for c in checked):
         for file in layered.files:
             if file not in texts:
-                texts[file] = (root / file).read_text(encoding="utf-8")
-    subject = Subject(typed, repository, texts)
+                texts[file] = read_text(root / file, file)
+    subject = Subject(checked, repository, texts, builds)
     findings = run_rules(subject, settings)
     return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
-                  tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)))
+                  tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)),
+                  compiled)
 
 
 def _all_site_names(root: Path) -> set[str]:

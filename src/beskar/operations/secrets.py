@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from beskar.fleet import load_fleet, recipients
+from beskar.fleet.files import read_text
 from beskar.operations.sitesecrets import Identities, SiteSecrets, load, update_sops_config
-from beskar.plan.steps import ResultType
+from beskar.plan import secrets as plan
+from beskar.plan.steps import Outcome, ResultType
 from beskar.problems import InputError, Origin, Problem
 from beskar.secrets import age as ages
-from beskar.secrets import plan, secret, sopsfile, store
-from beskar.secrets.errors import SopsError
+from beskar.secrets import generation, sealing, secret, sopsfile
+from beskar.secrets.errors import SopsError, as_input_error
 from beskar.secrets.sops import KUBERNETES_RULE, Rule
 from beskar.tree import write_file
 
@@ -39,17 +41,18 @@ class Change:
     notes: tuple[str, ...] = ()
 
 
-def _fail(ctx: SiteSecrets, results: list[plan.StepResult]) -> None:
-    failed = [r for r in results if r.outcome is ResultType.FAILED]
+def _fail(ctx: SiteSecrets, outcomes: list[Outcome]) -> None:
+    failed = [o for o in outcomes if o.result.type is ResultType.FAILED]
     if failed:
-        raise InputError([Problem(f"{r.key}: {r.detail}", Origin(ctx.relative, 1, 1, "secrets")) for r in failed])
+        raise InputError([Problem(f"{o.step.name}: {o.result.message}", Origin(ctx.relative, 1, 1, "secrets"))
+                          for o in failed])
 
 
 def _apply(ctx: SiteSecrets, steps: plan.Plan, document: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
     """Run the steps on the document's values; the updated document and the keys that changed."""
-    values, results = plan.run(steps, secret.values_of(document))
-    _fail(ctx, results)
-    changed = {r.key for r in results if r.outcome is ResultType.COMPLETED}
+    values, outcomes = plan.run(steps, secret.values_of(document), generation)
+    _fail(ctx, outcomes)
+    changed = {o.step.name for o in outcomes if o.result.type is ResultType.COMPLETED}
     return secret.updated(document, ctx.namespace, values, changed, today()), changed
 
 
@@ -66,7 +69,7 @@ def sync(root: Path, site: str, identities: Identities) -> Change:
         raise InputError([Problem(p, Origin(ctx.relative, 1, 1, "secrets")) for p in steps.problems])
     if ctx.source is None:
         document, changed = _apply(ctx, steps, secret.empty(ctx.namespace))
-        _write(ctx, sopsfile.seal([document], ctx.wanted, rule=KUBERNETES_RULE))
+        _write(ctx, sealing.seal([document], ctx.wanted, rule=KUBERNETES_RULE))
         return Change(site, ctx.relative, True, True, tuple(sorted(changed)), (), tuple(ctx.wanted),
                       notes=(update_sops_config(root),))
     in_file = list(ctx.source.metadata.recipients)
@@ -81,10 +84,10 @@ def sync(root: Path, site: str, identities: Identities) -> Change:
     opened = ctx.open(identities)
     changed: set[str] = set()
     if not steps.steps and not misplaced:
-        _write(ctx, sopsfile.rewrap(ctx.source, opened.data_key, in_file + missing))
+        _write(ctx, sealing.rewrap(ctx.source, opened.data_key, in_file + missing))
     else:
         document, changed = _apply(ctx, steps, opened.documents[0])
-        _write(ctx, sopsfile.seal([document, *opened.documents[1:]], in_file + missing, data_key=opened.data_key,
+        _write(ctx, sealing.seal([document, *opened.documents[1:]], in_file + missing, data_key=opened.data_key,
                                   stash=opened.stash, keep=ctx.source.metadata.age, rule=ctx.source.metadata.rule))
     return Change(written=True, changed=tuple(sorted(changed)), notes=(update_sops_config(root),), **found)
 
@@ -104,7 +107,7 @@ def rotate(root: Path, site: str, keys: list[str] | None, identities: Identities
     if steps.problems:
         raise InputError([Problem(p, Origin(ctx.relative, 1, 1, "secrets")) for p in steps.problems])
     document, changed = _apply(ctx, steps, opened.documents[0])
-    _write(ctx, sopsfile.seal([document, *opened.documents[1:]], list(ctx.source.metadata.recipients),
+    _write(ctx, sealing.seal([document, *opened.documents[1:]], list(ctx.source.metadata.recipients),
                               data_key=opened.data_key, stash=opened.stash, keep=ctx.source.metadata.age,
                               rule=ctx.source.metadata.rule))
     return Change(site, ctx.relative, True, changed=tuple(sorted(changed)), unused=steps.unused)
@@ -112,7 +115,7 @@ def rotate(root: Path, site: str, keys: list[str] | None, identities: Identities
 
 def _edit_site_file(ctx: SiteSecrets, edit: Callable[[str, str, str], str], recipient: str) -> bool:
     site_file = f"sites/{ctx.name}/site.yaml"
-    text = store.read_text(ctx.root / site_file, site_file)
+    text = read_text(ctx.root / site_file, site_file)
     new = edit(text, site_file, recipient)
     if new != text:
         write_file(ctx.root / site_file, new.encode("utf-8"))
@@ -128,7 +131,7 @@ def add_recipient(root: Path, site: str, recipient: str, identities: Identities,
     opened = ctx.open(identities) if ctx.source and recipient not in ctx.source.metadata.recipients else None
     edited = _edit_site_file(ctx, lambda t, f, r: recipients.add_recipient(t, f, r, comment), recipient)
     if opened is not None:
-        _write(ctx, sopsfile.rewrap(ctx.source, opened.data_key, [*ctx.source.metadata.recipients, recipient]))
+        _write(ctx, sealing.rewrap(ctx.source, opened.data_key, [*ctx.source.metadata.recipients, recipient]))
     notes = (f"sites/{site}/site.yaml " + ("updated" if edited else "already lists it"), update_sops_config(root))
     return Change(site, ctx.relative, opened is not None, added_recipients=(recipient,), notes=notes)
 
@@ -161,7 +164,7 @@ def remove_recipient(root: Path, site: str, recipient: str, identities: Identiti
         steps = plan.plan_rotation(ctx.needs, ctx.existing, [n.key for n in ctx.needs if n.key in ctx.existing],
                                    ctx.site.secrets.password_length, ctx.comment)
         document, changed = _apply(ctx, steps, opened.documents[0])
-        _write(ctx, sopsfile.seal([document, *opened.documents[1:]], remaining, rule=ctx.source.metadata.rule))
+        _write(ctx, sealing.seal([document, *opened.documents[1:]], remaining, rule=ctx.source.metadata.rule))
         if steps.unused:
             notes.append(f"{len(steps.unused)} unused key(s) kept their values: nothing reads them; "
                          f"remove them with `beskar secrets edit {site}`")
@@ -180,6 +183,14 @@ class NewKey:
     notes: tuple[str, ...]
 
 
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(Path(root).resolve())
+        return True
+    except ValueError:
+        return False
+
+
 def keygen(root: Path, site: str, out: Path | None) -> tuple[NewKey, str]:
     """A new age identity for the site's Flux; returns the key record and the identity text.
 
@@ -188,7 +199,7 @@ def keygen(root: Path, site: str, out: Path | None) -> tuple[NewKey, str]:
     """
     ctx = load(root, site)
     if out is not None:
-        if store.inside(out, root):
+        if _inside(out, root):
             raise InputError([Problem(f"{out} is inside the fleet repository: a private key must never be committed",
                                       hint="write it outside, e.g. --out ~/.config/sops/age/" + site + ".agekey")])
         if out.exists():
@@ -215,9 +226,9 @@ def decrypt_file(path: Path, identities: Identities, fmt: str | None = None) -> 
     """`sops -d`: the decrypted document of any SOPS YAML or JSON file, as text."""
     source = _read_any(path, fmt)
     try:
-        opened = sopsfile.open_file(source, identities())
+        opened = sealing.open_file(source, identities())
     except SopsError as error:
-        raise store.as_input_error(error) from None
+        raise as_input_error(error) from None
     if source.format == "json":
         return sopsfile.emit_json(opened.documents[0])
     return sopsfile.emit_yaml(opened.documents)
@@ -230,19 +241,19 @@ def encrypt_file(path: Path, recipients: list[str], fmt: str | None = None, rule
         raise InputError(problems or [Problem("no recipient: pass --age age1...[,age1...]")])
     shown = str(path)
     try:
-        parsed = sopsfile.parse(store.read_text(path, shown), shown, fmt)
-        return sopsfile.seal([d if d is not None else {} for d in parsed.documents], recipients,
+        parsed = sopsfile.parse(read_text(path, shown), shown, fmt)
+        return sealing.seal([d if d is not None else {} for d in parsed.documents], recipients,
                              sopsfile.format_of(shown, fmt), rule=rule)
     except SopsError as error:
-        raise store.as_input_error(error.located(shown, None)) from None
+        raise as_input_error(error.located(shown, None)) from None
 
 
 def _read_any(path: Path, fmt: str | None) -> sopsfile.SopsFile:
     shown = str(path)
     try:
-        return sopsfile.read(store.read_text(path, shown), shown, fmt)
+        return sopsfile.read(read_text(path, shown), shown, fmt)
     except SopsError as error:
-        raise store.as_input_error(error) from None
+        raise as_input_error(error) from None
 
 
 def sync_all(root: Path, identities: Identities = lambda: []) -> list[Change]:

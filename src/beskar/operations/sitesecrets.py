@@ -8,13 +8,16 @@ from typing import Callable
 
 from beskar.catalog import catalog
 from beskar.fleet import LayeredSite, load_fleet
+from beskar.fleet.repository import SOPS_CONFIG, secrets_path
 from beskar.model import Site, type_site
 from beskar.operations.compilation import compile_fleet
-from beskar.problems import InputError, Problem
-from beskar.secrets import plan, secret, sopsconfig, store
+from beskar.problems import InputError, Origin, Problem
+from beskar.plan import secrets as plan
+from beskar.secrets import secret, sopsconfig, sopsfile
 from beskar.secrets.age import Identity
-from beskar.secrets.errors import SopsError
-from beskar.secrets.sopsfile import Opened, SopsFile, open_file
+from beskar.secrets.errors import SopsError, as_input_error
+from beskar.secrets.sealing import Opened, open_file
+from beskar.secrets.sopsfile import SopsFile
 from beskar.tree import write_file
 
 Identities = Callable[[], list[Identity]]
@@ -31,7 +34,7 @@ class SiteSecrets:
 
     @property
     def relative(self) -> str:
-        return store.relative_path(self.name)
+        return secrets_path(self.name)
 
     @property
     def path(self) -> Path:
@@ -65,7 +68,7 @@ class SiteSecrets:
         try:
             return open_file(self.source, identities())
         except SopsError as error:
-            raise store.as_input_error(error) from None
+            raise as_input_error(error) from None
 
     def require_recipients(self) -> None:
         if not self.wanted:
@@ -82,8 +85,23 @@ def load(root: Path, name: str) -> SiteSecrets:
     knowledge = catalog()
     pairs = plan.pairs_in(knowledge.credentials)
     needs = plan.needs_of(((n.key, n.kind) for n in compiled.rendered[name].secrets), pairs)
-    return SiteSecrets(Path(root), name, compiled.sites[name], compiled.fleet.sites[name], needs,
-                       store.read_secrets(Path(root), name))
+    layered = compiled.fleet.sites[name]
+    return SiteSecrets(Path(root), name, compiled.sites[name], layered, needs, _source(layered))
+
+
+def _source(layered: LayeredSite) -> SopsFile | None:
+    """The site's encrypted file as the fleet read it (no key needed), or None if it does not exist yet."""
+    if layered.secrets_file is None:
+        return None
+    relative = secrets_path(layered.name)
+    try:
+        text = layered.secrets_file.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError([Problem(f"not UTF-8 text: {error.reason}", Origin(relative, 1, 1, "secrets"))]) from None
+    try:
+        return sopsfile.read(text, relative)
+    except SopsError as error:
+        raise as_input_error(error) from None
 
 
 def all_recipients(root: Path) -> dict[str, list[str]]:
@@ -93,7 +111,7 @@ def all_recipients(root: Path) -> dict[str, list[str]]:
     problems = []
     for name, layered in fleet.sites.items():
         try:
-            settings = type_site(layered).secrets
+            settings = type_site(layered, catalog()).secrets
         except InputError as error:
             problems.extend(error.problems)
             continue
@@ -105,16 +123,16 @@ def all_recipients(root: Path) -> dict[str, list[str]]:
 
 def update_sops_config(root: Path) -> str:
     """Write .sops.yaml from the fleet if it is Beskar's (or absent); says what happened."""
-    path = Path(root) / store.SOPS_CONFIG
+    path = Path(root) / SOPS_CONFIG
     try:
         content = sopsconfig.sops_config(all_recipients(root))
     except InputError:
-        return f"{store.SOPS_CONFIG} not updated: the fleet has problems (see `beskar render`)"
+        return f"{SOPS_CONFIG} not updated: the fleet has problems (see `beskar render`)"
     if path.is_file():
         current = path.read_bytes()
         if current == content:
-            return f"{store.SOPS_CONFIG} up to date"
+            return f"{SOPS_CONFIG} up to date"
         if not sopsconfig.generated(current):
-            return f"{store.SOPS_CONFIG} left alone: it was not written by Beskar"
+            return f"{SOPS_CONFIG} left alone: it was not written by Beskar"
     write_file(path, content)
-    return f"{store.SOPS_CONFIG} written"
+    return f"{SOPS_CONFIG} written"

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from beskar.model.links import Bonding
 from beskar.render.maas import MachinePlan, PlannedInterface, PlannedMachine
 
 # Tags Beskar owns on its machines: it adds and removes these, and never touches any other tag.
@@ -130,6 +131,19 @@ def observe_subnets(raw: Iterable[dict[str, Any]]) -> tuple[Subnet, ...]:
     """Subnets as `GET /MAAS/api/2.0/subnets/` lists them."""
     return tuple(Subnet(s["id"], s["cidr"], (s.get("vlan") or {}).get("id", 0), (s.get("vlan") or {}).get("vid", 0))
                  for s in raw)
+
+
+# The bonding options of the catalog (links.yaml) under the names MAAS's create_bond takes.
+_MAAS_BOND_OPTIONS = {"lacp_rate": "bond_lacp_rate", "mii_monitor_interval": "bond_miimon",
+                      "transmit_hash_policy": "bond_xmit_hash_policy"}
+
+
+def bond_options(bonding: Bonding | None) -> list[tuple[str, str]]:
+    """create_bond parameters for the bond's options, the same ones its netplan sets."""
+    if bonding is None:
+        return []
+    options = vars(bonding.options)
+    return [(_MAAS_BOND_OPTIONS[key], str(options[key])) for key in sorted(options) if options[key] is not None]
 
 
 def cloud_config(machine: PlannedMachine) -> str:
@@ -255,8 +269,7 @@ def _configure_interfaces(planned: PlannedMachine, machine: ObservedMachine,
         if wanted.type == "bond":
             params = [("name", wanted.name), ("bond_mode", wanted.bond_mode or "802.3ad")]
             params += [("parents", f"{{interface:{p}}}") for p in wanted.parents]
-            if wanted.bond_mode == "802.3ad":
-                params += [("bond_lacp_rate", "fast"), ("bond_xmit_hash_policy", "layer3+4")]
+            params += bond_options(wanted.bonding)
             if wanted.mtu:
                 params.append(("mtu", str(wanted.mtu)))
             calls.append(Call("POST", base, "create_bond", tuple(params)))

@@ -24,7 +24,8 @@ class Step(Protocol):
     description: str
 
     def is_skip(self) -> Result:
-        """SKIPPED (with the reason) if running it now would change nothing or is not allowed; else COMPLETED."""
+        """SKIPPED (with the reason) if running it now would change nothing or is not allowed, FAILED if that
+        cannot be known (the step does not run), else COMPLETED."""
 
     def run(self) -> Result:
         """Do the step; FAILED carries a message that says what went wrong."""
@@ -45,7 +46,7 @@ def run_steps(steps: Sequence[Step], progress: Callable[[int, int, Step, Result]
     outcomes: list[Outcome] = []
     for index, step in enumerate(steps, 1):
         result = step.is_skip()
-        if result.type is not ResultType.SKIPPED:
+        if result.type is ResultType.COMPLETED:
             result = step.run()
         outcomes.append(Outcome(step, result))
         if progress is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from beskar.catalog import Catalog
 from beskar.model import Node, Purpose, Role, Site
-from beskar.model.hosts import kernel_of
+from beskar.model.machines import kernel_of
 from beskar.render.netplan import netplan
 from beskar.tree import Tree
 
@@ -51,7 +51,7 @@ def host_vars(site: Site, node: Node, catalog: Catalog) -> dict[str, Any]:
         "ansible_host": str(address) if address else node.name,
         "beskar_node": node.name,
         "beskar_roles": [role.value for role in node.roles],
-        "netplan_config": netplan(site, node),
+        "netplan_config": netplan(site, node, catalog),
         "sysctl_settings": dict(sorted(sysctl.items())),
         "packages_present": sorted(packages),
         "ssh_keys_user": site.hosts.admin_user,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from beskar.catalog import Catalog
 from beskar.model import Node, Purpose, Site
-from beskar.model.hosts import boot_mac
-from beskar.render.netplan import vlan_device
+from beskar.model.base import DEFAULT_MTU
+from beskar.model.links import Bonding, Link, LinkKind, NodeLinks, node_links, vlan_device
+from beskar.model.machines import boot_mac
 from beskar.tree import Tree
 
 ARCHITECTURE = "amd64/generic"
@@ -25,9 +27,13 @@ class PlannedInterface:
     parents: tuple[str, ...] = ()
     vlan: int | None = None
     mtu: int | None = None
-    bond_mode: str | None = None
+    bonding: Bonding | None = None
     subnet: str | None = None  # CIDR of the subnet linked with a static address
     address: str | None = None
+
+    @property
+    def bond_mode(self) -> str | None:
+        return self.bonding.mode if self.bonding else None
 
     def document(self) -> dict[str, Any]:
         keys = ("name", "type", "mac", "parents", "vlan", "mtu", "bond_mode", "subnet", "address")
@@ -89,25 +95,36 @@ def tags(site: Site, node: Node) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def deploy_interfaces(site: Site, node: Node) -> tuple[PlannedInterface, ...]:
+def maas_mtu(link: Link | None, links: NodeLinks) -> int | None:
+    """The MTU MAAS is told for a link: its effective one (the netplan's), unless nobody asked for it: the
+    default, or a bond member's derived MTU (the kernel gives members the bond's)."""
+    if link is None or link.declared_mtu is None and (
+            link.mtu == DEFAULT_MTU or link.master is not None and links.get(link.master).kind is LinkKind.BOND):
+        return None
+    return link.mtu
+
+
+def deploy_interfaces(site: Site, node: Node, links: NodeLinks) -> tuple[PlannedInterface, ...]:
     """Every NIC (by MAC), plus the bond and VLAN that carry the management address with it."""
     management = site.network(Purpose.MANAGEMENT)
     attachment = next((a for a in node.networks if management and a.name == management.name), None)
-    planned = [PlannedInterface(i.name, "physical", mac=i.mac, mtu=i.mtu) for i in node.interfaces]
+    planned = [PlannedInterface(i.name, "physical", mac=i.mac, mtu=maas_mtu(links.get(i.name), links))
+               for i in node.interfaces]
     if attachment is None or management is None:
         return tuple(planned)
     carrier = attachment.device
-    bond = next((b for b in node.bonds if b.name == carrier), None)
-    if bond is not None:
-        planned.append(PlannedInterface(bond.name, "bond", parents=tuple(bond.interfaces),
-                                        mtu=bond.mtu, bond_mode=bond.mode))
+    bond = links.get(carrier)
+    if bond is not None and bond.bonding is not None:
+        planned.append(PlannedInterface(bond.name, "bond", parents=bond.members, mtu=maas_mtu(bond, links),
+                                        bonding=bond.bonding))
     vlan = vlan_device(attachment, management)
     if vlan is not None:
-        planned.append(PlannedInterface(vlan, "vlan", parents=(carrier,), vlan=management.vlan, mtu=management.mtu))
+        planned.append(PlannedInterface(vlan, "vlan", parents=(carrier,), vlan=management.vlan,
+                                        mtu=maas_mtu(links.get(vlan), links)))
         carrier = vlan
     address = str(attachment.address) if attachment.address else None
-    planned = [PlannedInterface(**{**p.__dict__, "subnet": str(management.cidr), "address": address})
-               if p.name == carrier else p for p in planned]
+    planned = [replace(p, subnet=str(management.cidr), address=address) if p.name == carrier else p
+               for p in planned]
     return tuple(planned)
 
 
@@ -125,7 +142,7 @@ def user_data(site: Site, node: Node) -> dict[str, Any]:
     return data
 
 
-def machine_plan(site: Site) -> MachinePlan:
+def machine_plan(site: Site, catalog: Catalog) -> MachinePlan:
     machines = []
     for node in site.nodes:
         bmc = node.bmc
@@ -140,14 +157,14 @@ def machine_plan(site: Site) -> MachinePlan:
             storage_layout=node.disks.layout,
             root_device=node.disks.root_device,
             root_size_gib=node.disks.root_size_gib,
-            interfaces=deploy_interfaces(site, node),
+            interfaces=deploy_interfaces(site, node, node_links(site, node, catalog)),
             user_data=user_data(site, node),
         ))
     return MachinePlan(site.name, site.hosts.os_series, tuple(machines))
 
 
-def render_maas(site: Site, source: str) -> Tree:
+def render_maas(site: Site, catalog: Catalog, source: str) -> Tree:
     tree = Tree()
-    tree.add(f"inventory/{site.name}/maas.yaml", [machine_plan(site).document()], source)
+    tree.add(f"inventory/{site.name}/maas.yaml", [machine_plan(site, catalog).document()], source)
     return tree
 

@@ -5,32 +5,17 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from beskar.model import Attachment, Network, Node, Purpose, Site
+from beskar.catalog import Catalog
+from beskar.model import Node, Purpose, Site
+from beskar.model.base import DEFAULT_MTU
+from beskar.model.links import Bonding, Link, LinkKind, host_attachments, l3_device, node_links
 
-DEFAULT_MTU = 1500
 MAX_NAME = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
 # Policy-routing tables for non-management networks with a gateway: 100 + the network's position.
 TABLE_BASE = 100
-
-_BOND_PARAMETERS: dict[str, dict[str, Any]] = {
-    # LACP: fast rate and layer3+4 hashing spread flows across links; the field's bond flaps came from slow LACP.
-    "802.3ad": {"lacp-rate": "fast", "mii-monitor-interval": 100, "transmit-hash-policy": "layer3+4"},
-    "active-backup": {"mii-monitor-interval": 100},
-    "balance-xor": {"mii-monitor-interval": 100, "transmit-hash-policy": "layer3+4"},
-}
 BOND_MODES = ("802.3ad", "active-backup", "balance-rr", "balance-xor", "balance-tlb", "balance-alb", "broadcast")
-
-
-def vlan_device(attachment: Attachment, network: Network) -> str | None:
-    """The VLAN interface the host creates for a tagged network (provider VLANs are tagged by OVS instead)."""
-    if network.vlan is None or network.purpose is Purpose.PROVIDER:
-        return None
-    return f"{attachment.device}.{network.vlan}"
-
-
-def l3_device(attachment: Attachment, network: Network) -> str:
-    """The interface that carries the node's address on a network: bridge, else VLAN, else the device."""
-    return attachment.bridge or vlan_device(attachment, network) or attachment.device
+_SECTIONS_OF = {LinkKind.ETHERNET: "ethernets", LinkKind.BOND: "bonds", LinkKind.VLAN: "vlans",
+                LinkKind.BRIDGE: "bridges"}
 
 
 def management_device(site: Site, node: Node) -> str | None:
@@ -39,30 +24,38 @@ def management_device(site: Site, node: Node) -> str | None:
     return l3_device(attachment, management) if attachment and management else None
 
 
-def netplan(site: Site, node: Node) -> dict[str, Any]:
+def bond_parameters(bonding: Bonding) -> dict[str, Any]:
+    """A bond's netplan `parameters`: its mode and the catalog's options for it, in netplan's key names."""
+    options = {key.replace("_", "-"): value for key, value in vars(bonding.options).items() if value is not None}
+    parameters: dict[str, Any] = {"mode": bonding.mode, **dict(sorted(options.items()))}
+    if bonding.primary is not None:
+        parameters["primary"] = bonding.primary
+    return parameters
+
+
+def _device(link: Link) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if link.kind is LinkKind.ETHERNET and link.mac:
+        config["match"] = {"macaddress": link.mac}
+        config["set-name"] = link.name
+    if link.kind is LinkKind.VLAN:
+        config.update(id=link.vlan, link=link.parent)
+    if link.kind in (LinkKind.BOND, LinkKind.BRIDGE):
+        config["interfaces"] = list(link.members)
+    if link.bonding is not None:
+        config["parameters"] = bond_parameters(link.bonding)
+    config["mtu"] = link.mtu
+    return config
+
+
+def netplan(site: Site, node: Node, catalog: Catalog) -> dict[str, Any]:
     """The node's whole netplan document: every NIC, bond, VLAN and bridge, with addresses, routes and MTU."""
-    networks = {n.name: n for n in site.networks}
     tables = {n.name: TABLE_BASE + i for i, n in enumerate(site.networks)}
-    carried: dict[str, int] = {}  # device -> the largest MTU of what it carries
     sections: dict[str, dict[str, dict[str, Any]]] = {"ethernets": {}, "bonds": {}, "vlans": {}, "bridges": {}}
+    for link in node_links(site, node, catalog):
+        sections[_SECTIONS_OF[link.kind]][link.name] = _device(link)
     layer3: dict[str, dict[str, Any]] = {}
-
-    def need(device: str, mtu: int) -> None:
-        carried[device] = max(carried.get(device, DEFAULT_MTU), mtu)
-
-    for attachment in node.networks:
-        network = networks.get(attachment.name)
-        if network is None or network.purpose is Purpose.OOB:
-            continue
-        need(attachment.device, network.mtu)
-        vlan = vlan_device(attachment, network)
-        if vlan is not None:
-            sections["vlans"][vlan] = {"id": network.vlan, "link": attachment.device, "mtu": network.mtu}
-        port = vlan or attachment.device
-        if attachment.bridge:
-            bridge = sections["bridges"].setdefault(attachment.bridge, {"interfaces": [], "mtu": network.mtu})
-            if port not in bridge["interfaces"]:
-                bridge["interfaces"].append(port)
+    for attachment, network in host_attachments(site, node):
         if attachment.address is None or network.purpose is Purpose.PROVIDER:
             continue  # provider networks belong to OVS (auto_bridge_add); the host only brings up the trunk
         device = l3_device(attachment, network)
@@ -79,24 +72,6 @@ def netplan(site: Site, node: Node) -> dict[str, Any]:
             table = tables[network.name]
             config.setdefault("routes", []).append({"to": "default", "via": str(network.gateway), "table": table})
             config.setdefault("routing-policy", []).append({"from": str(network.cidr), "table": table})
-
-    members = {m: bond for bond in node.bonds for m in bond.interfaces}
-    for bond in node.bonds:
-        mtu = bond.mtu or carried.get(bond.name, DEFAULT_MTU)
-        parameters = {"mode": bond.mode, **_BOND_PARAMETERS.get(bond.mode, {})}
-        if bond.mode == "active-backup":
-            parameters["primary"] = bond.interfaces[0]
-        sections["bonds"][bond.name] = {"interfaces": list(bond.interfaces), "mtu": mtu, "parameters": parameters}
-    for interface in node.interfaces:
-        bond = members.get(interface.name)
-        mtu = interface.mtu or ((bond.mtu or carried.get(bond.name, DEFAULT_MTU)) if bond
-                                else carried.get(interface.name, DEFAULT_MTU))
-        config: dict[str, Any] = {}
-        if interface.mac:
-            config["match"] = {"macaddress": interface.mac}
-            config["set-name"] = interface.name
-        config["mtu"] = mtu
-        sections["ethernets"][interface.name] = config
 
     for device, config in layer3.items():
         for section in ("bridges", "vlans", "bonds", "ethernets"):

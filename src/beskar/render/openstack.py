@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from beskar.catalog import Catalog, ComponentSpec
 from beskar.model import Purpose, Role, Site
+from beskar.model.base import DEFAULT_MTU
 from beskar.model.site import Network
-from beskar.render.images import mirror_image
+from beskar.render.images import mirror_image, pinned
 
 Values = dict[str, Any]
 
@@ -33,15 +34,17 @@ def deep_merge(base: Values, overlay: Values) -> Values:
     return merged
 
 
-def chart_values(site: Site, spec: ComponentSpec, catalog: Catalog, deployed: frozenset[str]) -> Values:
+def chart_values(site: Site, spec: ComponentSpec, catalog: Catalog, deployed: frozenset[str],
+                 locks: Mapping[str, str] | None = None) -> Values:
     """Everything Beskar sets in one openstack-helm chart's values, user overrides applied last."""
     skeleton = catalog.values_skeleton(spec.chart)
     values: Values = {}
     pins = catalog.images(site.openstack.release, site.openstack.distro)[spec.chart]
     mirror = site.mirror.registry if site.mirror else None
+    layout = site.mirror.layout if site.mirror else "flat"
     # Only keys the chart reads: some upstream pin files name images the chart no longer has.
     keys = ((skeleton.get("images") or {}).get("tags") or {}).keys()
-    values["images"] = {"tags": {key: mirror_image(pins[key], mirror) for key in sorted(keys) if key in pins}}
+    values["images"] = {"tags": {key: mirror_image(pins[key], mirror, layout) for key in sorted(keys) if key in pins}}
     for group, selector in sorted(catalog.node_selectors(spec.chart).items()):
         key, _, value = selector.partition("=")
         put(values, f"labels.{group}.node_selector_key", key)
@@ -60,6 +63,11 @@ def chart_values(site: Site, spec: ComponentSpec, catalog: Catalog, deployed: fr
             values["conf"] = deep_merge(values.get("conf", {}), component.conf)
         if component.values:
             values = deep_merge(values, component.values)
+    if locks:  # after the user's values: an image they set through the mirror is pinned as well
+        tags = (values.get("images") or {}).get("tags") or {}
+        for key, image in tags.items():
+            if isinstance(image, str):
+                tags[key] = pinned(image, locks, mirror, layout)
     return values
 
 
@@ -116,7 +124,7 @@ def _neutron(values: Values, site: Site, catalog: Catalog) -> None:
             put(values, "network.interface.tunnel", device)
         physical_mtu = tunnel.mtu
     else:
-        physical_mtu = max((n.mtu for n in providers), default=1500)
+        physical_mtu = max((n.mtu for n in providers), default=DEFAULT_MTU)
     put(values, "conf.neutron.DEFAULT.global_physnet_mtu", physical_mtu)
     put(values, "conf.plugins.ml2_conf.ml2.tenant_network_types", neutron.tunnel_type)
     put(values, "conf.plugins.ml2_conf.ml2.physical_network_mtus",
@@ -218,7 +226,7 @@ def _mariadb(values: Values, site: Site, catalog: Catalog) -> None:
 
 
 def _ceph_adapter(values: Values, site: Site, catalog: Catalog) -> None:
-    values["ceph_cluster_namespace"] = "rook-ceph"
+    values["ceph_cluster_namespace"] = catalog.ceph_namespace
     if site.ceph.external is not None:
         put(values, "conf.ceph.global.mon_host", ",".join(site.ceph.external.monitors))
         put(values, "conf.ceph.global.mon_count", len(site.ceph.external.monitors))

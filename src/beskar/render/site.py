@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from beskar.catalog import Catalog, ComponentSpec, Credential, chart_credentials
+from beskar.fleet.image_lock import ImageLock
 from beskar.model import Site
 from beskar.render import flux
 from beskar.render.hosts import render_hosts
 from beskar.render.kubespray import render_kubespray
 from beskar.render.maas import render_maas
 from beskar.render.openstack import chart_values
-from beskar.render.support import SUPPORT_VALUES
+from beskar.render.support import support_values
 from beskar.tree import Tree
 
 COMMON_SECRET = "common"
@@ -58,9 +59,10 @@ def _namespace_of(spec: ComponentSpec, site: Site) -> str:
 
 
 def render_site(site: Site, catalog: Catalog, fleet_settings: dict[str, Any], bootstrapped: bool = False,
-                secrets_file: bytes | None = None) -> RenderedSite:
+                secrets_file: bytes | None = None, image_lock: ImageLock | None = None) -> RenderedSite:
     """The complete Flux tree of one site. Pure: same site, catalog and secrets file bytes, same output."""
     components = deployed_components(site, catalog)
+    locks = image_lock.digests() if image_lock else {}
     deployed = frozenset(spec.name for spec in components)
     source = f"sites/{site.name}/site.yaml"
     tree = Tree()
@@ -74,7 +76,7 @@ def render_site(site: Site, catalog: Catalog, fleet_settings: dict[str, Any], bo
         for credential in credentials:
             kind, readers = needs.setdefault(credential.key, (credential.kind.value, set()))
             readers.add(spec.name)
-        release = _helm_release(site, spec, catalog, deployed, credentials, components)
+        release = _helm_release(site, spec, catalog, deployed, credentials, components, locks)
         layers.setdefault(spec.layer, []).append((spec.file_name, [release]))
 
     apps = f"apps/{site.name}"
@@ -107,7 +109,7 @@ def render_site(site: Site, catalog: Catalog, fleet_settings: dict[str, Any], bo
     # Below Kubernetes: the same site as Kubespray, host-configuration and MAAS inventories.
     tree.update(render_kubespray(site, catalog, source))
     tree.update(render_hosts(site, catalog, source))
-    tree.update(render_maas(site, source))
+    tree.update(render_maas(site, catalog, source))
 
     secrets = [SecretNeed(key, kind, tuple(sorted(readers))) for key, (kind, readers) in sorted(needs.items())]
     return RenderedSite(site.name, tree, components, secrets)
@@ -136,7 +138,8 @@ def _chart_reference(site: Site, spec: ComponentSpec) -> dict[str, Any]:
 
 
 def _helm_release(site: Site, spec: ComponentSpec, catalog: Catalog, deployed: frozenset[str],
-                  credentials: list[Credential], components: list[ComponentSpec]) -> dict[str, Any]:
+                  credentials: list[Credential], components: list[ComponentSpec],
+                  locks: Mapping[str, str]) -> dict[str, Any]:
     namespace = _namespace_of(spec, site)
     by_name = {c.name: c for c in components}
     depends_on = []
@@ -148,9 +151,9 @@ def _helm_release(site: Site, spec: ComponentSpec, catalog: Catalog, deployed: f
                 entry["namespace"] = other
             depends_on.append(entry)
     if spec.from_openstack_helm:
-        values = chart_values(site, spec, catalog, deployed)
+        values = chart_values(site, spec, catalog, deployed, locks)
     else:
-        values = SUPPORT_VALUES[spec.name](site, catalog)
+        values = support_values(site, spec, catalog, locks)
     values_from = [
         {"kind": "Secret", "name": COMMON_SECRET, "valuesKey": c.key, "targetPath": c.target}
         for c in credentials

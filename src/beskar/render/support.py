@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from beskar.catalog import Catalog
+from beskar.catalog import Catalog, ComponentSpec
 from beskar.model import Site
+from beskar.render.images import chart_image_values
 from beskar.render.openstack import deep_merge
 
 Values = dict[str, Any]
-
-CONTROL_PLANE = {"openstack-control-plane": "enabled"}
-
 
 def _ingress(site: Site, catalog: Catalog) -> Values:
     values = {
@@ -19,7 +17,7 @@ def _ingress(site: Site, catalog: Catalog) -> Values:
             "replicaCount": site.ingress.replicas,
             "ingressClassResource": {"name": site.ingress.class_name, "default": True},
             "ingressClass": site.ingress.class_name,
-            "nodeSelector": dict(CONTROL_PLANE),
+            "nodeSelector": catalog.placement("support"),
             "kind": "Deployment",
         }
     }
@@ -27,9 +25,10 @@ def _ingress(site: Site, catalog: Catalog) -> Values:
 
 
 def _rook_operator(site: Site, catalog: Catalog) -> Values:
+    support = catalog.placement("support")
     return {
-        "nodeSelector": dict(CONTROL_PLANE),
-        "csi": {"provisionerNodeAffinity": "openstack-control-plane=enabled"},
+        "nodeSelector": support,
+        "csi": {"provisionerNodeAffinity": ",".join(f"{key}={value}" for key, value in support.items())},
         "monitoring": {"enabled": site.monitoring.enabled},
     }
 
@@ -46,7 +45,7 @@ def _rook_cluster(site: Site, catalog: Catalog) -> Values:
     }
     if ceph.mode == "external":
         return {
-            "operatorNamespace": "rook-ceph",
+            "operatorNamespace": catalog.ceph_namespace,
             "cephClusterSpec": {"external": {"enable": True}, "crashCollector": {"disable": True},
                                 "healthCheck": {"daemonHealth": {"mon": {"disabled": False, "interval": "45s"}}}},
             "cephBlockPools": [{"name": "kubernetes", "spec": {"replicated": {"size": ceph.replicas}},
@@ -56,13 +55,14 @@ def _rook_cluster(site: Site, catalog: Catalog) -> Values:
             "monitoring": {"enabled": site.monitoring.enabled},
         }
     return {
-        "operatorNamespace": "rook-ceph",
+        "operatorNamespace": catalog.ceph_namespace,
         "cephClusterSpec": {
             "mon": {"count": 3},
             "storage": {"useAllNodes": False, "useAllDevices": True},
             "placement": {"osd": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [{"matchExpressions": [
-                    {"key": "ceph-osd", "operator": "In", "values": ["enabled"]}]}]}}}},
+                    {"key": key, "operator": "In", "values": [value]}
+                    for key, value in catalog.placement("ceph-osd").items()]}]}}}},
         },
         "cephBlockPools": [{"name": "kubernetes", "spec": {"failureDomain": "host",
                                                            "replicated": {"size": ceph.replicas}},
@@ -77,15 +77,15 @@ def _monitoring(site: Site, catalog: Catalog) -> Values:
     return {
         "prometheus": {"prometheusSpec": {
             "retention": site.monitoring.retention,
-            "nodeSelector": dict(CONTROL_PLANE),
+            "nodeSelector": catalog.placement("support"),
             "externalLabels": {"site": site.name, "region": site.region},
             "storageSpec": {"volumeClaimTemplate": {"spec": {
                 "storageClassName": site.ceph.storage_class,
                 "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": "100Gi"}}}}},
         }},
-        "alertmanager": {"alertmanagerSpec": {"nodeSelector": dict(CONTROL_PLANE)}},
-        "grafana": {"nodeSelector": dict(CONTROL_PLANE),
+        "alertmanager": {"alertmanagerSpec": {"nodeSelector": catalog.placement("support")}},
+        "grafana": {"nodeSelector": catalog.placement("support"),
                     "ingress": {"enabled": True, "ingressClassName": site.ingress.class_name,
                                 "hosts": [f"grafana.{site.domain}"]}},
     }
@@ -97,3 +97,12 @@ SUPPORT_VALUES: dict[str, Callable[[Site, Catalog], Values]] = {
     "rook-ceph-cluster": _rook_cluster,
     "kube-prometheus-stack": _monitoring,
 }
+
+
+def support_values(site: Site, spec: ComponentSpec, catalog: Catalog, locks: Mapping[str, str]) -> Values:
+    """The chart's values: every image through the site's mirror (in the chart's own layout, locked digests
+    pinned), then Beskar's settings, then the user's."""
+    images = catalog.image_knowledge.charts.get(spec.chart, ())
+    mirror = site.mirror.registry if site.mirror else None
+    layout = site.mirror.layout if site.mirror else "flat"
+    return deep_merge(chart_image_values(images, mirror, layout, locks), SUPPORT_VALUES[spec.name](site, catalog))

@@ -1,41 +1,19 @@
-"""age recipients and identities: parsing, generation, wrapping the data key, and where identities come from."""
+"""age identities and the data key: generation, wrapping and unwrapping, and where identities come from.
+
+Whether a text is a recipient is syntax (model.secrets.recipient_problem, no crypto library needed).
+"""
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyrage
 
+from beskar.model.secrets import IDENTITY_PREFIX, recipient_problem
 from beskar.secrets.errors import SopsError
 from beskar.secrets.sops import AgeKey
-
-_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-RECIPIENT = re.compile(rf"^age1[{_BECH32}]{{58}}$")
-SSH_RECIPIENT = re.compile(r"^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/=]+( .*)?$")
-IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
-
-
-def recipient_problem(text: str) -> str | None:
-    """Why `text` is not an age recipient Beskar can encrypt to, or None if it is one."""
-    if RECIPIENT.match(text):
-        try:
-            pyrage.x25519.Recipient.from_str(text)
-        except Exception:  # pyrage raises its own RecipientError subclasses
-            return f"{text!r} has a bad checksum (a typo in an age recipient?)"
-        return None
-    if SSH_RECIPIENT.match(text):
-        try:
-            pyrage.ssh.Recipient.from_str(text)
-        except Exception:
-            return f"{text!r} is not a valid SSH public key"
-        return None
-    if text.startswith(IDENTITY_PREFIX) or text.startswith("AGE-SECRET-KEY-"):
-        return "this is a private age identity, not a recipient: never put it in the fleet (use age1...)"
-    return f"{text!r} is not an age recipient (age1 followed by 58 bech32 characters, or an ssh-ed25519 key)"
-
 
 def _recipient(text: str):
     if text.startswith("ssh-"):

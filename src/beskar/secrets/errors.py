@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from beskar.problems import InputError, Origin, Problem
+
 
 class SopsError(Exception):
     """A SOPS file cannot be read, opened or trusted; `where` names the key (dotted path) or field."""
@@ -15,3 +17,9 @@ class SopsError(Exception):
 
     def located(self, file: str, line: int | None) -> "SopsError":
         return SopsError(self.where, self.message, file, line)
+
+
+def as_input_error(error: SopsError) -> InputError:
+    """The error as the one problem a command reports (at the file and line it names)."""
+    origin = Origin(error.file, error.line or 1, 1, "secrets") if error.file else None
+    return InputError([Problem(f"{error.where}: {error.message}", origin)])

@@ -10,10 +10,11 @@ import uuid
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from beskar.catalog.credentials import DEFAULT_LENGTH
+
 # Letters and digits only: the values land in URLs (mysql+pymysql://user:PASSWORD@host) and INI files,
 # where punctuation would need quoting that charts do not do.
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
-DEFAULT_LENGTH = 32
 MIN_LENGTH = 16
 
 
@@ -53,7 +54,6 @@ GENERATORS = {
     "fernet": lambda length=DEFAULT_LENGTH: fernet_key(),
     "ssh_private_key": lambda length=DEFAULT_LENGTH: ssh_private_key(),
 }
-DERIVED = {"ssh_public_key"}  # generated from their pair, never on their own
 
 
 def generate(kind: str, length: int = DEFAULT_LENGTH) -> str:

@@ -1,12 +1,11 @@
-"""A SOPS file as a whole: read it (no key needed), open it with identities, seal documents into one."""
+"""A SOPS file as a whole, as far as no key is needed: read it, find a key's line, emit documents and metadata."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from beskar.secrets import age as ages
+from beskar.problems import InputError
 from beskar.secrets import sops
 from beskar.secrets.errors import SopsError
 from beskar.secrets.yamlio import Parsed, emit_json, emit_yaml, load_json, load_yaml
@@ -61,43 +60,6 @@ def read(text: str, file: str, fmt: str | None = None) -> SopsFile:
     return SopsFile(file, format_of(file, fmt), body, metadata, parsed)
 
 
-@dataclass
-class Opened:
-    """A decrypted file: plaintext documents, the data key, and the IVs of its values for stable rewrites."""
-
-    source: SopsFile
-    documents: list[Any]
-    data_key: bytes
-    stash: sops.Stash
-
-
-def open_file(source: SopsFile, identities: list[ages.Identity]) -> Opened:
-    """Decrypt with the first identity that opens a data key; every value authenticated, the MAC verified."""
-    try:
-        data_key = ages.unwrap(source.metadata.age, identities, source.file)
-        decrypted = sops.decrypt_documents(source.documents, source.metadata, data_key)
-    except SopsError as error:
-        raise source.locate(error) from None
-    return Opened(source, decrypted.documents, data_key, decrypted.stash)
-
-
-def seal(documents: list[Any], recipients: list[str], fmt: str = "yaml", *, data_key: bytes | None = None,
-         stash: sops.Stash | None = None, keep: tuple[sops.AgeKey, ...] = (), rule: sops.Rule = sops.Rule(),
-         lastmodified: str | None = None, new_iv: Callable[[], bytes] | None = None) -> str:
-    """Encrypt documents to the recipients and return the file text.
-
-    With `data_key` the file keeps its data key; `keep` holds age entries already wrapping it,
-    reused for recipients that stay (so their lines do not change); `stash` keeps the IVs of
-    unchanged values. Without them everything is fresh.
-    """
-    data_key = data_key or os.urandom(sops.DATA_KEY_BYTES)
-    kept = {key.recipient: key for key in keep}
-    wrapped = tuple(kept.get(r) or ages.wrap(data_key, r) for r in dict.fromkeys(recipients))
-    options = {"new_iv": new_iv} if new_iv else {}
-    encrypted = sops.encrypt_documents(documents, data_key, wrapped, rule, lastmodified, stash=stash, **options)
-    return emit(encrypted.documents, encrypted.metadata, fmt)
-
-
 def emit(documents: list[Any], metadata: sops.Metadata, fmt: str) -> str:
     block = metadata.as_mapping()
     full = [{**doc, "sops": block} for doc in documents]
@@ -108,8 +70,19 @@ def emit(documents: list[Any], metadata: sops.Metadata, fmt: str) -> str:
     return emit_yaml(full)
 
 
-def rewrap(source: SopsFile, data_key: bytes, recipients: list[str], text_format: str | None = None) -> str:
-    """The same file for another set of recipients: values, MAC and lastmodified untouched."""
-    kept = {key.recipient: key for key in source.metadata.age}
-    wrapped = tuple(kept.get(r) or ages.wrap(data_key, r) for r in dict.fromkeys(recipients))
-    return emit(source.documents, sops.with_age(source.metadata, wrapped), text_format or source.format)
+def read_site_file(data: bytes | None, file: str) -> SopsFile | SopsError | None:
+    """A site's secrets file from the bytes the fleet read: the file, why it is unusable, or None if absent.
+
+    Never raises: a check reports an unusable file as a finding and goes on with the other rules.
+    """
+    if data is None:
+        return None
+    try:
+        return read(data.decode("utf-8"), file)
+    except UnicodeDecodeError:
+        return SopsError("(file)", "is not UTF-8 text", file, 1)
+    except SopsError as error:
+        return error
+    except InputError as error:  # YAML syntax
+        origin = error.problems[0].origin
+        return SopsError("(file)", error.problems[0].message, file, origin.line if origin else 1)

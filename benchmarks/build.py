@@ -1,0 +1,104 @@
+"""Benchmark: `beskar build` of the example fleet and of a generated fleet, against the floor of bare Helm renders.
+
+For each fleet, in one run: the cold build (empty cache, -j cores), the floor (the sum of bare Helm render times of
+the build's distinct renders, measured here, divided by the processes used), a second build with nothing changed,
+and a build after a change to one site. Goals (issue 10): cold <= 1.3x floor, unchanged <= 5% of cold, one site
+changed <= 1/30 of cold. Charts come from ../shared/reference (or --chart-source NAME=PATH).
+"""
+
+import argparse, os, platform, shutil, statistics, sys, tempfile, time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from render import generate_fleet  # noqa: E402  (the generated fleet of benchmarks/render.py)
+
+import beskar  # noqa: E402
+from beskar.clients import helm  # noqa: E402
+from beskar.operations import build, demo  # noqa: E402
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "charts"
+UPSTREAM = ("ingress-nginx", "prometheus-community", "rook-release")
+
+
+def floor(root: Path, options: build.BuildOptions, jobs: int) -> tuple[float, int]:
+    """Sum of bare Helm render times of the distinct renders (charts already fetched), over the processes."""
+    renders = build.render_jobs(root, None, options)
+    helm.quiet()
+    total = 0.0
+    for job in renders:
+        start = time.perf_counter()
+        helm.render(Path(job.chart_path), job.values, name=job.release_name, namespace=job.namespace,
+                    capabilities=helm.Capabilities(job.kube_version, job.api_versions), include_crds=job.include_crds)
+        total += time.perf_counter() - start
+    return total / jobs, len(renders)
+
+
+def measure(label: str, root: Path, sources: dict[str, str], jobs: int, change) -> list[tuple[str, float, str]]:
+    cache = Path(tempfile.mkdtemp(prefix="beskar-bench-cache-"))
+    try:
+        options = build.BuildOptions(chart_sources=sources, jobs=jobs, cache=cache)
+        build.fetch_charts(root, None, options)  # fetching is not rendering: the floor has no fetch either
+        start = time.perf_counter()
+        builds = build.build_fleet(root, None, options)
+        cold = time.perf_counter() - start
+        failures = [f for b in builds for f in b.failures]
+        if failures:
+            raise SystemExit(f"{label}: {failures[0]}")
+        bare, distinct = floor(root, options, jobs)
+        unchanged = []
+        for _ in range(3):
+            start = time.perf_counter()
+            build.build_fleet(root, None, options)
+            unchanged.append(time.perf_counter() - start)
+        change(root)
+        start = time.perf_counter()
+        build.build_fleet(root, None, options)
+        one_site = time.perf_counter() - start
+        objects = sum(1 for b in builds for _ in b.objects())
+        releases = sum(len(b.releases) for b in builds)
+        print(f"{label}: {len(builds)} sites, {releases} releases, {distinct} distinct renders, {objects} objects")
+        median = statistics.median(unchanged)
+        return [(f"{label}: cold build (-j {jobs})", cold, f"{cold / bare:.2f}x floor (goal <= 1.3)"),
+                (f"{label}: floor (bare Helm / {jobs})", bare, ""),
+                (f"{label}: nothing changed (median of 3)", median, f"{median / cold:.1%} of cold (goal <= 5%)"),
+                (f"{label}: one site changed", one_site, f"1/{cold / one_site:.0f} of cold (goal <= 1/30)")]
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def change_one_site(root: Path) -> None:
+    site = sorted((root / "sites").glob("*/site.yaml"))[0]
+    site.write_text(site.read_text().replace("cpu_allocation_ratio: 3.0", "cpu_allocation_ratio: 2.5", 1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sites", type=int, default=50, help="sites of the generated fleet (default 50; 0 skips it)")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--chart-source", action="append", default=[], metavar="NAME=PATH")
+    args = parser.parse_args()
+    sources = {"openstack-helm": str(REFERENCE / "openstack-helm.bundle"),
+               **{name: str(REFERENCE / "helm-repository") for name in UPSTREAM}}
+    sources.update(dict(item.split("=", 1) for item in args.chart_source))
+    if not Path(sources["openstack-helm"]).exists():
+        print(f"needs the reference charts in {REFERENCE} or --chart-source for every source", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="beskar-bench-build-"))
+    rows = []
+    try:
+        demo.write_demo(work / "example")
+        rows += measure("example fleet", work / "example", sources, args.jobs, change_one_site)
+        if args.sites:
+            generate_fleet(work / "generated", args.sites)
+            rows += measure(f"generated {args.sites} sites", work / "generated", sources, args.jobs, change_one_site)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"beskar {beskar.__version__} build benchmark   cpus {os.cpu_count()}   python {platform.python_version()}")
+    print(f"{'figure':<48}{'seconds':>10}  ratio")
+    for label, seconds, ratio in rows:
+        print(f"{label:<48}{seconds:>10.2f}  {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,476 @@
+"""`beskar build`: every object Flux would apply to a site, through the real charts, offline and cached."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import concurrent.futures
+import hashlib
+import json
+import multiprocessing
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from beskar import tree as trees
+from beskar.build import manifests, releases, values
+from beskar.build.objects import (CLUSTER_LAYER, BuildFailure, BuiltObject, ChartIdentity, FailureKind,
+                                  ObjectKey, ReleaseBuild, SiteBuild, object_order)
+from beskar.build.secrets import Redactor, placeholders, shown_secret
+from beskar.catalog import catalog
+from beskar.check import schemas
+from beskar.check.build import BuiltSite
+from beskar.check.repository import load_repository
+from beskar.check.resources import Resource
+from beskar.clients import charts, helm, kustomize
+from beskar.operations.compilation import CompiledFleet, compile_fleet
+from beskar.problems import InputError, Origin, Problem
+from beskar.render.kubespray import node_labels
+from beskar.secrets import age as ages
+from beskar.secrets import sopsfile
+from beskar.secrets.errors import SopsError
+
+SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository")
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    chart_sources: Mapping[str, str] = field(default_factory=dict)  # source name -> local path or URL
+    releases: frozenset[str] | None = None
+    jobs: int | None = None
+    show_secrets: bool = False
+    cache: Path | None = None
+    progress: Progress | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One distinct render, as sent to a worker process."""
+
+    key: str
+    chart_path: str
+    values: dict[str, Any]
+    release_name: str
+    namespace: str
+    kube_version: str
+    api_versions: tuple[str, ...]
+    include_crds: bool
+    post_renderers: tuple[Any, ...]
+    secrets: tuple[tuple[str, str], ...]  # key -> value, to replace in the output unless shown
+    show_secrets: bool
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    key: str
+    objects: tuple[tuple[str, dict[str, Any]], ...] = ()  # (template, body), placed in the release namespace
+    error: str | None = None
+    kind: FailureKind = FailureKind.TEMPLATE
+
+
+@dataclass
+class _Pending:
+    """A release waiting for its render."""
+
+    site: str
+    layer: str
+    resource: Resource
+    release: releases.ReleaseInput
+    chart: ChartIdentity
+    values_digest: str
+    key: str
+    placeholders: bool
+
+
+def build_site(root: Path, site: str, options: BuildOptions = BuildOptions()) -> SiteBuild:
+    return build_fleet(root, [site], options)[0]
+
+
+@dataclass
+class _Plan:
+    """Every site's layer objects and releases with their charts fetched and values composed, and the renders."""
+
+    compiled: CompiledFleet
+    cache: charts.ChartCache
+    layer_objects: dict[str, list[BuiltObject]] = field(default_factory=dict)
+    pending: list[_Pending] = field(default_factory=list)
+    jobs: dict[str, RenderJob] = field(default_factory=dict)
+
+
+def _plan(root: Path, sites: list[str] | None, options: BuildOptions) -> _Plan:
+    compiled = compile_fleet(root, sites)
+    overrides = {**_fleet_overrides(root, compiled), **dict(options.chart_sources)}
+    plan = _Plan(compiled, charts.ChartCache(charts.cache_root(options.cache)))
+    identities = ages.load_identities()
+    problems: list[Problem] = []
+    for name in sorted(compiled.rendered):
+        objects, pending, jobs = _plan_site(compiled, name, overrides, plan.cache, identities, options, problems)
+        plan.layer_objects[name] = objects
+        plan.pending += pending
+        plan.jobs.update(jobs)
+    if problems:
+        raise InputError(problems)
+    return plan
+
+
+def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> tuple[SiteBuild, ...]:
+    """Build each site (all when None); every source and values problem of every release is raised together."""
+    return _build(_plan(root, sites, options), options)
+
+
+def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
+    results = _render_all(plan.jobs, plan.cache, options)
+    built: list[SiteBuild] = []
+    for name in sorted(plan.compiled.rendered):
+        rows = [_release_build(item, results[item.key]) for item in plan.pending if item.site == name]
+        rows.sort(key=lambda r: (r.layer, r.release))
+        built.append(SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
+                               tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows)))
+    return tuple(built)
+
+
+@dataclass(frozen=True)
+class FetchedRelease:
+    site: str
+    release: str
+    chart: ChartIdentity
+
+
+def render_jobs(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> list[RenderJob]:
+    """The distinct renders a build of the sites needs (for benchmarks/build.py's floor)."""
+    return [job for _, job in sorted(_plan(root, sites, options).jobs.items())]
+
+
+def fetch_charts(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> list[FetchedRelease]:
+    """`beskar charts fetch`: every chart the sites' HelmReleases need, into the cache; nothing rendered."""
+    plan = _plan(root, sites, options)
+    return [FetchedRelease(p.site, p.resource.name, p.chart) for p in sorted(plan.pending, key=lambda p: (p.site, p.resource.name))]
+
+
+def built_sites(root: Path, sites: list[str] | None, options: BuildOptions) -> tuple[BuiltSite, ...]:
+    """Each site's build with what the build rules need to know of the site (beskar check --build)."""
+    plan = _plan(root, sites, options)
+    builds, compiled = _build(plan, options), plan.compiled
+    knowledge = catalog()
+    settings = compiled.fleet.settings.get("build") or {}
+    provided = frozenset(ObjectKey(str(p.get("kind")), str(p.get("namespace", "*")), str(p.get("name")))
+                         for p in [*knowledge.build_provided, *(settings.get("provided") or [])] if isinstance(p, dict))
+    found = []
+    for built in builds:
+        site = compiled.sites[built.site]
+        nodes = tuple((node.name, tuple(sorted(node_labels(node, knowledge).items()))) for node in site.nodes)
+        found.append(BuiltSite(built, site.mirror.registry if site.mirror else None, nodes,
+                               tuple(str(i) for i in settings.get("allow_images") or ()), provided,
+                               tuple(tuple(sorted((str(k), str(v)) for k, v in p.items())) for p in knowledge.build_pods)))
+    return tuple(found)
+
+
+def chart_cache(options: BuildOptions = BuildOptions()) -> charts.ChartCache:
+    return charts.ChartCache(charts.cache_root(options.cache))
+
+
+def _fleet_overrides(root: Path, compiled: CompiledFleet) -> dict[str, str]:
+    """fleet.build.chart_sources in beskar.yaml: source name -> path (relative to the fleet) or URL."""
+    configured = ((compiled.fleet.settings.get("build") or {}).get("chart_sources")) or {}
+    found = {}
+    for name, location in configured.items():
+        location = str(location)
+        found[str(name)] = location if "://" in location else str((root / location).resolve())
+    return found
+
+
+def _layer(path: str) -> str:
+    parts = path.split("/")
+    return parts[2] if parts[0] == "apps" and len(parts) > 3 else CLUSTER_LAYER
+
+
+def _origin(resource: Resource, where: tuple[Any, ...] = ()) -> Origin:
+    file, line = resource.where(where)
+    return Origin(file, line, 1, "tree")
+
+
+def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str], cache: charts.ChartCache,
+               identities: list[ages.Identity], options: BuildOptions, problems: list[Problem]):
+    emitted = compiled.rendered[name].tree.emit()
+    contents = {path: data.decode() for path, data in emitted.items()
+                if path.startswith((f"clusters/{name}/", f"apps/{name}/"))}
+    repository = load_repository(contents)
+    cluster = repository.clusters.get(name)
+    resources = cluster.resources if cluster else []
+    secrets, secret_values, hidden = _secrets(resources, contents, identities, options)
+    sources: dict[tuple[str, str, str], values.ValuesSource] = {}
+    objects: list[BuiltObject] = []
+    for resource in resources:
+        body = resource.data
+        if resource.kind == "Secret" and "sops" in body:
+            body = shown_secret(body, secrets.get((resource.namespace, resource.name)) if options.show_secrets else None)
+        objects.append(BuiltObject(name, _layer(resource.file), "", resource.api_version, resource.kind,
+                                   resource.namespace, resource.name, body, resource.file))
+        if resource.kind in ("ConfigMap", "Secret"):
+            sources[(resource.kind, resource.namespace, resource.name)] = values.ValuesSource(
+                resource.kind, resource.namespace, resource.name, _data_of(resource, secrets))
+    flux_sources = {(r.kind, r.namespace, r.name): r for r in resources if r.kind in SOURCE_KINDS}
+    site = compiled.sites[name]
+    helm_releases = [r for r in resources if r.kind == "HelmRelease"
+                     and (options.releases is None or r.name in options.releases)]
+    if options.releases is not None:
+        unknown = sorted(options.releases - {r.name for r in resources if r.kind == "HelmRelease"})
+        if unknown:
+            problems.append(Problem(f"site {name} has no HelmRelease {', '.join(unknown)}"))
+    fetched: list[tuple[Resource, releases.ReleaseInput, charts.FetchedChart, charts.Source]] = []
+    for resource in helm_releases:
+        try:
+            release = releases.release_input(resource.data, resource.namespace)
+            source = _source(flux_sources, release.chart, overrides)
+            chart = cache.chart(source, release.chart.chart, release.chart.version)
+        except releases.ReleaseError as error:
+            problems.append(Problem(f"HelmRelease {resource.name}: {error.message}", _origin(resource, error.where)))
+            continue
+        except charts.SourceError as error:
+            problems.append(Problem(f"HelmRelease {resource.name}: {error}", _origin(resource, ("spec", "chart"))))
+            continue
+        fetched.append((resource, release, chart, source))
+    api_versions = _api_versions(cache, [chart for _, _, chart, _ in fetched])
+    pending: list[_Pending] = []
+    jobs: dict[str, RenderJob] = {}
+    for resource, release, chart, source in fetched:
+        try:
+            composed = values.compose_values(resource.spec, resource.namespace, sources)
+        except values.ValuesError as error:
+            problems.append(Problem(f"HelmRelease {resource.name}: {error.message}", _origin(resource, error.where)))
+            continue
+        key = releases.render_key(chart.digest, composed, release, site.kubernetes.version, api_versions)
+        identity = ChartIdentity(source.kind, source.name, chart.url, release.chart.chart or chart.path.name,
+                                 chart.version, chart.revision, chart.digest)
+        pending.append(_Pending(name, _layer(resource.file), resource, release, identity,
+                                releases.values_digest(composed), key, hidden))
+        jobs[key] = RenderJob(key, str(chart.path), composed, release.release_name, release.target_namespace,
+                              site.kubernetes.version, api_versions, release.include_crds, release.post_renderers,
+                              tuple(sorted(secret_values.items())), options.show_secrets)
+    return objects, pending, jobs
+
+
+def _source(flux_sources: Mapping[tuple[str, str, str], Resource], request: releases.ChartRequest,
+            overrides: Mapping[str, str]) -> charts.Source:
+    resource = flux_sources.get((request.source_kind, request.source_namespace, request.source_name))
+    if resource is None:
+        raise releases.ReleaseError(f"its source {request.source_kind} {request.source_namespace}/"
+                                    f"{request.source_name} is not defined for this site", ("spec", "chart"))
+    spec = resource.spec
+    return charts.Source(resource.kind, resource.namespace, resource.name, str(spec.get("url", "")),
+                         dict(spec.get("ref") or {}), oci=spec.get("type") == "oci",
+                         insecure=bool(spec.get("insecure")), override=overrides.get(resource.name))
+
+
+def _secrets(resources: list[Resource], contents: Mapping[str, str], identities: list[ages.Identity],
+             options: BuildOptions) -> tuple[dict[tuple[str, str], dict[str, str]], dict[str, str], bool]:
+    """The decrypted values of the site's SOPS Secrets, when a key opens them: per Secret, and flat for the
+    redactor; and whether any Secret stayed closed (its values are placeholders)."""
+    opened: dict[tuple[str, str], dict[str, str]] = {}
+    flat: dict[str, str] = {}
+    hidden = False
+    for resource in resources:
+        if resource.kind != "Secret" or "sops" not in resource.data:
+            continue
+        values_found = None
+        if identities:
+            try:
+                source = sopsfile.read(contents[resource.file], resource.file)
+                documents = sopsfile.open_file(source, identities).documents
+                values_found = _secret_values(documents, resource.name)
+            except (SopsError, KeyError, ValueError):
+                values_found = None
+        if values_found is None:
+            hidden = True
+            continue
+        opened[(resource.namespace, resource.name)] = values_found
+        flat.update(values_found)
+    return opened, flat, hidden
+
+
+def _secret_values(documents: list[Any], name: str) -> dict[str, str] | None:
+    for document in documents:
+        if isinstance(document, dict) and (document.get("metadata") or {}).get("name") == name:
+            found = {str(k): str(v) for k, v in (document.get("stringData") or {}).items()}
+            for key, value in (document.get("data") or {}).items():
+                try:
+                    found[str(key)] = _b64(str(value))
+                except ValueError:
+                    found[str(key)] = str(value)
+            return found
+    return None
+
+
+def _b64(value: str) -> str:
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise ValueError(str(error)) from None
+
+
+def _data_of(resource: Resource, secrets: Mapping[tuple[str, str], dict[str, str]]) -> dict[str, str]:
+    body = resource.data
+    if resource.kind == "Secret" and "sops" in body:
+        opened = secrets.get((resource.namespace, resource.name))
+        keys = [*(body.get("stringData") or {}), *(body.get("data") or {})]
+        return {k: opened.get(k, "") for k in keys} if opened is not None else placeholders([str(k) for k in keys])
+    data = {str(k): str(v) for k, v in (body.get("data") or {}).items()}
+    if resource.kind == "Secret":
+        decoded = {}
+        for key, value in data.items():
+            try:
+                decoded[key] = _b64(value)
+            except ValueError:
+                decoded[key] = value
+        data = decoded
+    data.update({str(k): str(v) for k, v in (body.get("stringData") or {}).items()})
+    return data
+
+
+def _api_versions(cache: charts.ChartCache, fetched: Iterable[charts.FetchedChart]) -> tuple[str, ...]:
+    """Helm's Capabilities.APIVersions: the built-in and Flux kinds Beskar knows, and the CRDs the site's charts
+    ship in crds/ (Flux installs those before the releases that use them)."""
+    found: set[str] = set()
+    for key in schemas.builtins()["kinds"]:
+        api_version, kind = key.split(" ")
+        found.update({api_version, f"{api_version}/{kind}"})
+    for api_version, kind in schemas.crd_versions():
+        found.update({api_version, f"{api_version}/{kind}"})
+    for chart in fetched:
+        found.update(cache.served_apis(chart))
+    return tuple(sorted(found))
+
+
+# ---- rendering: distinct renders, cached, in parallel processes
+
+def _render_all(jobs: Mapping[str, RenderJob], cache: charts.ChartCache, options: BuildOptions) -> dict[str, RenderResult]:
+    results: dict[str, RenderResult] = {}
+    todo = []
+    for key in sorted(jobs):
+        cached = None if options.show_secrets else _cached(cache.root, key)
+        if cached is not None:
+            results[key] = cached
+        else:
+            todo.append(jobs[key])
+    total, done = len(jobs), len(results)
+    if options.progress:
+        options.progress(done, total)
+    workers = max(1, min(options.jobs or os.cpu_count() or 1, len(todo)))
+    finished: Iterable[RenderResult]
+    if workers == 1:
+        finished = (render_job(job) for job in todo)
+    else:
+        # spawn, not fork: the parent has the Go runtime of the Helm library loaded (dependency builds).
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        futures = [pool.submit(render_job, job) for job in todo]
+        finished = (future.result() for future in concurrent.futures.as_completed(futures))
+    try:
+        for result in finished:
+            results[result.key] = result
+            if result.error is None and not options.show_secrets:
+                _store(cache.root, result)
+            done += 1
+            if options.progress:
+                options.progress(done, total)
+    finally:
+        if workers > 1:
+            pool.shutdown(cancel_futures=True)
+    return results
+
+
+def _render_path(root: Path, key: str) -> Path:
+    return root / "renders" / key[:2] / f"{key}.json"
+
+
+def _cached(root: Path, key: str) -> RenderResult | None:
+    """A stored render, if it is whole: its digest is checked, a corrupt entry is rendered again."""
+    path = _render_path(root, key)
+    try:
+        stored = json.loads(path.read_text())
+        payload = json.dumps(stored["objects"], sort_keys=True, separators=(",", ":"))
+        if stored.get("digest") != hashlib.sha256(payload.encode()).hexdigest():
+            return None
+        return RenderResult(key, tuple((str(t), b) for t, b in stored["objects"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store(root: Path, result: RenderResult) -> None:
+    objects = [[template, body] for template, body in result.objects]
+    payload = json.dumps(objects, sort_keys=True, separators=(",", ":"))
+    entry = {"digest": hashlib.sha256(payload.encode()).hexdigest(), "objects": objects}
+    trees.write_file(_render_path(root, result.key), json.dumps(entry, sort_keys=True).encode())
+
+
+def render_job(job: RenderJob) -> RenderResult:
+    """Render one release with Helm (in a worker process), apply its postRenderers, hide its secret values."""
+    helm.quiet()
+    try:
+        rendered = helm.render(Path(job.chart_path), job.values, name=job.release_name, namespace=job.namespace,
+                               capabilities=helm.Capabilities(job.kube_version, job.api_versions),
+                               include_crds=job.include_crds)
+    except helm.HelmError as error:
+        return RenderResult(job.key, error=str(error), kind=FailureKind.TEMPLATE)
+    placement = manifests.Placement("", "", "", job.namespace)
+    try:
+        built = manifests.release_objects(rendered.manifests, rendered.crds, placement, schemas.namespaced)
+    except manifests.ManifestError as error:
+        return RenderResult(job.key, error=str(error), kind=FailureKind.TEMPLATE)
+    objects = [(o.template, o.body) for o in built]
+    for index, renderer in enumerate(job.post_renderers):
+        patches = (renderer or {}).get("kustomize") if isinstance(renderer, dict) else None
+        if not patches:
+            continue
+        try:
+            bodies = kustomize.post_render([b for _, b in objects], patches)
+        except kustomize.KustomizeError as error:
+            return RenderResult(job.key, error=f"postRenderers[{index}]: {error}", kind=FailureKind.POSTRENDER)
+        templates = {(b.get("kind"), (b.get("metadata") or {}).get("name")): t for t, b in objects}
+        objects = [(templates.get((b.get("kind"), (b.get("metadata") or {}).get("name")), "postRenderers"), b)
+                   for b in bodies]
+    if not job.show_secrets:
+        redactor = Redactor(dict(job.secrets))
+        objects = [(template, redactor.body(body)) for template, body in objects]
+    return RenderResult(job.key, tuple(objects))
+
+
+def _release_build(item: _Pending, result: RenderResult) -> ReleaseBuild:
+    release, resource = item.release, item.resource
+    file, line = resource.where()
+    failure = None
+    objects: tuple[BuiltObject, ...] = ()
+    if result.error is not None:
+        file, line = resource.where(("spec", "values")) if resource.spec.get("values") else (file, line)
+        failure = BuildFailure(item.site, item.layer, resource.name, result.kind, file, line, result.error)
+    else:
+        placement = manifests.Placement(item.site, item.layer, resource.name, release.target_namespace)
+        objects = tuple(sorted((manifests.built_object(body, placement, template, schemas.namespaced)
+                                for template, body in result.objects),
+                               key=lambda o: (o.kind, o.namespace, o.name, o.template)))
+    file, line = (failure.file, failure.line) if failure else resource.where()
+    return ReleaseBuild(item.site, item.layer, resource.name, resource.namespace, release.target_namespace,
+                        file, line, item.chart, item.values_digest, objects, failure, item.placeholders)
+
+
+# ---- output
+
+def emitted_objects(builds: Iterable[SiteBuild]) -> dict[str, bytes]:
+    """--output DIR: one file per object, <site>/<layer>/<release>/<Kind>-<name>.yaml, deterministic bytes."""
+    files: dict[str, bytes] = {}
+    for build in builds:
+        for item in build.objects():
+            path = item.path
+            if path in files:  # same kind and name in two namespaces of one release
+                path = path.removesuffix(".yaml") + f"-{item.namespace}.yaml"
+            source = f"{item.template}" if item.release == "" else f"HelmRelease {item.release} ({item.template})"
+            files[path] = (f"{trees.GENERATED_MARK} build of {posixpath.basename(build.site)}: {source}. "
+                           "Do not edit.\n").encode() + trees.emit_file([item.body], "").split(b"\n", 1)[1]
+    return dict(sorted(files.items()))
+
+
+def write_output(directory: Path, builds: tuple[SiteBuild, ...]) -> list[trees.Difference]:
+    """Write every object all or nothing; files of earlier builds of these sites that are gone are removed."""
+    return trees.write(directory, emitted_objects(builds), [b.site for b in builds])

@@ -1,0 +1,180 @@
+"""`beskar report`: pages drawn purely from the compiled fleet, written atomically, the same bytes twice apart from
+the generated-at line; links to the fleet repository in both URL styles; bad input refused with nothing written."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from beskar.catalog import catalog
+from beskar.operations import compilation, report, review
+from beskar.report import MirrorRecord, MirrorState, ReportInput, SiteInput, build_report
+from beskar.report.weblinks import Style, web_base, web_repository
+
+
+def inputs_of(root: Path, **extra) -> ReportInput:
+    checked = review.check(root)
+    compiled = checked.compiled
+    return ReportInput("example", compiled.fleet.settings,
+                       tuple(SiteInput(compiled.sites[n], compiled.fleet.sites[n], compiled.rendered[n])
+                             for n in sorted(compiled.sites)),
+                       tuple(checked.findings), catalog(), "Generated now.", "0", **extra)
+
+
+@pytest.mark.parametrize("url, base", [
+    ("https://gitlab.example.org/cloud/fleet.git", "https://gitlab.example.org/cloud/fleet"),
+    ("https://deploy:token@gitlab.example.org/cloud/fleet.git/", "https://gitlab.example.org/cloud/fleet"),
+    ("git@gitlab.example.org:cloud/infra/fleet.git", "https://gitlab.example.org/cloud/infra/fleet"),
+    ("ssh://git@gitlab.example.org:2222/cloud/fleet.git", "https://gitlab.example.org/cloud/fleet"),
+    ("https://github.com/example/fleet", "https://github.com/example/fleet"),
+    ("/srv/git/fleet.git", None),
+])
+def test_web_address_of_a_clone_url(url, base):
+    assert web_base(url) == base
+
+
+def test_links_in_gitlab_and_github_styles():
+    gitlab = web_repository({"repository": {"url": "git@gitlab.example.org:cloud/fleet.git", "branch": "main"}})
+    assert gitlab.style is Style.GITLAB
+    assert gitlab.url("sites/prod brno/site.yaml", 12) == \
+        "https://gitlab.example.org/cloud/fleet/-/blob/main/sites/prod%20brno/site.yaml#L12"
+    github = web_repository({"repository": {"url": "https://github.com/example/fleet.git", "branch": "release/1"}})
+    assert github.style is Style.GITHUB
+    assert github.url("beskar.yaml", 3) == "https://github.com/example/fleet/blob/release%2F1/beskar.yaml#L3"
+    # a GitHub Enterprise host is not recognisable from its name: `style` says so; `web` when clone and view differ
+    enterprise = web_repository({"repository": {"url": "git@code.example.org:ops/fleet.git", "style": "github",
+                                                "web": "https://code.example.org/ops/fleet"}})
+    assert enterprise.url("beskar.yaml") == "https://code.example.org/ops/fleet/blob/main/beskar.yaml"
+    assert web_repository({}) is None and web_repository({"repository": {"url": "/srv/fleet.git"}}) is None
+
+
+def test_pages_are_pure_and_deterministic(demo_fleet):
+    inputs = inputs_of(demo_fleet)
+    first, second = build_report(inputs), build_report(inputs)
+    assert first == second and sorted(first) == ["index.html", "sites/prod-brno.html", "sites/prod-ostrava.html"]
+    for html in first.values():
+        assert html.count("Generated now.") == 1 and "<script" not in html and "http-equiv=\"Content-Security-Policy\"" in html
+        assert not re.search(r"""(src|href)=["'](https?:)?//""", html.split("<main>")[0])  # nothing fetched
+
+
+def test_two_runs_differ_only_in_the_generated_at_line(run_beskar, demo_fleet, tmp_path):
+    env_outputs = []
+    for epoch, folder in (("1700000000", "one"), ("1800000000", "two")):
+        done = run_beskar_with(run_beskar, demo_fleet, tmp_path / folder, epoch)
+        assert done.returncode == 0, done.stderr
+        env_outputs.append(tmp_path / folder)
+    one, two = env_outputs
+    files = sorted(p.relative_to(one).as_posix() for p in one.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(two).as_posix() for p in two.rglob("*") if p.is_file())
+    # No journal left behind; only the writers' lock file stays in .beskar/, as in every folder Beskar writes.
+    assert [f for f in files if f.startswith(".beskar/")] == [".beskar/lock"]
+    files = [f for f in files if not f.startswith(".beskar/")]
+    assert files == ["index.html", "sites/prod-brno.html", "sites/prod-ostrava.html"]
+    for relative in files:
+        a, b = (one / relative).read_text().splitlines(), (two / relative).read_text().splitlines()
+        changed = [(x, y) for x, y in zip(a, b) if x != y]
+        assert len(a) == len(b) and len(changed) == 1, changed
+        assert "Generated 2023-11-14 22:13 UTC" in changed[0][0] and "Generated 2027-01-15 08:00 UTC" in changed[0][1]
+
+
+def run_beskar_with(run_beskar, root: Path, output: Path, epoch: str):
+    import os
+    import subprocess
+    import sys
+
+    # Two hash seeds as well: nothing in the pages may depend on set or dict order of a run.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": epoch, "PYTHONHASHSEED": epoch[:2], "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "beskar", "report", "-C", str(root), "--output", str(output)],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_cli_writes_the_report_and_says_where(run_beskar, demo_fleet, tmp_path):
+    done = run_beskar("report", "-C", demo_fleet, "--output", tmp_path / "public", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["pages"] == ["index.html", "sites/prod-brno.html", "sites/prod-ostrava.html"]
+    assert result["sites"] == ["prod-brno", "prod-ostrava"] and result["findings"] == 3  # the DEMO-key warnings
+    only = run_beskar("report", "-C", demo_fleet, "--output", tmp_path / "one", "--site", "prod-ostrava")
+    assert only.returncode == 0, only.stderr
+    assert sorted(p.name for p in (tmp_path / "one/sites").iterdir()) == ["prod-ostrava.html"]
+    assert 'data-site="prod-brno"' not in (tmp_path / "one/index.html").read_text()
+
+
+def test_a_site_gone_from_the_fleet_takes_its_page_along(demo_fleet, tmp_path):
+    output = tmp_path / "public"
+    report.make_report(demo_fleet, output)
+    (output / "notes.txt").write_text("mine")
+    shutil.rmtree(demo_fleet / "sites/prod-ostrava")
+    compilation.render_fleet(demo_fleet)
+    written = report.make_report(demo_fleet, output)
+    assert written.pages == ("index.html", "sites/prod-brno.html")
+    assert sorted(p.name for p in (output / "sites").iterdir()) == ["prod-brno.html"]
+    assert (output / "notes.txt").read_text() == "mine"  # not Beskar's: left alone
+
+
+def test_the_matrix_highlights_the_site_that_differs_from_its_siblings(demo_fleet, tmp_path):
+    """Three production sites, one on another openstack-helm tag: only its openstack-helm cells stand out."""
+    source = demo_fleet / "sites/prod-ostrava/site.yaml"
+    third = demo_fleet / "sites/prod-plzen/site.yaml"
+    third.parent.mkdir()
+    document = yaml.safe_load(source.read_text())
+    document["charts"] = {"ref": "2025.2.0"}
+    third.write_text(yaml.safe_dump(document))
+    html = build_report(inputs_of(demo_fleet))["index.html"]
+    differing = re.findall(r'<tr class="site-row" data-site="([^"]+)">|<td class="cell differs[^"]*" '
+                           r'data-service="([^"]+)"', html)
+    by_site: dict[str, list[str]] = {}
+    current = None
+    for site, service in differing:
+        current = site or current
+        if service:
+            by_site.setdefault(current, []).append(service)
+    assert set(by_site) == {"prod-plzen", "prod-brno"}
+    assert by_site["prod-brno"] == ["designate"]  # the one site with designate: 1 of 3
+    assert "keystone" in by_site["prod-plzen"] and "ingress-nginx" not in by_site["prod-plzen"]
+    assert 'title="prod-plzen differs from its profile production: 2 other site(s): 2026.1.0' in html
+
+
+def test_images_show_what_verify_found_when_it_has_run(demo_fleet):
+    inputs = inputs_of(demo_fleet)
+    page = build_report(inputs)["sites/prod-brno.html"]
+    images = page.split('<section id="images">')[1]
+    assert "Mirror status: not verified" in images
+    assert "mirror.example.org/cache/quay.io__airshipit__nova:2025.1-ubuntu_noble" in images
+    assert "upstream quay.io/airshipit/nova:2025.1-ubuntu_noble" in images
+    nova = "mirror.example.org/cache/quay.io__airshipit__nova:2025.1-ubuntu_noble"
+    keystone = "mirror.example.org/cache/quay.io__airshipit__keystone:2025.1-ubuntu_noble"
+    verified = inputs_of(demo_fleet, mirror_status={"prod-brno": {
+        nova: MirrorRecord(MirrorState.PRESENT, "sha256:" + "a" * 64), keystone: MirrorRecord(MirrorState.MISSING)}})
+    images = build_report(verified)["sites/prod-brno.html"].split('<section id="images">')[1]
+    row = next(r for r in images.split("<tr") if nova in r)
+    assert 'class="mirror present">present' in row and "sha256:" + "a" * 64 in row
+    assert 'class="mirror missing">missing' in next(r for r in images.split("<tr") if keystone in r)
+    assert "not verified" not in images.split("</p>", 1)[1]
+
+
+@pytest.mark.parametrize("case", ["file", "foreign-folder", "bad-fleet"])
+def test_bad_input_is_refused_with_nothing_written(run_beskar, demo_fleet, tmp_path, case):
+    output = tmp_path / "out"
+    if case == "file":
+        output.write_text("not a folder")
+        expected = "is not a directory"
+    elif case == "foreign-folder":
+        output.mkdir()
+        (output / "index.html").write_text("<html>someone's page</html>")
+        expected = "no report of Beskar's"
+    else:
+        site = demo_fleet / "sites/prod-brno/site.yaml"
+        site.write_text(site.read_text().replace("region: brno", "region: brno\nregoin: typo"))
+        expected = "sites/prod-brno/site.yaml:4"
+    before = sorted((p.relative_to(tmp_path), p.read_bytes() if p.is_file() else None) for p in tmp_path.rglob("*")
+                    if "fleet" not in p.parts)
+    done = run_beskar("report", "-C", demo_fleet, "--output", output)
+    assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr, done.stderr
+    after = sorted((p.relative_to(tmp_path), p.read_bytes() if p.is_file() else None) for p in tmp_path.rglob("*")
+                   if "fleet" not in p.parts)
+    assert after == before

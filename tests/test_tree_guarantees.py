@@ -1,0 +1,272 @@
+"""The tree's guarantees under faults and races: all or nothing, old or new after any kill, one writer at a time,
+a pending write finished by any next command, only inside the fleet, fixed file modes."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from beskar import tree as trees
+from beskar.operations import compilation
+from beskar.problems import InputError
+
+
+def snapshot(root: Path, tops=("clusters", "apps", "inventory")) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for top in tops for p in sorted((root / top).rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def memory_fleet(demo_fleet: Path):
+    """The demo fleet on a RAM-backed filesystem where there is one: fsync costs nothing there, so the tests that
+    write hundreds of trees stay fast; what they prove (old or new after a kill, one writer) needs no disk."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield demo_fleet
+        return
+    directory = Path(tempfile.mkdtemp(prefix="beskar-test-", dir=shm))
+    try:
+        shutil.copytree(demo_fleet, directory / "fleet", symlinks=True)
+        yield directory / "fleet"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def two_trees(memory_fleet: Path):
+    """The demo fleet rendered (tree A on disk) and the bytes of a second tree B (a changed region: most files
+    differ, one site's files are created and another's deleted), with the prefixes both own."""
+    root = memory_fleet
+    compiled = compilation.compile_fleet(root)
+    a = compiled.emitted()
+    prefixes = compiled.owned_prefixes()
+    b = {path.replace("prod-ostrava", "prod-olomouc"): content.replace(b"brno", b"brno-2")
+         for path, content in a.items()}
+    b = dict(sorted(b.items()))
+    assert snapshot(root) == a
+    return root, a, b, prefixes + [p.replace("prod-ostrava", "prod-olomouc") for p in prefixes]
+
+
+def _child(action) -> int:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
+        try:
+            action()
+        except BaseException:
+            code = 3
+        os._exit(code)
+    return pid
+
+
+def test_a_move_that_fails_after_the_commit_point_is_rolled_back(two_trees, monkeypatch):
+    root, a, b, prefixes = two_trees
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def failing_replace(source, target):
+        calls["n"] += 1
+        if calls["n"] == 30:  # past the commit point, 28 files of B already moved into place
+            raise PermissionError(13, "Permission denied", str(target))
+        real_replace(source, target)
+
+    monkeypatch.setattr(trees.os, "replace", failing_replace)
+    with pytest.raises(InputError, match=r"cannot write the tree: .*Permission denied; the previous tree is kept"):
+        trees.write(root, b, prefixes)
+    monkeypatch.undo()
+    assert snapshot(root) == a
+    assert not (root / trees.JOURNAL_DIR).exists()
+    trees.write(root, b, prefixes)  # once the cause is gone, the next render writes everything
+    assert snapshot(root) == b
+
+
+def test_a_killed_rollback_is_finished_by_the_next_command(two_trees, monkeypatch):
+    root, a, b, prefixes = two_trees
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def dying_replace(source, target):
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise PermissionError(13, "Permission denied", str(target))
+        if calls["n"] == 25:  # in the middle of the rollback: the process dies
+            raise KeyboardInterrupt
+        real_replace(source, target)
+
+    monkeypatch.setattr(trees.os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        trees.write(root, b, prefixes)
+    monkeypatch.undo()
+    assert (root / trees.JOURNAL_DIR / trees.ROLLING_BACK).exists()
+    compilation.compile_fleet(root)  # any command: `beskar sites` loads the fleet
+    assert snapshot(root) == a
+    assert not (root / trees.JOURNAL_DIR).exists()
+
+
+def test_kills_at_random_points_leave_old_or_new_and_any_next_command_repairs(two_trees, run_beskar):
+    """>= 50 SIGKILLs spread over the write; after each, a command of some kind runs first, then the tree is A or B."""
+    root, a, b, prefixes = two_trees
+    started = time.monotonic()
+    trees.write(root, b, prefixes)
+    duration = max(time.monotonic() - started, 0.05)
+    trees.write(root, a, prefixes)
+    fleet = root
+    repairs = [
+        lambda: compilation.compile_fleet(fleet),                                  # sites, explain, secrets...
+        lambda: compilation.render_fleet(fleet, check=True),                       # render --check
+        lambda: trees.compare(fleet, a, prefixes),                                 # check's staleness
+        lambda: trees.write(fleet, trees_by_state[state], prefixes),               # render
+    ]
+    trees_by_state = {"a": a, "b": b}
+    state, rng, outcomes, killed = "a", random.Random(16), {"old": 0, "new": 0}, 0
+    round_ = -1
+    while killed < 50 and round_ < 150:  # a child that finished before its kill does not count
+        round_ += 1
+        target = b if state == "a" else a
+        pid = _child(lambda: trees.write(fleet, target, prefixes))
+        time.sleep(rng.uniform(0, duration))
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        killed += os.WIFSIGNALED(status)
+        repair = repairs[round_ % len(repairs)]
+        if round_ % 14 == 13:  # and as the real CLI, in a new process
+            assert run_beskar("render", "--check", cwd=fleet).returncode in (0, 1)
+        else:
+            repair()
+        assert not (fleet / trees.JOURNAL_DIR).exists(), f"round {round_}: the pending write was left"
+        now = snapshot(fleet)
+        assert now in (a, b), f"round {round_}: a tree that is neither old nor new"
+        outcomes["new" if now == target else "old"] += 1
+        state = "a" if now == a else "b"
+    assert killed >= 50, killed
+    assert outcomes["old"] and outcomes["new"], outcomes
+
+
+def test_two_writers_at_once_take_turns(two_trees):
+    root, a, b, prefixes = two_trees
+    for round_ in range(20):
+        writers = [_child(lambda: trees.write(root, a, prefixes)), _child(lambda: trees.write(root, b, prefixes))]
+        reader = _child(lambda: _assert_consistent(trees.compare(root, a, prefixes), len(a), len(b)))
+        statuses = [os.waitpid(pid, 0)[1] for pid in writers + [reader]]
+        assert all(os.WIFEXITED(s) and os.WEXITSTATUS(s) == 0 for s in statuses), (round_, statuses)
+        assert snapshot(root) in (a, b)
+        assert not (root / trees.JOURNAL_DIR).exists()
+
+
+def _assert_consistent(changes, size_a: int, size_b: int) -> None:
+    """A reader compares against A: it sees all of A unchanged, or all of B (no file of A unchanged but shared)."""
+    unchanged = sum(c.change is trees.Change.UNCHANGED for c in changes)
+    deleted = sum(c.change is trees.Change.DELETED for c in changes)
+    assert (unchanged, deleted) == (size_a, 0) or deleted > 0 and unchanged < size_a // 4, (unchanged, deleted)
+
+
+def test_a_writer_waits_then_names_the_other(demo_fleet, run_beskar):
+    with trees.locked(demo_fleet), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BESKAR_LOCK_WAIT", "0.2")
+        result = run_beskar("render", cwd=demo_fleet)
+    assert result.returncode == 2, result.stderr
+    assert f"another beskar is writing this fleet (pid {os.getpid()})" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_command_finishes_a_pending_write_first(two_trees, run_beskar):
+    root, a, b, prefixes = two_trees
+    for command in (["render", "--check"], ["check"], ["sites"], ["explain", "prod-brno", "region"]):
+        trees.write(root, a, prefixes)
+        _leave_committed_journal(root, a, prefixes)
+        assert snapshot(root) != a
+        result = run_beskar(*command, cwd=root)
+        assert "Traceback" not in result.stderr, result.stderr
+        assert not (root / trees.JOURNAL_DIR).exists(), command
+        assert snapshot(root) == a, command
+        if command[:2] == ["render", "--check"]:
+            assert result.returncode == 0, result.stdout  # the finished tree is up to date
+
+
+def _leave_committed_journal(root: Path, a: dict[str, bytes], prefixes) -> None:
+    """What a render killed just after its commit point leaves: a complete journal, half of it moved."""
+    changed = {path: content + b"# old\n" for path, content in list(a.items())[:10]}
+    for path, content in changed.items():
+        (root / path).write_bytes(content)
+    real_apply = trees._apply
+
+    def half_apply(root_, journal, plan):
+        stage = journal / "stage"
+        for relative in plan["write"][:5]:
+            os.replace(stage / relative, root_ / relative)
+        raise SystemExit  # killed
+
+    trees._apply = half_apply
+    try:
+        with pytest.raises(SystemExit):
+            trees.write(root, a, prefixes)
+    finally:
+        trees._apply = real_apply
+    assert (root / trees.JOURNAL_DIR / trees.PLAN_FILE).is_file()
+
+
+def test_journal_paths_outside_the_fleet_are_refused(two_trees, run_beskar, tmp_path):
+    root, a, b, prefixes = two_trees
+    journal = root / trees.JOURNAL_DIR
+    (journal / "stage").mkdir(parents=True)
+    outside = tmp_path / "outside.yaml"
+    (journal / "stage" / "x").write_text("owned\n")
+    (journal / trees.PLAN_FILE).write_text(json.dumps({"write": ["../outside.yaml"], "delete": [], "created": []}))
+    result = run_beskar("render", cwd=root)
+    assert result.returncode == 2 and "outside the fleet" in result.stderr, result.stderr
+    assert ".beskar/txn/plan.json:1:1" in result.stderr
+    assert not outside.exists() and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"write": 3}', "\xff"])
+def test_a_corrupt_journal_is_an_input_error(demo_fleet, run_beskar, content):
+    journal = demo_fleet / trees.JOURNAL_DIR
+    journal.mkdir(parents=True)
+    (journal / trees.PLAN_FILE).write_text(content, encoding="latin-1")
+    before = snapshot(demo_fleet)
+    result = run_beskar("render", "--check", cwd=demo_fleet)
+    assert result.returncode == 2 and ".beskar/txn/plan.json:1:1" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and snapshot(demo_fleet) == before
+
+
+def test_state_directory_that_is_a_file(demo_fleet, run_beskar):
+    shutil.rmtree(demo_fleet / ".beskar")
+    (demo_fleet / ".beskar").write_text("not a directory\n")
+    for command in (["render"], ["render", "--check"], ["check"]):
+        result = run_beskar(*command, cwd=demo_fleet)
+        assert result.returncode == 2 and ".beskar:1:1" in result.stderr, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("link", ["clusters/prod-brno", "apps", "inventory/prod-brno/hosts/host_vars"])
+def test_a_symlinked_output_directory_is_refused(demo_fleet, run_beskar, tmp_path, link):
+    elsewhere = tmp_path / "elsewhere"
+    (demo_fleet / link).rename(elsewhere)
+    (demo_fleet / link).symlink_to(elsewhere)
+    site = demo_fleet / "sites/prod-brno/site.yaml"
+    site.write_text(site.read_text().replace("region: brno", "region: brno-2"))
+    before = {p: p.read_bytes() for p in sorted(elsewhere.rglob("*")) if p.is_file()}
+    for command in (["render"], ["render", "--check"]):
+        result = run_beskar(*command, cwd=demo_fleet)
+        assert result.returncode == 2, result.stderr
+        assert f"{link} is a symbolic link" in result.stderr and "Traceback" not in result.stderr
+    assert {p: p.read_bytes() for p in sorted(elsewhere.rglob("*")) if p.is_file()} == before
+
+
+def test_files_and_directories_have_fixed_modes_whatever_the_umask(example_fleet):
+    previous = os.umask(0o077)
+    try:
+        compilation.render_fleet(example_fleet)
+    finally:
+        os.umask(previous)
+    for top in ("clusters", "apps", "inventory"):
+        for path in (example_fleet / top).rglob("*"):
+            expected = trees.DIRECTORY_MODE if path.is_dir() else trees.FILE_MODE
+            assert path.stat().st_mode & 0o777 == expected, path
