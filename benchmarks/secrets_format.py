@@ -1,7 +1,10 @@
-"""Benchmark: seal and open a site's Secret (43 keys) with Beskar, and the age CLI opening the same data key."""
+"""Benchmark: seal and open a site's Secret (43 keys) with Beskar, and the age CLI opening the same data key;
+and `secrets sync SITE` on a 10-site and a 200-site fleet (issue 17: within 1.5x, whatever the fleet's size)."""
 
 import datetime, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
+
+import yaml
 
 import beskar
 from beskar.fleet.examples import write_example
@@ -19,6 +22,19 @@ def best(function, repeats=REPEATS):
         function()
         times.append(time.perf_counter() - start)
     return min(times), statistics.median(times)
+
+
+def generated_sites(root: Path, count: int) -> None:
+    """benchmarks/render.py's generated sites, without their secrets files (sync writes the first one)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from render import site_document
+
+    write_example(root)
+    shutil.rmtree(root / "sites")
+    for index in range(count):
+        name = f"bench-{index + 1:04d}"
+        (root / "sites" / name).mkdir(parents=True)
+        (root / "sites" / name / "site.yaml").write_text(yaml.safe_dump(site_document(index, name), sort_keys=False))
 
 
 def main() -> None:
@@ -55,8 +71,15 @@ def main() -> None:
     if cli:
         figures["peer: `age -d` of the same data key (one process)"] = best(
             lambda: subprocess.run([cli, "-d", "-i", str(key_file), str(armored)], check=True, capture_output=True))
+    by_size = {}
+    for count in (10, 200):
+        root = work / f"fleet-{count}"
+        generated_sites(root, count)
+        by_size[count] = best(lambda: sync(root, "bench-0001", lambda: []), 5)
+        figures[f"`secrets sync` of one site of {count} (compile it, write its file and .sops.yaml)"] = by_size[count]
     for name, (fastest, median) in figures.items():
         print(f"  {name:72} best {fastest * 1000:7.2f} ms   median {median * 1000:7.2f} ms")
+    print(f"  sync at 200 sites / at 10 sites (medians): {by_size[200][1] / by_size[10][1]:.2f}x (goal: at most 1.5x)")
     shutil.rmtree(work)
 
 

@@ -7,17 +7,22 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+from typing import TYPE_CHECKING
+
 import typer
-import yaml
 from rich.markup import escape
 
-from beskar.operations import compilation
-from beskar.operations.demo import write_demo
-from beskar.cli import build, check, diff, entities, images, init, maas, report, secrets
+from beskar.cli import build, check, diff, entities, images, init, maas, report, secrets, upgrade
 from beskar.cli.output import (Column, FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, fitted_table,
                                out, run)
-from beskar.clients.git import GitUnavailable, init_and_commit
-from beskar.tree import Change
+
+if TYPE_CHECKING:
+    from beskar.operations import compilation
+    from beskar.tree import Change
+
+# Start-up: every command module imports its operations (the model, the check engine, the crypto, the
+# clients' SDKs) inside the command's body, not at the top, so that `beskar --help` and a command pay
+# only for what that command runs. These are not cycle dodges: the arrows are the same, only later.
 
 app = typer.Typer(
     name="beskar",
@@ -39,6 +44,7 @@ app.add_typer(diff.app)
 app.add_typer(entities.app, name="entities")
 app.add_typer(report.app)
 app.add_typer(images.app, name="images")
+app.add_typer(upgrade.app, name="upgrade")
 
 
 @app.command()
@@ -46,6 +52,9 @@ def demo(
     directory: Annotated[Path, typer.Argument(help="A new or empty directory for the example fleet.")],
 ) -> None:
     """Write the built-in example fleet (two sites, prod-brno and prod-ostrava) as a git repo and render it."""
+    from beskar.clients.git import GitUnavailable, init_and_commit
+    from beskar.operations.demo import write_demo
+    from beskar.tree import Change
     files, compiled, changes = run(lambda: write_demo(directory))
     try:
         init_and_commit(directory, "Example fleet written and rendered by `beskar demo`")
@@ -74,6 +83,8 @@ def render(
     The write is atomic: a failed or killed render leaves the previous tree in place.
     Exit codes: 0 done (or up to date), 1 --check found differences, 2 unusable input.
     """
+    from beskar.operations import compilation
+    from beskar.tree import Change
     compiled, changes = run(lambda: compilation.render_fleet(fleet, site, check=check))
     differences = [c for c in changes if c.change is not Change.UNCHANGED]
     if output_format is Format.JSON:
@@ -92,6 +103,7 @@ def render(
 
 
 def _check_word(change: Change) -> str:
+    from beskar.tree import Change
     return {Change.CREATED: "missing", Change.UPDATED: "stale", Change.DELETED: "extra"}[change]
 
 
@@ -101,6 +113,7 @@ _RENDER_COLUMNS = (Column("site", keep=True), Column("release", keep=True), Colu
 
 
 def _render_table(compiled: compilation.CompiledFleet, changes, check: bool) -> None:
+    from beskar.tree import Change
     rows = []
     for name, rendered in compiled.rendered.items():
         site = compiled.sites[name]
@@ -131,6 +144,7 @@ def explain(
     output_format: FormatOption = Format.TABLE,
 ) -> None:
     """Show a site's final value at PATH and every layer (file:line) that set it."""
+    from beskar.operations import compilation
     explanation = run(lambda: compilation.explain(fleet, site, path))
     if output_format is Format.JSON:
         out.print_json(json.dumps({
@@ -159,6 +173,7 @@ _SITES_COLUMNS = {"site": Column("site", keep=True), "release": Column("release"
 
 
 def _scalar(value) -> str:
+    import yaml
     return yaml.safe_dump([value], default_flow_style=True, width=10 ** 6)[1:-2]  # one item of a flow list
 
 
@@ -202,6 +217,7 @@ def _explained_yaml(explanation: compilation.Explanation) -> list[str]:
 @app.command()
 def sites(fleet: FleetOption = Path("."), output_format: FormatOption = Format.TABLE) -> None:
     """List the fleet's sites with their profile, release and size."""
+    from beskar.operations import compilation
     compiled = run(lambda: compilation.compile_fleet(fleet))
     rows = []
     for name, site in compiled.sites.items():

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-import yaml
 from rich.markup import escape
-from rich.table import Table
 
-from beskar.build import SiteBuild
 from beskar.cli.output import FleetOption, err, out, run
-from beskar.operations import build as building
 from beskar.problems import InputError, Origin, Problem
+
+if TYPE_CHECKING:
+    from beskar.build import SiteBuild
 
 
 app = typer.Typer()
@@ -80,6 +79,8 @@ def build(
     Charts are fetched like Flux's source-controller into a cache; renders are cached and run in parallel.
     Exit codes: 0 built, 2 unusable input or a release that does not render (each at its HelmRelease's file:line).
     """
+    import yaml
+    from beskar.operations import build as building  # heavy (Helm SDK): only when building, see cli/app.py
     releases = frozenset(r.strip() for r in release.split(",") if r.strip()) if release else None
     kinds = {k.strip() for k in kind.split(",") if k.strip()} if kind else None
 
@@ -114,14 +115,18 @@ def build(
     stream = []
     for item in objects:
         where = f"{item.site} {item.layer}" + (f" {item.release}" if item.release else "") + f" {item.template}"
-        stream.append(f"---\n# {where}\n" + yaml.dump(item.body, Dumper=_Dumper, sort_keys=False,
+        stream.append(f"---\n# {where}\n" + yaml.dump(item.body, Dumper=_dumper(), sort_keys=False,
                                                        default_flow_style=False, allow_unicode=True, width=120))
     out.file.write("".join(stream))
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+def _dumper() -> type:
+    import yaml
+
+    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+    return Dumper
 
 
 def _release_summary(release) -> dict[str, Any]:
@@ -141,6 +146,8 @@ def charts_fetch(
     chart_source: ChartSourceOption = None,
 ) -> None:
     """Fetch every chart the sites' HelmReleases use into the cache (nothing is rendered)."""
+    from rich.table import Table
+    from beskar.operations import build as building
     fetched = run(lambda: building.fetch_charts(fleet, [site] if site else None,
                                                 building.BuildOptions(chart_sources=chart_overrides(chart_source))))
     table = Table(title=f"{len(fetched)} releases, {len({f.chart.digest for f in fetched})} distinct charts")
@@ -155,6 +162,8 @@ def charts_fetch(
 @charts_app.command("list")
 def charts_list(output_format: Annotated[BuildFormat, typer.Option("--format", "-o")] = BuildFormat.YAML) -> None:
     """What the cache holds: git checkouts and charts, for which source and ref, and their size."""
+    from rich.table import Table
+    from beskar.operations import build as building
     cache = building.chart_cache()
     entries = list(cache.entries())
     if output_format is BuildFormat.JSON:
@@ -172,6 +181,7 @@ def charts_list(output_format: Annotated[BuildFormat, typer.Option("--format", "
 @charts_app.command("clean")
 def charts_clean() -> None:
     """Empty the cache (charts and renders); the next build fetches and renders again."""
+    from beskar.operations import build as building
     cache = building.chart_cache()
     freed = cache.clean()
     out.print(f"removed {freed / 1e6:.1f} MB from {escape(str(cache.root))}")

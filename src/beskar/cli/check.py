@@ -5,19 +5,16 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from beskar.operations import review
-from beskar.check import report
-from beskar.check.findings import RULES, Severity
 from beskar.cli.build import ChartSourceOption, JobsOption, chart_overrides
 from beskar.cli.output import FleetOption, SiteOption, err, out, remember_format, run
-from beskar.operations import build as building
-from beskar.tree import write_file
+
+if TYPE_CHECKING:
+    from beskar.operations import review
 
 app = typer.Typer()
 
@@ -41,7 +38,7 @@ DisableOption = Annotated[Optional[list[str]], typer.Option(
     "--disable", "-d", help="Do not run this rule (id or glob, e.g. tree/image-*; repeatable). Also: "
                             "fleet.checks.disable in beskar.yaml, or `# beskar: disable=RULE` in a file.")]
 
-_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}  # by Severity value: importing Severity loads the check engine
 
 
 @app.command()
@@ -63,6 +60,7 @@ def check(
 
     Exit codes: 0 no error-level finding, 1 at least one, 2 the fleet cannot be read.
     """
+    from beskar.operations import build as building, review  # the check engine: only here, see cli/app.py
     options = None
     if build:
         options = run(lambda: building.BuildOptions(chart_sources=chart_overrides(chart_source), jobs=jobs))
@@ -91,6 +89,7 @@ def lint(
     as Flux would, and reports each problem at its file and line.
     Exit codes: 0 no error-level finding, 1 at least one, 2 the repository cannot be read.
     """
+    from beskar.operations import review
     result = _running(lambda: review.lint(path, mirror=mirror, charts=charts, disable=disable or [],
                                           kustomize_binary=kustomize_binary))
     _present(result, output_format, output, "beskar lint")
@@ -99,6 +98,8 @@ def lint(
 @app.command()
 def rules(output_format: ReportOption = ReportFormat.TABLE) -> None:
     """List every rule: id, default severity, what it checks over (model, fleet or tree) and what it demands."""
+    from rich.table import Table
+    from beskar.check.findings import RULES
     listed = [RULES[r] for r in sorted(RULES)]
     if output_format is not ReportFormat.TABLE:
         out.print_json(json.dumps([{"rule": r.id, "severity": r.severity.value, "scope": r.scope.value,
@@ -108,7 +109,7 @@ def rules(output_format: ReportOption = ReportFormat.TABLE) -> None:
     for column in ("rule", "severity", "scope", "checks that"):
         table.add_column(column)
     for r in listed:
-        table.add_row(r.id, f"[{_STYLE[r.severity]}]{r.severity.value}[/]", r.scope.value, escape(r.summary))
+        table.add_row(r.id, f"[{_STYLE[r.severity.value]}]{r.severity.value}[/]", r.scope.value, escape(r.summary))
     out.print(table)
 
 
@@ -120,6 +121,7 @@ def _running(operation):
 
 
 def _render(result: review.Review, output_format: ReportFormat, suite: str) -> str:
+    from beskar.check import report
     if output_format is ReportFormat.JUNIT:
         return report.as_junit(result.findings, result.rules, suite)
     if output_format is ReportFormat.GITLAB:
@@ -128,6 +130,8 @@ def _render(result: review.Review, output_format: ReportFormat, suite: str) -> s
 
 
 def _present(result: review.Review, output_format: ReportFormat, output: Path | None, suite: str) -> None:
+    from beskar.check.findings import Severity
+    from beskar.tree import write_file
     if output is not None and output_format is not ReportFormat.TABLE:
         write_file(output, _render(result, output_format, suite).encode("utf-8"))
     if output_format is ReportFormat.TABLE or output is not None:
@@ -139,6 +143,8 @@ def _present(result: review.Review, output_format: ReportFormat, output: Path | 
 
 
 def _table(result: review.Review) -> None:
+    from rich.table import Table
+    from beskar.check.findings import Severity
     by_file: dict[str, list] = {}
     for finding in result.findings:
         by_file.setdefault(finding.file or "(fleet)", []).append(finding)
@@ -150,7 +156,7 @@ def _table(result: review.Review) -> None:
         grid.columns[0].justify = "right"
         for finding in findings:
             text = escape(finding.message) + (f"\n[dim]hint: {escape(finding.hint)}[/]" if finding.hint else "")
-            grid.add_row(str(finding.line or ""), f"[{_STYLE[finding.severity]}]{finding.severity.value}[/]",
+            grid.add_row(str(finding.line or ""), f"[{_STYLE[finding.severity.value]}]{finding.severity.value}[/]",
                          escape(finding.rule), text)
         out.print(grid)
         out.print()

@@ -9,13 +9,9 @@ from typing import Annotated, Iterable, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from beskar.cli.build import ChartSourceOption, JobsOption, chart_overrides
 from beskar.cli.output import FleetOption, SiteOption, out, run
-from beskar.diff import Change, FleetDiff, Side, SiteDiff, Status
-from beskar.diff.report import SIGN, as_json, as_markdown, detail_lines, headline, summary, value_line
-from beskar.operations.diff import DiffOptions, diff as diff_revisions
 
 app = typer.Typer()
 
@@ -26,7 +22,7 @@ class DiffFormat(StrEnum):
     JSON = "json"
 
 
-_STYLE = {Change.ADDED: "green", Change.CHANGED: "yellow", Change.REMOVED: "red"}
+_STYLE = {"added": "green", "changed": "yellow", "removed": "red"}  # by Change value (a StrEnum): see cli/app.py
 
 
 @app.command(name="diff")
@@ -61,6 +57,9 @@ def diff_command(
     whose model or rendered tree changed are built (renders are cached, see `beskar charts`).
     Exit codes: 0 no differences, 1 differences, 2 unusable input or a revision that does not build.
     """
+    from beskar.diff import Change, FleetDiff, Side, SiteDiff, Status
+    from beskar.diff.report import SIGN, as_json, as_markdown, detail_lines, headline, summary, value_line
+    from beskar.operations.diff import DiffOptions, diff as diff_revisions
     result = run(lambda: diff_revisions(fleet, base, head, DiffOptions(
         tuple(site or ()), frozenset(release or ()), everything, build, chart_overrides(chart_source), jobs)))
     if output_format is DiffFormat.JSON:
@@ -76,6 +75,9 @@ def diff_command(
 
 
 def _rich(result: FleetDiff) -> None:
+    from beskar.diff import Change, FleetDiff, Side, SiteDiff, Status
+    from beskar.diff.report import SIGN, as_json, as_markdown, detail_lines, headline, summary, value_line
+    from rich.table import Table
     base = f"{result.base.name} ({result.base.commit[:8]})" if result.base.commit else result.base.name
     head = f"{result.head.name} ({result.head.commit[:8]})" if result.head.commit else result.head.name
     table = Table(title=escape(f"{base} -> {head}"))
@@ -94,6 +96,7 @@ def _rich(result: FleetDiff) -> None:
 
 
 def _rich_site(site: SiteDiff) -> None:
+    from beskar.diff.report import SIGN, as_json, as_markdown, detail_lines, headline, summary, value_line
     out.print(f"\n[bold]{escape(site.site)}[/]: {escape(headline(site))}")
     for failure in site.failures:
         where = f" {failure.place}" if failure.place else ""

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
 
-from beskar.operations import entities
 from beskar.cli import steps as shown
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, err, out, run
-from beskar.clients.openstack import CloudError
-from beskar.plan.entities import Action, Options, Plan, Step
+
+if TYPE_CHECKING:
+    from beskar.plan.entities import Plan, Step
 
 app = typer.Typer(
     help="Reconcile a site's cloud content with its live cloud: domains, projects (quotas, roles, contacts), "
@@ -34,6 +34,8 @@ AdoptOption = Annotated[bool, typer.Option("--adopt", help="Take over declared r
 
 def _run(operation):
     """Run an operation: input problems as the other commands show them, an unreadable cloud as one line; exit 2."""
+    from beskar.clients.openstack import CloudError
+
     try:
         return run(operation)
     except CloudError as error:
@@ -41,11 +43,11 @@ def _run(operation):
         raise typer.Exit(2) from None
 
 
-_SIGNS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-", Action.ADOPT: "@",
-          Action.RESUME: "~"}
+_SIGNS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "adopt": "@", "resume": "~"}  # by Action value
 
 
 def _step_json(step: Step) -> dict[str, Any]:
+    from beskar.plan.entities import Action
     created = dict(step.desired.fields) if step.action is Action.CREATE and step.desired else {}
     return {"action": step.action.value, "kind": step.kind.value, "key": list(step.key), "runs": step.runs,
             "pending": step.pending, "skip": step.skip, "fields": created,
@@ -68,12 +70,13 @@ def _value(value: Any) -> str:
 
 
 def _print_plan(site: str, plan: Plan) -> None:
+    from beskar.plan.entities import Action
     counts = {action: sum(1 for s in plan.runnable if s.action is action) for action in Action}
     held = [s for s in plan.steps if not s.runs and s.pending]
     summary = ", ".join(f"{n} to {a.value}" for a, n in counts.items() if n) or "no changes"
     out.print(f"[bold]{escape(site)}[/]: {summary}" + (f"; {len(held)} held back" if held else ""))
     for step in plan.steps:
-        sign = _SIGNS[step.action] if step.runs else ("." if not step.pending else "!")
+        sign = _SIGNS[step.action.value] if step.runs else ("." if not step.pending else "!")
         out.print(f"  {sign:3} {escape(step.label())}", soft_wrap=True)
         if step.action is Action.CREATE and step.desired is not None and _shown(step.desired.fields):
             out.print(f"        [dim]{escape(_shown(step.desired.fields))}[/]", soft_wrap=True)
@@ -108,6 +111,8 @@ def plan_command(
     marked `.` are deferred (e.g. a host nova does not know yet joins its aggregate later).
     Exit codes: 0 done, 2 unusable input or unreachable cloud, 1 with --detailed-exitcode when changes are pending.
     """
+    from beskar.operations import entities  # the model and the cloud SDK: only here, see cli/app.py
+    from beskar.plan.entities import Options
     entity_plan, _ = _run(lambda: entities.plan_site(fleet, site, Options(prune, adopt), cloud))
     if output_format is Format.JSON:
         out.print_json(json.dumps(_plan_json(site, entity_plan.plan), default=str))
@@ -131,6 +136,8 @@ def apply_command(
     Running it again resumes: it plans afresh, and what is done already is no longer a step.
     Exit codes: 0 done, 1 a step failed, 2 unusable input or unreachable cloud.
     """
+    from beskar.operations import entities
+    from beskar.plan.entities import Options
     entity_plan, api = _run(lambda: entities.plan_site(fleet, site, Options(prune, adopt), cloud))
     with shown.progress() as progress:
         outcomes = entities.apply_plan(entity_plan, api, progress)
@@ -160,6 +167,7 @@ def import_command(
     By default only what Beskar manages is written, so importing a cloud Beskar applied plans as no change.
     With --include-unmanaged, hand-made resources are written too, to bring an existing cloud under Beskar.
     """
+    from beskar.operations import entities
     imported, text = _run(lambda: entities.import_site(fleet, site, include_unmanaged, cloud, write))
     for warning in imported.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)

@@ -8,16 +8,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-import yaml
 from rich.markup import escape
-from rich.table import Table
 
 from beskar.cli.build import ChartSourceOption, chart_overrides
 from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
-from beskar.fleet import load_fleet
-from beskar.operations import images as imagery
-from beskar.operations.build import BuildOptions
-from beskar.plan.steps import ResultType
 
 app = typer.Typer(
     help="The container images a site pulls: every container and init container of its built objects (`beskar "
@@ -50,15 +44,19 @@ FromOption = Annotated[Optional[list[str]], typer.Option(
 
 
 def _sites(fleet: Path, site: str | None) -> list[str]:
+    from beskar.fleet import load_fleet
     return [site] if site else sorted(run(lambda: load_fleet(fleet)).sites)
 
 
 def _inventories(fleet: Path, site: str | None, chart_source: list[str] | None) -> list[imagery.Inventory]:
+    from beskar.operations import images as imagery
+    from beskar.operations.build import BuildOptions
     options = BuildOptions(chart_sources=run(lambda: chart_overrides(chart_source)))
     return [run(lambda: imagery.inventory(fleet, name, options)) for name in _sites(fleet, site)]
 
 
 def _registry_options(insecure: bool, authfile: Path | None, sources: list[str] | None) -> imagery.RegistryOptions:
+    from beskar.operations import images as imagery
     return imagery.RegistryOptions(insecure=insecure, authfile=authfile,
                                    sources=run(lambda: imagery.parse_sources(sources or [])))
 
@@ -70,6 +68,8 @@ def _image_json(image) -> dict:
 
 
 def _skopeo(inventories: list[imagery.Inventory]) -> str:
+    from beskar.operations import images as imagery
+    import yaml
     lines = []
     for inventory in inventories:
         wanted = imagery.wanted(inventory)
@@ -106,6 +106,7 @@ def images(
                                "renames)")] = ListFormat.TABLE,
 ) -> None:
     """List every image the site's objects pull, mirror -> upstream, with who uses it and whether its tag moves."""
+    from rich.table import Table
     if ctx.invoked_subcommand is not None:
         return
     inventories = _inventories(fleet, site, chart_source)
@@ -146,6 +147,8 @@ def mirror_command(
     Stops at the first failed copy; running it again resumes (copies already made skip themselves).
     Exit codes: 0 done, 1 a copy failed, 2 unusable input or a registry that is down or refuses.
     """
+    from beskar.operations import images as imagery
+    from beskar.plan.steps import ResultType
     inventory, = _inventories(fleet, site, chart_source)
     options = _registry_options(insecure, authfile, sources)
     plan, steps = run(lambda: imagery.mirror_plan(inventory, options))
@@ -178,6 +181,7 @@ def mirror_command(
 
 def _verifications(fleet: Path, site: str | None, chart_source, insecure: bool,
                    authfile: Path | None) -> list[imagery.Verification]:
+    from beskar.operations import images as imagery
     options = _registry_options(insecure, authfile, None)
     return [run(lambda: imagery.verify(inventory, options))
             for inventory in _inventories(fleet, site, chart_source)]
@@ -236,6 +240,7 @@ def lock_command(
     `beskar render` then pins tag@sha256:... for every locked image. Nothing is written unless every image
     of the site is in the mirror. Exit codes: 0 written, 2 an image is missing or a registry failed.
     """
+    from beskar.operations import images as imagery
     verifications = _verifications(fleet, site, chart_source, insecure, authfile)
     incomplete = [v for v in verifications if not v.ok]
     if incomplete:  # no lock at all rather than the locks of some sites

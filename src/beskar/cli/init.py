@@ -10,7 +10,6 @@ import typer
 from rich.markup import escape
 
 from beskar.cli.output import Format, FormatOption, out, run
-from beskar.fleet.scaffold import Action, init_fleet
 
 app = typer.Typer()
 
@@ -30,6 +29,8 @@ def init(
 
     Existing files are kept unless --force is given.
     """
+    from beskar.fleet.scaffold import Action, init_fleet  # see cli/app.py
+
     plan = run(lambda: init_fleet(directory, force, pages))
     if output_format is Format.JSON:
         out.print_json(json.dumps([{"path": p.path, "action": p.action.value, "by": p.provider} for p in plan]))

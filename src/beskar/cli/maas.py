@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from beskar.operations import baremetal
 from beskar.cli import steps as shown
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, err, out, run
-from beskar.clients.maas import MaasError
-from beskar.plan.maas import MaasPlan
+
+if TYPE_CHECKING:
+    from beskar.clients.maas import MaasError
+    from beskar.plan.maas import MaasPlan
 
 app = typer.Typer(
     help="MAAS machines of a site: what `inventory/<site>/maas.yaml` plans against what MAAS has.\n\n"
@@ -48,6 +48,7 @@ def _plan_json(plan: MaasPlan) -> dict:
 
 
 def _show(site: str, plan: MaasPlan) -> None:
+    from rich.table import Table
     table = Table(title=f"MAAS plan of {site}: {len(plan.steps)} step(s)")
     for column in ("machine", "action", "what"):
         table.add_column(column)
@@ -82,6 +83,8 @@ def plan_command(
 
     Exit codes: 0 plan shown, 1 some machines conflict with the plan (refused) or MAAS failed, 2 unusable input.
     """
+    from beskar.clients.maas import MaasError  # the model and the MAAS client: only here, see cli/app.py
+    from beskar.operations import baremetal
     try:
         client = None if observed else run(lambda: baremetal.connect(url, key))
         planned = run(lambda: baremetal.plan_site(fleet, site, client, observed))
@@ -112,6 +115,9 @@ def apply_command(
     again later, which plans afresh and resumes. Exit codes: 0 done, 1 a step failed or a machine was
     refused, 2 unusable input.
     """
+    from beskar.clients.maas import MaasError
+    from beskar.operations import baremetal
+
     def prepare():
         text = sys.stdin.read() if str(secrets) == "-" else (secrets.read_text() if secrets else "")
         values = baremetal.read_secrets(text, "--secrets") if text else {}

@@ -7,15 +7,16 @@ import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Callable, Literal, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Annotated, Callable, Literal, Optional, Sequence, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
-from rich.table import Table
 
 from beskar.problems import InputError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 T = TypeVar("T")
 
@@ -59,6 +60,9 @@ class Column:
 def fitted_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], title: str | None = None,
                  console: Console = out) -> Table:
     """A rich table for `rows` that fits the console's width (or is as narrow as the kept columns allow)."""
+    from rich.measure import Measurement
+    from rich.table import Table  # only the commands that print a table pay for it (see cli/app.py)
+
     shown = list(range(len(columns)))
     droppable = sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop)
     while True:

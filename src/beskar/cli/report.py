@@ -10,8 +10,6 @@ import typer
 from rich.markup import escape
 
 from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
-from beskar.operations import report as reports
-from beskar.tree import Change
 
 app = typer.Typer()
 
@@ -36,6 +34,8 @@ def report(
     (`beskar init --pages` adds a GitLab Pages job). Same fleet, same pages, apart from the generated-at line.
     Exit codes: 0 written (also with findings: the report shows them), 2 unusable input.
     """
+    from beskar.operations import report as reports
+    from beskar.tree import Change
     if err.is_terminal:
         with err.status("checking the fleet and drawing the report ..."):
             written = run(lambda: reports.make_report(fleet, output, site))

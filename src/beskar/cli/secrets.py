@@ -6,18 +6,16 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from beskar.operations import compilation
 from beskar.cli.output import FleetOption, Format, FormatOption, SiteArgument, out, run
 from beskar.cli import sopsfiles
-from beskar.secrets import age as ages
-from beskar.operations.audit import audit as do_audit, issue_of
-from beskar.operations.secrets import Change, today
+
+if TYPE_CHECKING:
+    from beskar.operations.secrets import Change
 
 app = typer.Typer(
     help="The sites' secrets: one Kubernetes Secret `common` per site in sites/<site>/secrets.sops.yaml, its "
@@ -35,7 +33,10 @@ IdentityOption = Annotated[Optional[list[Path]], typer.Option(
 
 
 def identities(files: list[Path] | None):
-    return lambda: ages.load_identities(files)
+    def load():
+        from beskar.secrets import age as ages  # the crypto: only in the commands that decrypt, see cli/app.py
+        return ages.load_identities(files)
+    return load
 
 
 sopsfiles.register(app, identities)
@@ -48,6 +49,8 @@ def secret_keys(
     output_format: FormatOption = Format.TABLE,
 ) -> None:
     """List the keys the site's Secret `common` must hold: their kind and the releases that read them."""
+    from rich.table import Table
+    from beskar.operations import compilation
     compiled = run(lambda: compilation.compile_fleet(fleet, [site]))
     needs = compiled.rendered[site].secrets
     if output_format is Format.JSON:
@@ -112,6 +115,7 @@ def show(
     """Print the site's decrypted values (or one value) to the terminal; nothing is written to disk."""
     from beskar.operations.secrets import show as do_show
 
+    from rich.table import Table
     values, dates = run(lambda: do_show(fleet, site, identities(identity)))
     if key is not None:
         if key not in values:
@@ -249,6 +253,9 @@ def audit(
     Needs no private key: key names, dates (metadata annotation beskar/set-on) and recipients are
     clear text. Exit 1 when anything is found.
     """
+    from rich.table import Table
+    from beskar.operations.audit import audit as do_audit, issue_of
+    from beskar.operations.secrets import today
     findings = run(lambda: do_audit(fleet, site, today(), older_than))
     if output_format is Format.JSON:
         out.print_json(json.dumps([{**f.as_json(), "issue": issue_of(f).value, "detail": f.message}

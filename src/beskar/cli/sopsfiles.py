@@ -9,7 +9,6 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from beskar.cli.output import run
-from beskar.secrets.sops import KUBERNETES_RULE_REGEX, Rule
 
 TypeOption = Annotated[Optional[str], typer.Option(
     "--input-type", help="yaml or json (default: from the file name: .json is JSON, anything else YAML).")]
@@ -43,7 +42,7 @@ def register(app: typer.Typer, identities: Callable) -> None:
         recipients: Annotated[str, typer.Option("--age", help="Comma-separated age recipients (age1...).")],
         encrypted_regex: Annotated[Optional[str], typer.Option(
             "--encrypted-regex", help=f"Encrypt only values under a key matching this, e.g. "
-                                      f"'{KUBERNETES_RULE_REGEX}' for Kubernetes Secrets.")] = None,
+                                      "'^(data|stringData)$' for Kubernetes Secrets.")] = None,
         unencrypted_suffix: Annotated[Optional[str], typer.Option(
             "--unencrypted-suffix", help="Leave values under keys ending with this clear (sops' default: "
                                          "_unencrypted).")] = None,
@@ -51,6 +50,7 @@ def register(app: typer.Typer, identities: Callable) -> None:
     ) -> None:
         """Encrypt a plain YAML or JSON file to stdout, as `sops -e --age ...` does; the file is not changed."""
         from beskar.operations.secrets import encrypt_file
+        from beskar.secrets.sops import Rule
 
         if encrypted_regex and unencrypted_suffix:
             raise typer.BadParameter("pass one of --encrypted-regex and --unencrypted-suffix")

@@ -196,3 +196,81 @@ def _secrets_bytes(root: Path, name: str) -> bytes | None:
     except ValueError as error:
         reason = str(error)
     raise InputError([Problem(f"cannot read {relative}: {reason}", Origin(relative, 1, 1, f"site:{name}"))])
+
+
+def section_of_every_site(root: Path, key: str) -> dict[str, Any] | None:
+    """site -> the layered value of one top-level `key` (e.g. `secrets`), for every site, without positions.
+
+    Parsed with the C loader and layered as load_fleet layers, but only that key: what a command about one
+    site needs from all the others, at a cost that hardly grows with the fleet. None when anything is
+    unusual (a file that does not parse, a layer that is not a mapping, a missing profile): the caller then
+    takes load_fleet's path, which places each problem at its file and line.
+    """
+    import yaml  # the C loader: no positions, which only a problem needs (and then load_fleet runs)
+
+    root = Path(root)
+    documents: dict[str, Any] = {}
+    wanted = {key, "profile", "defaults"}
+
+    def document(relative: str) -> Any:
+        """The file's top-level mapping with only the wanted keys: the C parser's events (no Python per
+        scalar) find each wanted key's text, and only that text is loaded."""
+        if relative not in documents:
+            text = (root / relative).read_bytes().decode("utf-8")
+            documents[relative] = _top_level_keys(yaml, text, wanted)
+        return documents[relative]
+
+    try:
+        defaults = (document(FLEET_FILE) or {}).get("defaults") or {}
+        found = {}
+        names, problems = site_directories(root)
+        if problems:
+            return None
+        for name in names:
+            site = document(f"sites/{name}/site.yaml")
+            profile = site.get("profile")
+            layers = [defaults, *([document(f"profiles/{profile}.yaml")] if profile is not None else []), site]
+            if not SITE_NAME.match(name) or not all(isinstance(layer, dict) for layer in layers):
+                return None
+            merged, _ = merge_layers([({key: layer[key]} if key in layer else {}, {}) for layer in layers])
+            found[name] = merged.get(key)
+        return found
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, AttributeError):
+        return None
+
+
+def _top_level_keys(yaml: Any, text: str, wanted: set[str]) -> dict[str, Any] | None:
+    """The values of the wanted top-level keys of a block mapping, each loaded from its own lines; None if the
+    document is not such a mapping (the caller then reads the fleet the full way)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        events = iter(loader.get_event, None)
+        for event in events:
+            if isinstance(event, (yaml.StreamStartEvent, yaml.DocumentStartEvent)):
+                continue
+            if not isinstance(event, yaml.MappingStartEvent) or event.flow_style:
+                return None
+            break
+        pieces = []
+        for key in events:
+            if isinstance(key, yaml.MappingEndEvent):
+                break
+            if not isinstance(key, yaml.ScalarEvent) or key.start_mark.column != 0:
+                return None
+            depth, last = 0, None
+            for last in events:
+                if isinstance(last, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                    depth += 1
+                elif isinstance(last, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                    depth -= 1
+                if depth == 0:
+                    break
+            if key.value in wanted:
+                piece = text[key.start_mark.index:last.end_mark.index]
+                if not piece.startswith(key.value):  # marks that are not character offsets: read it the full way
+                    return None
+                pieces.append(piece)
+    finally:
+        loader.dispose()
+    loaded = yaml.load("\n".join(pieces), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if pieces else {}
+    return loaded if isinstance(loaded, dict) else None

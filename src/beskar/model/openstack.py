@@ -40,11 +40,27 @@ class Neutron(ApiService):
     tunnel_type: Literal["vxlan", "geneve"] = "vxlan"
 
 
+class Upgrade(Strict):
+    """A site mid-upgrade: the target release and the stages already carried (`beskar upgrade next` edits it)."""
+
+    to: Annotated[str, BeforeValidator(_as_text)] = Field(description="the release the site is moving to")
+    done: list[str] = Field(default=[], description="stages whose services run the target's images")
+
+    @field_validator("to")
+    @classmethod
+    def _known_target(cls, value: str, info: ValidationInfo) -> str:
+        known = info.context["catalog"].releases
+        if value not in known:
+            raise ValueError(f"unknown OpenStack release {value!r}; supported: {', '.join(known)}")
+        return value
+
+
 class OpenStack(Strict):
     release: Annotated[str, BeforeValidator(_as_text)]
     distro: Literal["ubuntu_jammy", "ubuntu_noble"] = "ubuntu_noble"
     # A Kubernetes namespace is a DNS label; it also names files and directories of the tree.
     namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "openstack"
+    upgrade: Upgrade | None = Field(default=None, description="set while `beskar upgrade` carries the site")
     # infrastructure charts
     mariadb: Component = Component()
     rabbitmq: Component = Component()

@@ -29,7 +29,7 @@ from beskar.operations.compilation import CompiledFleet, compile_fleet
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.kubespray import node_labels
 from beskar.secrets import age as ages
-from beskar.secrets import sopsfile
+from beskar.secrets import sealing, sopsfile
 from beskar.secrets.errors import SopsError
 
 SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository")
@@ -279,7 +279,7 @@ def _secrets(resources: list[Resource], contents: Mapping[str, str], identities:
         if identities:
             try:
                 source = sopsfile.read(contents[resource.file], resource.file)
-                documents = sopsfile.open_file(source, identities).documents
+                documents = sealing.open_file(source, identities).documents
                 values_found = _secret_values(documents, resource.name)
             except (SopsError, KeyError, ValueError):
                 values_found = None

@@ -8,8 +8,9 @@ from typing import Callable
 
 from beskar.catalog import catalog
 from beskar.fleet import LayeredSite, load_fleet
-from beskar.fleet.repository import SOPS_CONFIG, secrets_path
-from beskar.model import Site, type_site
+from beskar.fleet.repository import SOPS_CONFIG, secrets_path, section_of_every_site
+from beskar.model import Site, type_secrets
+from beskar.model.secrets import SecretsSettings
 from beskar.operations.compilation import compile_fleet
 from beskar.problems import InputError, Origin, Problem
 from beskar.plan import secrets as plan
@@ -105,13 +106,21 @@ def _source(layered: LayeredSite) -> SopsFile | None:
 
 
 def all_recipients(root: Path) -> dict[str, list[str]]:
-    """site -> recipients for every site of the fleet (for .sops.yaml)."""
+    """site -> recipients for every site of the fleet (for .sops.yaml): only each site's secrets settings are
+    typed, not the whole site, so that one site's secrets commands cost the same whatever the fleet's size."""
+    sections = section_of_every_site(root, "secrets")
+    if sections is not None:
+        try:
+            typed = {name: SecretsSettings.model_validate(section or {}) for name, section in sections.items()}
+            return {name: list(dict.fromkeys([*s.recipients, *s.operators])) for name, s in typed.items()}
+        except ValueError:  # pydantic's ValidationError: the placed problems come from load_fleet's path below
+            pass
     fleet = load_fleet(root)
     result = {}
     problems = []
     for name, layered in fleet.sites.items():
         try:
-            settings = type_site(layered, catalog()).secrets
+            settings = type_secrets(layered)
         except InputError as error:
             problems.extend(error.problems)
             continue

@@ -7,6 +7,7 @@ import json
 from typing import Any, Callable, Mapping
 
 from beskar.catalog import Catalog, ComponentSpec
+from beskar.catalog.upgrades import Pins, pins_during
 from beskar.model import Purpose, Role, Site
 from beskar.model.base import DEFAULT_MTU
 from beskar.model.site import Network
@@ -39,7 +40,7 @@ def chart_values(site: Site, spec: ComponentSpec, catalog: Catalog, deployed: fr
     """Everything Beskar sets in one openstack-helm chart's values, user overrides applied last."""
     skeleton = catalog.values_skeleton(spec.chart)
     values: Values = {}
-    pins = catalog.images(site.openstack.release, site.openstack.distro)[spec.chart]
+    pins = site_pins(site, catalog, deployed)[spec.chart]
     mirror = site.mirror.registry if site.mirror else None
     layout = site.mirror.layout if site.mirror else "flat"
     # Only keys the chart reads: some upstream pin files name images the chart no longer has.
@@ -69,6 +70,17 @@ def chart_values(site: Site, spec: ComponentSpec, catalog: Catalog, deployed: fr
             if isinstance(image, str):
                 tags[key] = pinned(image, locks, mirror, layout)
     return values
+
+
+def site_pins(site: Site, catalog: Catalog, deployed: frozenset[str]) -> Pins:
+    """The site's image pins: its release's, or mid-upgrade its release's with the done stages at the target's."""
+    openstack = site.openstack
+    if openstack.upgrade is None:
+        return catalog.images(openstack.release, openstack.distro)
+    charts = frozenset(catalog.components[name].chart for name in deployed
+                       if catalog.components[name].from_openstack_helm)
+    return pins_during(catalog, openstack.release, openstack.upgrade.to, openstack.distro, charts,
+                       tuple(openstack.upgrade.done))
 
 
 def _endpoints(values: Values, site: Site, skeleton: Values, catalog: Catalog, deployed: frozenset[str]) -> None:

@@ -1,0 +1,200 @@
+"""`beskar upgrade`: plan, start, next, status and abort of a release carried across the fleet, stage by stage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from beskar.catalog import catalog
+from beskar.fleet import load_fleet
+from beskar.fleet.documents import parse_document
+from beskar.fleet.sections import set_child
+from beskar.model import type_site
+from beskar.operations.compilation import render_fleet
+from beskar.plan.upgrades import FleetSite, SitePlan, UpgradePlan, may_start, not_ready, plan_upgrade
+from beskar.problems import InputError, Problem
+from beskar.tree import write_file
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What `start`/`next`/`abort` did: the site, the stage it carried (or reverted) and the commit message."""
+
+    site: str
+    stage: str
+    finished: bool
+    message: str
+
+
+def _sites(root: Path) -> tuple[list[FleetSite], Any]:
+    fleet = load_fleet(root)
+    knowledge = catalog()
+    sites = [FleetSite(name, layered.profile, type_site(layered, knowledge)) for name, layered in fleet.sites.items()]
+    return sites, (fleet.settings.get("upgrade") or {}).get("waves")
+
+
+def _target_in_flight(sites: list[FleetSite]) -> str:
+    targets = sorted({s.site.openstack.upgrade.to for s in sites if s.site.openstack.upgrade is not None})
+    if not targets:
+        raise InputError([Problem("no site is mid-upgrade", hint="start one with `beskar upgrade start --to RELEASE`")])
+    if len(targets) > 1:
+        raise InputError([Problem(f"sites are mid-upgrade to different releases: {', '.join(targets)}")])
+    return targets[0]
+
+
+def plan(root: Path, target: str | None = None, site: str | None = None) -> UpgradePlan:
+    """The upgrade plan (the target in flight when none is given); never changes a file."""
+    sites, waves = _sites(root)
+    result = plan_upgrade(sites, catalog(), target or _target_in_flight(sites), waves)
+    if site is not None:
+        if site not in {s.name for s in sites}:
+            raise InputError([Problem(f"no site named {site!r}")])
+        result = UpgradePlan(result.target, (result.site(site),), ((site,),))
+    return result
+
+
+def _refuse(reasons: list[str] | tuple[str, ...], hint: str | None = None) -> InputError:
+    return InputError([Problem(reason, hint=hint) for reason in reasons])
+
+
+def _write_upgrade(root: Path, site: SitePlan, done: tuple[str, ...] | None) -> None:
+    """Record the site's state in its site.yaml (done None: finished, release set to the target)."""
+    relative = f"sites/{site.site}/site.yaml"
+    path = root / relative
+    text = path.read_text(encoding="utf-8")
+    if done is None:
+        text = set_child(text, relative, "openstack", "upgrade", None)
+        text = set_child(text, relative, "openstack", "release", json.dumps(site.target))
+    else:
+        text = set_child(text, relative, "openstack", "upgrade",
+                         "{to: %s, done: [%s]}" % (json.dumps(site.target), ", ".join(done)))
+        if site.distro_step:
+            text = set_child(text, relative, "openstack", "distro", site.distro_step)
+    parse_document(text, relative, f"site:{site.site}")
+    write_file(path, text.encode("utf-8"))
+
+
+def _message(site: SitePlan, stage: str, finished: bool) -> str:
+    if finished:
+        return f"upgrade({site.site}): {site.source} -> {site.target} complete"
+    return f"upgrade({site.site}): {stage} to {site.target} ({site.source} -> {site.target})"
+
+
+def _advance(root: Path, site: SitePlan, force_status: dict[str, Any] | None, namespace: str) -> Moved:
+    if site.refusals:
+        raise _refuse([f"{site.site}: {why}" for why in site.refusals])
+    if force_status is not None and site.done:
+        last = next(stage for stage in site.stages if stage.name == site.done[-1])
+        reasons = not_ready(force_status, last.charts, namespace)
+        if reasons:
+            raise _refuse([f"{site.site}: stage {last.name} is not done: {why}" for why in reasons],
+                          hint="wait for Flux to apply the stage (or pass --force)")
+    pending = site.pending
+    if not pending:
+        _write_upgrade(root, site, None)
+        moved = Moved(site.site, "finish", True, _message(site, "finish", True))
+    else:
+        stage = pending[0]
+        _write_upgrade(root, site, (*site.done, stage.name))
+        moved = Moved(site.site, stage.name, False, _message(site, stage.name, False))
+    render_fleet(root)
+    return moved
+
+
+def start(root: Path, target: str) -> Moved:
+    """Record the intent in the fleet and carry stage 1 of wave 1's first site; refused while preflight fails."""
+    result = plan(root, target)
+    if result.refusals:
+        raise _refuse(result.refusals)
+    if any(site.in_flight for site in result.sites):
+        raise InputError([Problem(f"an upgrade to {target} is already under way", hint="use `beskar upgrade next`")])
+    first = next((site for wave in result.waves for site in wave if not result.site(site).complete), None)
+    if first is None:
+        raise InputError([Problem(f"every site already runs {target}")])
+    return _advance(root, result.site(first), None, "")
+
+
+def next_stage(root: Path, site: str | None = None, status: dict[str, Any] | None = None) -> Moved:
+    """Carry one site one stage on: the named site, else the first site in flight (else the next wave's)."""
+    sites, _ = _sites(root)
+    result = plan(root)
+    if site is None:
+        site = next((s.site for s in result.sites if s.in_flight), None) or next(
+            (name for wave in result.waves for name in wave if not result.site(name).complete), None)
+        if site is None:
+            raise InputError([Problem(f"every site runs {result.target}: the upgrade is complete")])
+    chosen = result.site(site)
+    if chosen.complete:
+        raise InputError([Problem(f"{site} already runs {result.target}")])
+    if not chosen.in_flight:
+        why = may_start(result, site)
+        if why:
+            raise InputError([Problem(f"{site}: {why}", hint="finish the earlier wave first")])
+    namespace = next(s.site.openstack.namespace for s in sites if s.name == site)
+    return _advance(root, chosen, status, namespace)
+
+
+def abort(root: Path, site: str) -> Moved:
+    """Revert the site's last stage (a new commit's worth, not a git reset); the block goes when none is left."""
+    result = plan(root, site=site)
+    chosen = result.site(site)
+    if not chosen.in_flight:
+        raise InputError([Problem(f"{site} is not mid-upgrade")])
+    if chosen.done:
+        reverted = chosen.done[-1]
+        _write_upgrade(root, chosen, chosen.done[:-1])
+    else:
+        reverted = "start"
+        _drop(root, chosen)
+    render_fleet(root)
+    return Moved(site, reverted, False, f"upgrade({site}): revert {reverted} of {chosen.source} -> {chosen.target}")
+
+
+def _drop(root: Path, site: SitePlan) -> None:
+    relative = f"sites/{site.site}/site.yaml"
+    path = root / relative
+    text = set_child(path.read_text(encoding="utf-8"), relative, "openstack", "upgrade", None)
+    write_file(path, text.encode("utf-8"))
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    """A `kubectl get kustomizations,helmreleases -A -o json` document."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError([Problem(f"{path}: cannot read the cluster status: {error}")]) from None
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise InputError([Problem(f"{path}: not a Kubernetes List (expected `items`)")])
+    return data
+
+
+def plan_document(result: UpgradePlan) -> dict[str, Any]:
+    """The plan as the JSON `beskar upgrade plan --format json` prints (docs/upgrade-json.md)."""
+    return {
+        "target": result.target,
+        "refusals": list(result.refusals),
+        "waves": [list(wave) for wave in result.waves],
+        "sites": [{
+            "site": site.site, "from": site.source, "to": site.target, "distro": site.distro,
+            "distro_step": site.distro_step, "complete": site.complete, "in_flight": site.in_flight,
+            "done": list(site.done), "refusals": list(site.refusals),
+            "stages": [{"stage": stage.name, "note": stage.note, "charts": list(stage.charts),
+                        "done": stage.name in site.done,
+                        "images": {chart: dict(keys) for chart, keys in stage.pins}} for stage in site.stages],
+        } for site in result.sites],
+    }
+
+
+def waiting(root: Path, result: UpgradePlan, status: dict[str, Any]) -> dict[str, list[str]]:
+    """Per site in flight: why its last done stage is not applied yet, per the status document."""
+    sites, _ = _sites(root)
+    namespaces = {s.name: s.site.openstack.namespace for s in sites}
+    found: dict[str, list[str]] = {}
+    for site in result.sites:
+        if site.in_flight and site.done:
+            last = next((stage for stage in site.stages if stage.name == site.done[-1]), None)
+            if last is not None:
+                found[site.site] = not_ready(status, last.charts, namespaces[site.site])
+    return found
