@@ -39,3 +39,30 @@ def test_malformed_objects_never_crash_the_rules(files):
     repository = load_repository(contents)
     for finding in run_rules(Subject(repository=repository, texts=contents)):
         assert finding.file in contents and finding.line >= 1, finding
+
+
+KUSTOMIZATION_KEYS = st.sampled_from(["resources", "components", "patches", "patchesStrategicMerge",
+                                      "patchesJson6902", "namespace", "namePrefix", "nameSuffix", "commonLabels",
+                                      "labels", "commonAnnotations", "images", "replicas", "configMapGenerator",
+                                      "secretGenerator", "generatorOptions", "bases", "crds", "kind", "pairs",
+                                      "includeSelectors", "behavior", "name", "path", "target", "patch", "op",
+                                      "newTag", "count", "options", "literals", "envs", "files"])
+KUSTOMIZATION_VALUES = st.recursive(SCALARS | st.sampled_from(["../apps", "sub", "c", "Component", "merge"]),
+                                    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                            st.dictionaries(KUSTOMIZATION_KEYS, inner, max_size=4)),
+                                    max_leaves=20)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["apps/kustomization.yaml", "apps/sub/kustomization.yaml",
+                                        "c/kustomization.yaml", "kustomization.yaml"]),
+                       st.one_of(st.dictionaries(KUSTOMIZATION_KEYS, KUSTOMIZATION_VALUES, max_size=6),
+                                 KUSTOMIZATION_VALUES), min_size=1),
+       st.lists(documents(), max_size=3))
+def test_malformed_kustomizations_never_crash_the_build(kustomizations, objects):
+    """Any shape of kustomization file (and of the objects beside it) gives findings, never an exception."""
+    contents = {path: yaml.safe_dump(spec) for path, spec in kustomizations.items()}
+    contents["apps/x.yaml"] = yaml.safe_dump_all(objects)
+    repository = load_repository(contents)
+    for finding in run_rules(Subject(repository=repository, texts=contents)):
+        assert finding.file and finding.line

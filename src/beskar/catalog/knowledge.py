@@ -91,9 +91,12 @@ class Catalog:
     components: dict[str, ComponentSpec] = field(default_factory=dict)
     helm_repositories: dict[str, str] = field(default_factory=dict)
     open_values: tuple[OpenPattern, ...] = ()
+    passthrough_values: frozenset[str] = frozenset()  # keys holding Kubernetes objects a chart passes on
     ceph_cluster: str = ""  # the component running the Ceph cluster OpenStack uses
     image_tag_release: re.Pattern[str] = re.compile(r"(?!)")  # an image tag's OpenStack release (group 1)
+    image_tag_codename: re.Pattern[str] = re.compile(r"(?!)")  # an image tag's release codename (group 1)
     credentials: dict[str, Any] = field(default_factory=dict)
+    codenames: dict[str, str] = field(default_factory=dict)  # lower-case codename -> YYYY.N, all releases
     _images: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     _values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -101,8 +104,11 @@ class Catalog:
     def load(cls) -> Catalog:
         release_data = _read_yaml("releases.yaml")
         releases = release_data["releases"]
+        codenames = {str(name).lower(): str(number) for number, name in (release_data.get("earlier") or {}).items()}
+        codenames.update({str(r["codename"]).lower(): str(number) for number, r in releases.items()})
         components = _read_yaml("components.yaml")
-        opens = _read_yaml("open_values.yaml")["open"]
+        open_file = _read_yaml("open_values.yaml")
+        opens = open_file["open"]
         return cls(
             releases={
                 name: Release(name, r["codename"], tuple(r["distros"]), str(r["charts_ref"]))
@@ -116,14 +122,22 @@ class Catalog:
             helm_repositories={name: repo["url"] for name, repo in components["helm_repositories"].items()},
             ceph_cluster=components["ceph_cluster"],
             image_tag_release=re.compile(release_data["image_tag_release"]),
+            image_tag_codename=re.compile(release_data["image_tag_codename"]),
             open_values=tuple(OpenPattern(tuple(o["pattern"].split(".")), o["why"]) for o in opens),
+            passthrough_values=frozenset(map(str, open_file.get("passthrough") or ())),
             credentials=_read_yaml("credentials.yaml"),
+            codenames=codenames,
         )
 
     def release_of_tag(self, tag: str) -> str | None:
         """The OpenStack release an image tag names (2025.1-ubuntu_noble: 2025.1), or None."""
         match = self.image_tag_release.match(tag)
         return match.group(1) if match else None
+
+    def release_of_codename_tag(self, tag: str) -> str | None:
+        """The OpenStack release an image tag names by codename (wallaby-ubuntu_focal: 2021.1), or None."""
+        match = self.image_tag_codename.match(tag)
+        return self.codenames.get(match.group(1).lower()) if match else None
 
     def images(self, release: str, distro: str) -> dict[str, dict[str, str]]:
         """chart -> images.tags key -> upstream image, as pinned for the release and distro."""

@@ -159,12 +159,35 @@ class _Builder:
         return result
 
 
+class _RedefiningLoader(CachedResolver, yaml.SafeLoader):
+    """YAML 1.2 lets an anchor be defined again; later aliases mean the latest. Go's YAML (kustomize, Flux)
+    reads such files, PyYAML's composer refuses them."""
+
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+        if not self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor
+            if anchor is not None:
+                self.anchors.pop(anchor, None)
+        return super().compose_node(parent, index)
+
+
+def _compose(text: str) -> list[yaml.Node]:
+    """The one reader's nodes (fleet.documents.compose, with its limits); a file that redefines an anchor is
+    read again as Go's YAML reads it (only then: the pure-Python composer is the slower one)."""
+    with paused_gc():
+        try:
+            return compose(text, _Loader)
+        except Unreadable as unreadable:
+            if "duplicate anchor" not in unreadable.message:
+                raise
+            return compose(text, _RedefiningLoader)
+
+
 def parse_yaml(path: str, text: str) -> YamlFile:
     """Parse every document of a file; syntax errors and duplicate keys become flaws with their line."""
     parsed = YamlFile(path, text)
     try:
-        with paused_gc():
-            nodes = compose(text, _Loader)
+        nodes = _compose(text)
     except Unreadable as unreadable:
         parsed.flaws.append(Flaw(unreadable.message, unreadable.line))
         return parsed

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterator
 
-from beskar.check.documents import YamlFile, parse_yaml
+from beskar.check.documents import YamlFile
 from beskar.check.findings import Finding, report
-from beskar.check.kustomize import YAML_SUFFIXES, Build, Kustomize, Problem
-from beskar.check.resources import Resource, is_object, resource_of
+from beskar.check.builds import Build, RealBuild
+from beskar.check.kustomize import KUSTOMIZATION_FILES, Kustomize
+from beskar.check.resources import Problem, Resource, is_object, resource_of
+from beskar.check.schemas import namespaced
 
 DEFAULT_NAMESPACE = "default"
 BOOTSTRAP_SOURCE = ("flux-system", "flux-system")  # created by `flux bootstrap`, also when not committed
@@ -48,6 +50,12 @@ class Cluster:
     paths: list[str] = field(default_factory=list)  # directories its Flux Kustomizations build
 
 
+def built_directories(repository: FluxRepository) -> list[str]:
+    """The directories with a kustomization file that Flux builds as a whole for some cluster."""
+    kustomizations = {posixpath.dirname(p) for p in repository.paths if posixpath.basename(p) in KUSTOMIZATION_FILES}
+    return sorted(kustomizations & repository.roots)
+
+
 @dataclass
 class FluxRepository:
     """The input of the tree rules. Pure: built from file contents; nothing here reads the disk."""
@@ -58,6 +66,7 @@ class FluxRepository:
     problems: list[Problem]
     options: TreeOptions = field(default_factory=TreeOptions)
     stale: tuple[Any, ...] = ()  # tree.Difference of the committed rendered tree (beskar check)
+    patch_files: frozenset[str] = frozenset()  # files kustomizations read as patches, not as objects
 
     def documents(self) -> Iterator[tuple[YamlFile, Any]]:
         for path in sorted(self.files):
@@ -72,10 +81,14 @@ class FluxRepository:
 
     @cached_property
     def roots(self) -> set[str]:
-        """Directories Flux builds: cluster entry points and the paths of Flux Kustomizations."""
+        """Directories Flux builds: cluster entry points, the paths of Flux Kustomizations, and the directories of
+    the kustomizations those read."""
         found = {c.directory for c in self.clusters.values() if c.directory}
         for cluster in self.clusters.values():
             found.update(cluster.paths)
+            # and every kustomization they read, also out of their path (`../base`)
+            found.update(posixpath.dirname(p) for p in cluster.reached
+                         if posixpath.basename(p) in KUSTOMIZATION_FILES and posixpath.dirname(p))
         return found
 
     def problems_of(self, rule: str) -> Iterator[Finding]:
@@ -97,20 +110,21 @@ def cluster_directories(paths: frozenset[str], files: dict[str, YamlFile]) -> li
 
 
 def load_repository(contents: dict[str, str], other_paths: frozenset[str] = frozenset(),
-                    options: TreeOptions | None = None, own_urls: frozenset[str] = frozenset()) -> FluxRepository:
+                    options: TreeOptions | None = None, own_urls: frozenset[str] = frozenset(),
+                    real: dict[str, RealBuild] | None = None) -> FluxRepository:
     """Parse every YAML file given (path relative to the root -> text) and resolve each cluster's objects.
 
-    `other_paths` names files that exist but whose content the rules do not need.
+    `other_paths` names files that exist but whose content the rules do not need; `real` holds the real
+    kustomize's builds of directories, used instead of Beskar's own.
     """
-    files = {path: parse_yaml(path, text) for path, text in sorted(contents.items()) if path.endswith(YAML_SUFFIXES)}
-    texts = {path: text for path, text in contents.items() if not path.endswith(YAML_SUFFIXES)}
-    paths = frozenset(contents) | other_paths
-    kustomize = Kustomize(files, paths, texts)
+    kustomize = Kustomize.of(contents, other_paths, real)
+    files, paths = kustomize.files, kustomize.paths
     clusters = {}
     for directory in cluster_directories(paths, files):
         name = posixpath.basename(directory) or "."
         clusters[name] = _resolve(kustomize, Cluster(name, directory), own_urls)
-    return FluxRepository(files, paths, clusters, kustomize.problems, options or TreeOptions())
+    return FluxRepository(files, paths, clusters, kustomize.problems, options or TreeOptions(),
+                          patch_files=kustomize.patch_files())
 
 
 def _resolve(kustomize: Kustomize, cluster: Cluster, own_urls: frozenset[str]) -> Cluster:
@@ -129,11 +143,9 @@ def _resolve(kustomize: Kustomize, cluster: Cluster, own_urls: frozenset[str]) -
         cluster.resources.append(resource)
         if not resource.is_flux_kustomization():
             continue
-        path = resource.spec.get("path")
-        if not isinstance(path, str):
-            continue  # the root of its source, which is mostly another repository
-        directory = posixpath.normpath(path.lstrip("/"))
-        directory = "" if directory == "." else directory
+        directory = _directory_here(resource, cluster.resources + pending)
+        if directory is None:
+            continue  # built from another artifact than this repository (an OCIRepository, a Bucket ...)
         if kustomize.is_directory(directory) or directory == "":
             here.add(_source_key(resource))
             if directory not in cluster.paths:
@@ -150,7 +162,7 @@ def _resolve(kustomize: Kustomize, cluster: Cluster, own_urls: frozenset[str]) -
                 if isinstance(target, str) and target and _namespaced(applied):
                     changes["namespace"] = target
                 pending.append(applied.copy(**changes))
-        else:
+        elif _source_kind(resource) == "GitRepository":
             unresolved.append(resource)
     for resource in unresolved:
         if _source_key(resource) in here or _own_source(resource, cluster, own_urls):
@@ -162,14 +174,72 @@ def _resolve(kustomize: Kustomize, cluster: Cluster, own_urls: frozenset[str]) -
     return cluster
 
 
+def _path_of(resource: Resource) -> str:
+    path = resource.spec.get("path")
+    directory = posixpath.normpath(path.lstrip("/")) if isinstance(path, str) and path.strip("./") else "."
+    return "" if directory == "." else directory
+
+
+def _source_kind(resource: Resource) -> str:
+    source = resource.spec.get("sourceRef")
+    return str(source.get("kind") or "") if isinstance(source, dict) else ""
+
+
+def _directory_here(resource: Resource, known: list[Resource]) -> str | None:
+    """The directory of this repository a Flux Kustomization builds, or None when it builds another artifact.
+
+    A GitRepository is taken for this repository when the path is here (or for the bootstrap source); an
+    ExternalArtifact is this repository when an ArtifactGenerator copies a directory of it there.
+    """
+    kind = _source_kind(resource)
+    if kind == "GitRepository":
+        path = resource.spec.get("path")
+        return _path_of(resource) if isinstance(path, str) or _source_key(resource) == BOOTSTRAP_SOURCE else None
+    if kind == "ExternalArtifact":
+        return _artifact_directory(resource, known)
+    return None
+
+
+def _artifact_directory(resource: Resource, known: list[Resource]) -> str | None:
+    """Where an ArtifactGenerator's `copy` entries put the Kustomization's path, in this repository's terms."""
+    namespace, name = _source_key(resource)
+    path = _path_of(resource)
+    for generator in known:
+        if generator.kind != "ArtifactGenerator" or generator.namespace != namespace:
+            continue
+        own = {str(s.get("alias")) for s in generator.spec.get("sources") or []
+               if isinstance(s, dict) and s.get("kind") == "GitRepository"
+               and (str(s.get("namespace") or namespace), str(s.get("name"))) == BOOTSTRAP_SOURCE}
+        for artifact in generator.spec.get("artifacts") or []:
+            if not isinstance(artifact, dict) or artifact.get("name") != name:
+                continue
+            for copy in artifact.get("copy") or []:
+                mapped = _copied(copy, own, path) if isinstance(copy, dict) else None
+                if mapped is not None:
+                    return mapped
+    return None
+
+
+def _copied(copy: dict[str, Any], aliases: set[str], path: str) -> str | None:
+    """`from: "@repo/apps/base/**", to: "@artifact/base/"` puts artifact path base/x at apps/base/x."""
+    source, target = str(copy.get("from") or ""), str(copy.get("to") or "")
+    alias, _, inside = source.partition("/")
+    if alias.lstrip("@") not in aliases or not target.startswith("@artifact/"):
+        return None
+    inside = inside.removesuffix("**").removesuffix("*").rstrip("/")
+    placed = target.removeprefix("@artifact/").rstrip("/")
+    if placed and path != placed and not path.startswith(placed + "/"):
+        return None
+    rest = path[len(placed):].lstrip("/") if placed else path
+    return posixpath.normpath(posixpath.join(inside, rest)) if inside or rest else ""
+
+
 def _source_key(resource: Resource) -> tuple[str, str]:
     source = resource.spec.get("sourceRef") if isinstance(resource.spec.get("sourceRef"), dict) else {}
     return str(source.get("namespace") or resource.namespace), str(source.get("name"))
 
 
 def _namespaced(resource: Resource) -> bool:
-    from beskar.check.schemas import namespaced
-
     return namespaced(resource.api_version, resource.kind)
 
 

@@ -36,6 +36,9 @@ class Resource:
     # For objects a kustomize generator makes: the generator entry's path in the kustomization file.
     generator: Path | None = None
     applied_by: str | None = None  # the Flux Kustomization (namespace/name) that applies it, if any
+    # The name as written, before kustomize's prefixes, suffixes and hashes: references to it follow renames.
+    origin_name: str | None = None
+    hashed: bool = False  # a generated object that gets kustomize's content hash appended to its name
 
     @property
     def api_version(self) -> str:
@@ -82,7 +85,8 @@ class Resource:
 
     def copy(self, **changes: Any) -> Resource:
         fields = {"data": self.data, "document": self.document, "namespace": self.namespace,
-                  "overrides": list(self.overrides), "generator": self.generator, "applied_by": self.applied_by}
+                  "overrides": list(self.overrides), "generator": self.generator, "applied_by": self.applied_by,
+                  "origin_name": self.origin_name, "hashed": self.hashed}
         fields.update(changes)
         return Resource(**fields)
 
@@ -168,7 +172,7 @@ def json_patch(data: Any, operations: list[Any]) -> tuple[Any, str | None]:
             else:
                 del parent[int(last)]
         elif isinstance(parent, dict):
-            if op != "add" and last not in parent:
+            if op == "remove" and last not in parent:  # kustomize's replace of a missing key adds it
                 return result, f"path {pointer} does not exist"
             if op == "remove":
                 del parent[last]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Iterator
 
 from beskar.catalog import catalog
@@ -44,7 +45,28 @@ def image_tags(repository: FluxRepository) -> Iterator[Finding]:
 
 
 def release_of(image: str) -> str | None:
-    return catalog().release_of_tag(tag_of(image) or "")
+    """The OpenStack release an image's tag names: `2025.1-ubuntu_noble`, or by codename `wallaby-ubuntu_focal`."""
+    tag = tag_of(image) or ""
+    return catalog().release_of_tag(tag) or (None if _pinned(image) else catalog().release_of_codename_tag(tag))
+
+
+@lru_cache(maxsize=1)
+def _pinned_images() -> frozenset[tuple[str, str]]:
+    """(image name, tag) of every image the catalog pins for a release it deploys: upstream pins some old
+    ones on purpose (neutron's SR-IOV agent is `stein-18.04-sriov` in every release)."""
+    found = set()
+    for release in catalog().releases.values():
+        for distro in release.distros:
+            for images in catalog().images(release.name, distro).values():
+                for image in images.values():
+                    name, _, tag = str(image).rpartition(":")
+                    found.add((name.rpartition("/")[2].rpartition("__")[2], tag))
+    return frozenset(found)
+
+
+def _pinned(image: str) -> bool:
+    name, _, tag = image.rpartition(":")
+    return (name.rpartition("/")[2].rpartition("__")[2], tag) in _pinned_images()
 
 
 @rule("tree/image-release-mix", Severity.WARNING, Scope.TREE,

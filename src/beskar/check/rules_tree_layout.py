@@ -50,6 +50,19 @@ def missing_resources(repository: FluxRepository) -> Iterator[Finding]:
     yield from repository.problems_of("tree/missing-resource")
 
 
+@rule("tree/kustomization", Severity.ERROR, Scope.TREE,
+      "Every kustomization.yaml is one kustomize builds: a mapping of known fields of the right shape, not empty, "
+      "no cycle of resources, JSON patch operations kustomize knows, and patches without a target that match.")
+def kustomizations(repository: FluxRepository) -> Iterator[Finding]:
+    yield from repository.problems_of("tree/kustomization")
+
+
+@rule("tree/not-an-object", Severity.ERROR, Scope.TREE,
+      "Every YAML document of a file that kustomize or Flux builds is a Kubernetes object (apiVersion, kind).")
+def not_objects(repository: FluxRepository) -> Iterator[Finding]:
+    yield from repository.problems_of("tree/not-an-object")
+
+
 @rule("tree/missing-patch-target", Severity.ERROR, Scope.TREE,
       "Every patch of a kustomization.yaml matches a resource it builds (and a JSON patch's paths exist).")
 def missing_patch_targets(repository: FluxRepository) -> Iterator[Finding]:

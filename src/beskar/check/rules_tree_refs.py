@@ -17,10 +17,15 @@ def _group(resource: Resource) -> str:
 
 
 def _index(cluster: Cluster) -> dict[tuple[str, str, str], list[Resource]]:
-    """(kind, namespace, name) -> the objects the cluster applies under it."""
+    """(kind, namespace, name) -> the objects the cluster applies under it, and the ExternalArtifacts that its
+    ArtifactGenerators produce (Flux 2.7)."""
     found: dict[tuple[str, str, str], list[Resource]] = {}
     for resource in cluster.resources:
         found.setdefault((resource.kind, resource.namespace, resource.name), []).append(resource)
+        if resource.kind == "ArtifactGenerator":
+            for artifact in resource.spec.get("artifacts") or []:
+                if isinstance(artifact, dict) and isinstance(artifact.get("name"), str):
+                    found.setdefault(("ExternalArtifact", resource.namespace, artifact["name"]), []).append(resource)
     return found
 
 
@@ -36,10 +41,15 @@ def duplicate_names(repository: FluxRepository) -> Iterator[Finding]:
             if first is resource:
                 continue
             file, line = first.where()
+            if first.applied_by == resource.applied_by:  # both in one kustomize build
+                why = ("; kustomize refuses to build them together (may not add resource with an already "
+                       "registered id), so Flux applies nothing of that build")
+            else:
+                why = f"; Flux Kustomizations {first.applied_by or 'flux-system'} and " \
+                      f"{resource.applied_by or 'flux-system'} both apply it and fight over it"
             yield report("tree/duplicate-name",
-                         f"{resource.label()} is defined twice; the first is at {file}:{line}", **resource.at(),
-                         hint="Flux applies both and the last one wins; rename one or remove it",
-                         site=cluster_site(name))
+                         f"{resource.label()} is defined twice{why}; the first is at {file}:{line}", **resource.at(),
+                         hint="rename one or remove it", site=cluster_site(name))
 
 
 def _reference(resource: Resource, path: tuple[str, ...]) -> dict[str, Any] | None:
@@ -54,6 +64,9 @@ def _source_refs(resource: Resource) -> Iterator[tuple[tuple[str, ...], dict[str
         paths = [("spec", "chart", "spec", "sourceRef"), ("spec", "chartRef")]
     elif resource.is_flux_kustomization() or resource.kind == "HelmChart":
         paths = [("spec", "sourceRef")]
+    elif resource.kind == "ArtifactGenerator":
+        sources = resource.spec.get("sources")
+        paths = [("spec", "sources", i) for i in range(len(sources))] if isinstance(sources, list) else []
     else:
         return
     for path in paths:
@@ -213,3 +226,44 @@ def values_from_keys(repository: FluxRepository) -> Iterator[Finding]:
                                  **resource.at(("spec", "valuesFrom", position, "valuesKey")),
                                  hint=(f"did you mean {close[0]!r}? " if close else "") + f"({kind} at {file}:{line})",
                                  site=cluster_site(name))
+
+
+_ISSUER_ANNOTATIONS = {"cert-manager.io/cluster-issuer": "ClusterIssuer", "cert-manager.io/issuer": "Issuer"}
+
+
+def _issuer_refs(resource: Resource) -> Iterator[tuple[tuple[Any, ...], str, str]]:
+    """(path, kind, name) of the cert-manager issuers an object asks for: a Certificate's (or
+    CertificateRequest's) issuerRef, and the annotations of an Ingress or Gateway."""
+    if _group(resource) == "cert-manager.io" and resource.kind in ("Certificate", "CertificateRequest"):
+        reference = resource.spec.get("issuerRef")
+        if isinstance(reference, dict) and isinstance(reference.get("name"), str) \
+                and reference.get("group") in (None, "", "cert-manager.io"):
+            yield ("spec", "issuerRef", "name"), str(reference.get("kind") or "Issuer"), reference["name"]
+    metadata = resource.data.get("metadata") if isinstance(resource.data.get("metadata"), dict) else {}
+    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
+    for annotation, kind in _ISSUER_ANNOTATIONS.items():
+        if isinstance(annotations.get(annotation), str):
+            yield ("metadata", "annotations", annotation), kind, annotations[annotation]
+
+
+@rule("tree/missing-issuer", Severity.WARNING, Scope.TREE,
+      "Every cert-manager issuerRef (and cert-manager.io/cluster-issuer or issuer annotation) names an Issuer or "
+      "ClusterIssuer that the cluster defines.")
+def missing_issuers(repository: FluxRepository) -> Iterator[Finding]:
+    for name, cluster in sorted(repository.clusters.items()):
+        issuers = {(r.kind, r.namespace, r.name) for r in cluster.resources
+                   if r.kind in ("Issuer", "ClusterIssuer") and _group(r) == "cert-manager.io"}
+        if not issuers and not any(_group(r) == "cert-manager.io" for r in cluster.resources):
+            continue  # no cert-manager object here at all: the issuers come from elsewhere
+        for resource in cluster.resources:
+            for path, kind, issuer in _issuer_refs(resource):
+                namespace = resource.namespace if kind == "Issuer" else ""
+                if (kind, namespace, issuer) in issuers:
+                    continue
+                defined = sorted(f"{k} {n}" for k, _, n in issuers)
+                yield report("tree/missing-issuer",
+                             f"{resource.label()} asks cert-manager for {kind} "
+                             f"{namespace + '/' if namespace else ''}{issuer}, which the cluster does not define",
+                             **resource.at(path), site=cluster_site(name),
+                             hint=f"defined: {', '.join(defined)}" if defined else
+                             f"define the {kind}, or correct the name")

@@ -22,10 +22,10 @@ def applied(repository: FluxRepository) -> Iterator[tuple[str | None, Resource]]
 
 
 def unapplied(repository: FluxRepository) -> Iterator[Resource]:
-    """Objects in files no cluster reads (checked as written)."""
+    """Objects in files no cluster reads (checked as written); patch files are not objects of their own."""
     reached = set().union(*(c.reached for c in repository.clusters.values())) if repository.clusters else set()
     for resource in repository.objects():
-        if resource.file not in reached:
+        if resource.file not in reached and resource.file not in repository.patch_files:
             yield resource
 
 

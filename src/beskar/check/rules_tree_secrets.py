@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import posixpath
 import re
 from typing import Any, Iterator
@@ -15,7 +16,13 @@ from beskar.check.rules_tree_schema import applied, unapplied
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _SECRET_WORDS = {"password", "passwd", "pwd", "passphrase", "secret", "token", "credential", "credentials"}
 _KEY_QUALIFIERS = {"secret", "private", "api", "access", "auth", "encryption", "signing", "master", "shared"}
-_REFERENCE = re.compile(r"^(\$\{.*\}|\{\{.*\}\}|ENC\[.*\]|vault:.*|ref\+.*|<.*>)$", re.S)
+# Not a credential but where one will come from: ${VAR}, {{ template }}, ENC[sops], vault:, ref+, op://
+# (1Password), <changeme>, **** and other masks.
+_REFERENCE = re.compile(r"^(\$\{.*\}|\{\{.*\}\}|ENC\[.*\]|vault:.*|ref\+.*|op://.*|<.*>|\*{3,}|x{4,}|X{4,}"
+                        r"|changeme|change-me|CHANGEME|CHANGE_ME|REPLACE_ME|TODO)$", re.S)
+# A credential inside an embedded config file: `secret = ...`, `api_token: ...`, a TSIG `secret "...";`.
+_EMBEDDED = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_.-]*)\s*(?:=|:(?=\s))\s*(\S.*?)\s*;?\s*$")
+_TSIG = re.compile(r"^\s*secret\s+\"([^\"]+)\"\s*;")
 
 
 def sops_metadata(data: Any) -> dict[str, Any] | None:
@@ -27,18 +34,35 @@ def _encrypted(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("ENC[")
 
 
+def placeholder(value: Any, encoded: bool = False) -> bool:
+    """A value that stands for a credential to be filled in (`${VAR}`, `op://...`, `<changeme>`, `****`)."""
+    if encoded and isinstance(value, str):
+        try:
+            value = base64.b64decode(value, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return False
+    return isinstance(value, str) and _REFERENCE.match(value.strip()) is not None
+
+
+def _applied_files(repository: FluxRepository) -> set[str]:
+    return {r.file for cluster in repository.clusters.values() for r in cluster.resources}
+
+
 @rule("tree/plain-secret", Severity.ERROR, Scope.TREE,
-      "Every Secret in the repository (and every secretGenerator input) is SOPS-encrypted.")
+      "Every Secret a cluster applies (and every secretGenerator input) is SOPS-encrypted; values that are "
+      "placeholders (${VAR}, op://..., <changeme>, ****) are not credentials.")
 def plain_secrets(repository: FluxRepository) -> Iterator[Finding]:
+    applied_files = _applied_files(repository)
     for resource in repository.objects():
-        if resource.kind != "Secret" or not resource.api_version == "v1":
+        if resource.kind != "Secret" or not resource.api_version == "v1" or resource.file not in applied_files:
             continue
         sealed = sops_metadata(resource.data) is not None
         for section in ("data", "stringData"):
             values = resource.data.get(section)
             if not isinstance(values, dict):
                 continue
-            clear = [key for key, value in values.items() if value not in (None, "") and not _encrypted(value)]
+            clear = [key for key, value in values.items() if value not in (None, "") and not _encrypted(value)
+                     and not placeholder(value, encoded=section == "data")]
             if clear:
                 why = ("is SOPS-encrypted but these values are not" if sealed else "is not SOPS-encrypted")
                 yield report("tree/plain-secret",
@@ -64,16 +88,34 @@ def credential_key(key: str) -> bool:
     return words[-1] == "key" and len(words) > 1 and words[-2] in _KEY_QUALIFIERS
 
 
-def _literals(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+def _literals(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any, int]]:
+    """(path, value, line within the value) of every credential written literally, also inside block scalars."""
     if isinstance(node, dict):
         for key, value in node.items():
             if isinstance(value, (dict, list)):
                 yield from _literals(value, path + (key,))
             elif credential_key(str(key)) and _literal(value):
-                yield path + (key,), value
+                yield path + (key,), value, -1
+            elif isinstance(value, str) and "\n" in value:
+                for number, line in _embedded(value):
+                    yield path + (key,), line, number
     elif isinstance(node, list):
         for index, item in enumerate(node):
             yield from _literals(item, path + (index,))
+
+
+def _embedded(text: str) -> Iterator[tuple[int, str]]:
+    """Lines of an embedded config file (INI, YAML, named.conf) that set a credential literally."""
+    for number, line in enumerate(text.splitlines()):
+        if line.lstrip().startswith(("#", ";", "//")):
+            continue
+        tsig = _TSIG.match(line)
+        if tsig and _literal(tsig.group(1)):
+            yield number, "secret"
+            continue
+        match = _EMBEDDED.match(line)
+        if match and credential_key(match.group(1)) and _literal(match.group(2).strip("\"'")):
+            yield number, match.group(1)
 
 
 def _literal(value: Any) -> bool:
@@ -98,11 +140,15 @@ def clear_text_credentials(repository: FluxRepository) -> Iterator[Finding]:
     checked = [(site, r) for site, r in applied(repository)] + [(None, r) for r in unapplied(repository)]
     for site, resource in checked:
         for what, root, values in _credential_holders(resource):
-            for path, _ in _literals(values, root):
+            for path, value, number in _literals(values, root):
                 dotted = ".".join(str(p) for p in path[len(root):])
+                file, line = resource.where(path)
+                if number >= 0:  # inside a block scalar: its text starts on the line after the key
+                    line += number + 1
+                    dotted = f"{dotted} (its {value} line)"
                 yield report("tree/clear-text-credential",
                              f"{resource.label()}: {what} set {dotted} to a literal value",
-                             **resource.at(path), site=site,
+                             file=file, line=line, site=site,
                              hint="keep it in the SOPS-encrypted Secret and read it with valuesFrom "
                                   "(kind: Secret, valuesKey, targetPath)")
 

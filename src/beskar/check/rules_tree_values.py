@@ -11,7 +11,7 @@ from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.check.repository import Cluster, FluxRepository
 from beskar.check.resources import Resource
 from beskar.check.rules_tree_schema import cluster_site
-from beskar.check.values import first_unknown, leaf_paths
+from beskar.check.values import first_unknown, leaf_paths, templated_paths
 
 OPENSTACK_HELM = "openstack-helm"
 
@@ -57,11 +57,43 @@ def _children(skeleton: dict[str, Any], prefix: tuple[str, ...]) -> list[str]:
     return sorted(map(str, node)) if isinstance(node, dict) else []
 
 
-def _unknown(skeleton: dict[str, Any], path: tuple[str, ...]) -> tuple[str, ...] | None:
-    missing = first_unknown(skeleton, path)
+def _unknown(skeleton: dict[str, Any], path: tuple[str, ...],
+             templated: set[tuple[str, ...]] = frozenset()) -> tuple[str, ...] | None:
+    missing = first_unknown(skeleton, path, catalog().passthrough_values)
     if missing is None or any(p.matches(missing) for p in catalog().open_values):
         return None
+    if any(path[:len(t)] == t or t[:len(path)] == path for t in templated):
+        return None  # read by the chart through tpl of another value
     return missing
+
+
+def _pinned_version(cluster: Cluster, release: Resource) -> str | None:
+    """The chart version a HelmRelease asks for: its chart.spec.version, or its GitRepository's ref."""
+    spec = release.spec
+    chart_spec = (spec.get("chart") or {}).get("spec") if isinstance(spec.get("chart"), dict) else None
+    if not isinstance(chart_spec, dict):
+        return None
+    if isinstance(chart_spec.get("version"), str) and chart_spec["version"] not in ("*", ""):
+        return chart_spec["version"]
+    reference = chart_spec.get("sourceRef") if isinstance(chart_spec.get("sourceRef"), dict) else {}
+    source = _source(cluster, release, reference)
+    ref = source.spec.get("ref") if source is not None and isinstance(source.spec.get("ref"), dict) else {}
+    for key in ("tag", "semver", "commit", "branch", "name"):
+        if isinstance(ref.get(key), str):
+            return f"{key} {ref[key]}"
+    return None
+
+
+def compared_against(repository: FluxRepository, cluster: Cluster, release: Resource, chart: str) -> str:
+    """Which chart values a finding compared with, when that may not be the version the release installs."""
+    if repository.options.charts is not None:
+        return " (compared with the values.yaml of --charts)"
+    vendored = (catalog().chart_versions.get(chart) or {}).get("version")
+    pinned = _pinned_version(cluster, release)
+    if vendored is None or pinned is None or pinned in (vendored, f"tag {vendored}"):
+        return ""
+    return (f" (compared with {chart} {vendored} of Beskar's reference charts; this release uses {pinned}: pass "
+            "--charts with that version's checkout to compare with it)")
 
 
 def _hint(skeleton: dict[str, Any], missing: tuple[str, ...], chart: str) -> str:
@@ -86,13 +118,16 @@ def values_paths(repository: FluxRepository) -> Iterator[Finding]:
                 continue
             reported = set()
             values = release.spec.get("values")
+            templated = templated_paths(values)
+            versus = compared_against(repository, cluster, release, chart[0])
             for path in leaf_paths(values if isinstance(values, dict) else {}):
-                missing = _unknown(skeleton, path)
+                missing = _unknown(skeleton, path, templated)
                 if missing is None or missing in reported:
                     continue
                 reported.add(missing)
                 yield report("tree/values-path",
-                             f"{release.label()}: the {chart[0]} chart has no values path {'.'.join(missing)}",
+                             f"{release.label()}: the {chart[0]} chart has no values path {'.'.join(missing)}"
+                             f"{versus}",
                              **release.at(("spec", "values") + missing), hint=_hint(skeleton, missing, chart[0]),
                              site=cluster_site(name))
             entries = release.spec.get("valuesFrom")
@@ -100,9 +135,9 @@ def values_paths(repository: FluxRepository) -> Iterator[Finding]:
                 target = entry.get("targetPath") if isinstance(entry, dict) else None
                 if not isinstance(target, str) or not target:
                     continue
-                missing = _unknown(skeleton, tuple(target.split(".")))
+                missing = _unknown(skeleton, tuple(target.split(".")), templated)
                 if missing is not None:
                     yield report("tree/values-path",
                                  f"{release.label()}: valuesFrom targetPath {target} is not a values path of the "
-                                 f"{chart[0]} chart", **release.at(("spec", "valuesFrom", index, "targetPath")),
+                                 f"{chart[0]} chart{versus}", **release.at(("spec", "valuesFrom", index, "targetPath")),
                                  hint=_hint(skeleton, missing, chart[0]), site=cluster_site(name))

@@ -78,6 +78,9 @@ def lint(
     mirror: Annotated[Optional[str], typer.Option(
         "--mirror", help="Registry every image must come from, e.g. mirror.example.org/cache.")] = None,
     disable: DisableOption = None,
+    kustomize_binary: Annotated[bool, typer.Option(
+        "--kustomize-binary", help="Build the directories Flux builds with the real kustomize (kubectl kustomize, "
+        "or kustomize on the PATH) instead of Beskar's own model; findings keep Beskar's file:line.")] = False,
 ) -> None:
     """Check any Flux GitOps repository, hand-written or rendered, with the tree rules.
 
@@ -87,7 +90,8 @@ def lint(
     Exit codes: 0 no error-level finding, 1 at least one, 2 the repository cannot be read.
     """
     from beskar.operations import review
-    result = _running(lambda: review.lint(path, mirror=mirror, charts=charts, disable=disable or []))
+    result = _running(lambda: review.lint(path, mirror=mirror, charts=charts, disable=disable or [],
+                                          kustomize_binary=kustomize_binary))
     _present(result, output_format, output, "beskar lint")
 
 

@@ -11,7 +11,9 @@ from beskar import tree as trees
 from beskar.check.documents import paused_gc
 from beskar.check.engine import CheckedSite, Subject, applicable_rules, run_rules
 from beskar.check.findings import Finding, Rule
-from beskar.check.repository import ClusterFacts, FluxRepository, TreeOptions, load_repository
+from beskar.check.builds import RealBuild
+from beskar.check.repository import ClusterFacts, FluxRepository, TreeOptions, built_directories, load_repository
+from beskar.clients import kustomize
 from beskar.check.settings import CheckSettings, parse_settings
 from beskar.fleet.documents import read_document
 from beskar.fleet.files import read_chart_skeletons, read_files, read_text
@@ -52,13 +54,15 @@ def _fleet_settings(root: Path, disable: list[str]) -> CheckSettings:
 
 
 def lint(root: Path, *, mirror: str | None = None, charts: Path | None = None,
-         disable: list[str] = ()) -> Review:
-    """Check any Flux repository (hand-written or rendered) with the tree rules."""
+         disable: list[str] = (), kustomize_binary: bool = False) -> Review:
+    """Check any Flux repository (hand-written or rendered) with the tree rules; with `kustomize_binary`, the
+    directories Flux builds are built by the real kustomize (Beskar's own reading still gives file:line)."""
     with paused_gc():
-        return _lint(Path(root), mirror, charts, list(disable))
+        return _lint(Path(root), mirror, charts, list(disable), kustomize_binary)
 
 
-def _lint(root: Path, mirror: str | None, charts: Path | None, disable: list[str]) -> Review:
+def _lint(root: Path, mirror: str | None, charts: Path | None, disable: list[str],
+          kustomize_binary: bool = False) -> Review:
     root = Path(root)
     if not root.is_dir():
         raise InputError([Problem(f"{root} is not a directory", hint="give the root of a Flux repository")])
@@ -67,6 +71,14 @@ def _lint(root: Path, mirror: str | None, charts: Path | None, disable: list[str
                           charts=read_chart_skeletons(charts) if charts is not None else None)
     contents, others = read_files(root)
     repository = load_repository(contents, others, options)
+    if kustomize_binary:
+        try:
+            built = kustomize.build_all(root, built_directories(repository))
+        except kustomize.KustomizeUnavailable as error:
+            raise InputError([Problem(f"--kustomize-binary: {error}",
+                                      hint="install kubectl (or kustomize), or lint without --kustomize-binary")])
+        real = {d: RealBuild(output.text, output.error) for d, output in built.items()}
+        repository = load_repository(contents, others, options, real=real)
     subject = Subject(repository=repository, texts=contents)
     findings = run_rules(subject, settings)
     return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
