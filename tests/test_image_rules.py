@@ -25,11 +25,11 @@ def _object(release: str, kind: str, name: str, body: dict) -> BuiltObject:
     return BuiltObject("s1", "02-ceph", release, "v1", kind, "rook-ceph", name, {"kind": kind, **body})
 
 
-def _build(*objects: BuiltObject) -> BuiltSite:
+def _build(*objects: BuiltObject, locked: bool = True) -> BuiltSite:
     releases = tuple(ReleaseBuild("s1", "02-ceph", name, "rook-ceph", "rook-ceph", f"apps/s1/02-ceph/{name}.yaml",
                                   3, None, "", tuple(o for o in objects if o.release == name))
                      for name in sorted({o.release for o in objects}))
-    return BuiltSite(SiteBuild("s1", "v1.32.5", (), releases), mirror=MIRROR)
+    return BuiltSite(SiteBuild("s1", "v1.32.5", (), releases), mirror=MIRROR, locked=locked)
 
 
 def _deployment(image: str, args: list[str] = ()) -> dict:
@@ -79,6 +79,10 @@ def test_unlocked_images_are_reported_per_release():
     assert "1 image(s)" in by_file["apps/s1/02-ceph/rook-ceph.yaml"]
     assert "prometheus-config-reloader" in by_file["apps/s1/02-ceph/kube-prometheus-stack.yaml"]
     assert "prometheus-operator:v0.83.0" not in by_file["apps/s1/02-ceph/kube-prometheus-stack.yaml"]  # pinned
+
+
+def test_a_site_without_an_image_lock_is_not_told_of_unlocked_images():
+    assert list(unlocked_images(_build(CEPH_UPSTREAM, CSI, OPERATOR, locked=False))) == []
 
 
 def test_mirror_plan_copies_exactly_what_is_missing_or_has_another_digest():

@@ -21,6 +21,7 @@ class BuiltSite:
     allowed_images: tuple[str, ...] = ()  # prefixes that need not come through the mirror
     provided: frozenset[ObjectKey] = field(default_factory=frozenset)  # made outside the build (or at run time)
     provided_pods: tuple[tuple[tuple[str, str], ...], ...] = ()  # label sets of pods made outside the build
+    locked: bool = False  # the site has an image lock (sites/<site>/images.lock.yaml)
 
     @property
     def site(self) -> str:

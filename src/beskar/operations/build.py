@@ -164,7 +164,8 @@ def built_sites(root: Path, sites: list[str] | None, options: BuildOptions) -> t
         nodes = tuple((node.name, tuple(sorted(node_labels(node, knowledge).items()))) for node in site.nodes)
         found.append(BuiltSite(built, site.mirror.registry if site.mirror else None, nodes,
                                tuple(str(i) for i in settings.get("allow_images") or ()), provided,
-                               tuple(tuple(sorted((str(k), str(v)) for k, v in p.items())) for p in knowledge.build_pods)))
+                               tuple(tuple(sorted((str(k), str(v)) for k, v in p.items())) for p in knowledge.build_pods),
+                               locked=compiled.fleet.sites[built.site].image_lock is not None))
     return tuple(found)
 
 
