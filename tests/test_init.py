@@ -218,7 +218,7 @@ def test_pages_job_publishes_the_report(shim, tmp_path):
     assert "pages" not in yaml.safe_load((root / ".gitlab-ci.yml").read_text())  # only when asked for
     scaffold.init_fleet(root, force=True, pages=True)
     config = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
-    assert {k for k, v in config.items() if isinstance(v, dict) and "script" in v} == {"beskar-check", "pages"}
+    assert {k for k, v in config.items() if isinstance(v, dict) and "script" in v} == {"beskar-check", "beskar-diff", "pages"}
     job = config["pages"]
     assert job["artifacts"]["paths"] == ["public"] and job["stage"] == "deploy"
     assert job["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
