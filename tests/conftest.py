@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from beskar.operations import compilation, demo
+from beskar.operations import demo
 from beskar.fleet.examples import write_example
 
 

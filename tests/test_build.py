@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from beskar.check import schemas
-from beskar.operations import build, compilation, demo
-from build_sources import HELM_REPOSITORY, UPSTREAM_SOURCES, Served, source_arguments
+from beskar.operations import build, compilation
+from build_sources import HELM_REPOSITORY, Served, source_arguments
 
 EXPECTED_RELEASES = {"ingress-nginx", "rook-ceph", "rook-ceph-cluster", "kube-prometheus-stack", "keystone", "nova",
                      "neutron", "mariadb", "memcached", "rabbitmq", "glance", "cinder", "placement", "openvswitch",

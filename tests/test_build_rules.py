@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from beskar.build import BuildFailure, BuiltObject, FailureKind, ObjectKey, ReleaseBuild, SiteBuild
+from beskar.build import BuildFailure, FailureKind, ObjectKey, ReleaseBuild, SiteBuild
 from beskar.build.manifests import Placement, built_object
 from beskar.check import schemas
 from beskar.check.build import BuiltSite

@@ -14,7 +14,7 @@ import yaml
 
 from beskar.fleet.examples import write_example
 from beskar.operations import secrets as operations
-from beskar.secrets import age, sopsfile
+from beskar.secrets import age
 from beskar.secrets.demo import DEMO_RECIPIENTS
 from secrets_helpers import DEMO_KEYS, OPERATOR_KEY, beskar, new_identity, open_text, operator
 

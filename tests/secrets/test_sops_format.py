@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beskar.secrets import age, cipher, sealing, sops, sopsfile
+from beskar.secrets import cipher, sealing, sops
 from beskar.secrets.errors import SopsError
 from beskar.secrets.yamlio import load_yaml, resolve_plain
 from secrets_helpers import FIXTURES, new_identity, open_text
