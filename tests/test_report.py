@@ -178,3 +178,15 @@ def test_bad_input_is_refused_with_nothing_written(run_beskar, demo_fleet, tmp_p
     after = sorted((p.relative_to(tmp_path), p.read_bytes() if p.is_file() else None) for p in tmp_path.rglob("*")
                    if "fleet" not in p.parts)
     assert after == before
+
+
+def test_layout_takes_edges_in_input_order_not_by_object_address():
+    # grandalf's Graph gathers a component's edges in a set hashed by address; the picture then changed between runs.
+    from beskar.report.layout import _components
+
+    sizes = tuple((f"r{i}", 10.0, 10.0) for i in range(9)) + (("alone", 10.0, 10.0),)
+    edges = tuple(sorted((f"r{i}", f"r{j}") for i in range(9) for j in range(i + 1, 9) if (i * j) % 3 != 1))
+    for _ in range(20):
+        components = _components(sizes, edges)
+        assert [[v.data for v in c.sV] for c in components] == [[f"r{i}" for i in range(9)], ["alone"]]
+        assert [(e.v[0].data, e.v[1].data) for e in components[0].sE] == list(edges)

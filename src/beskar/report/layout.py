@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from grandalf.graphs import Edge, Graph, Vertex
+from grandalf.graphs import Edge, Vertex, graph_core
 from grandalf.layouts import SugiyamaLayout
 
 GAP = 28.0  # between components laid side by side
@@ -68,24 +68,12 @@ def layered(sizes: tuple[tuple[str, float, float], ...], edges: tuple[tuple[str,
 
 @lru_cache(maxsize=512)
 def _layered(sizes: tuple[tuple[str, float, float], ...], edges: tuple[tuple[str, str], ...]) -> Layout:
-    vertices = {name: Vertex(name) for name, _, _ in sizes}
-    for name, width, height in sizes:
-        vertices[name].view = _View(width, height)
-    known = [(a, b) for a, b in edges if a in vertices and b in vertices and a != b]
-    graph_edges = []
-    for source, target in known:
-        edge = Edge(vertices[source], vertices[target])
-        edge.view = _View()
-        graph_edges.append(edge)
-    graph = Graph(list(vertices.values()), graph_edges)
     boxes: dict[str, Box] = {}
     routes: list[Route] = []
     left = 0.0
     height = 0.0
     # Components in the order of their first vertex, so that the picture follows the input's order.
-    order = {name: index for index, (name, _, _) in enumerate(sizes)}
-    components = sorted(graph.C, key=lambda c: min(order[v.data] for v in c.sV))
-    for component in components:
+    for component in _components(sizes, edges):
         sugiyama = SugiyamaLayout(component)
         sugiyama.xspace, sugiyama.yspace = X_SPACE, Y_SPACE
         sugiyama.init_all()
@@ -106,6 +94,45 @@ def _layered(sizes: tuple[tuple[str, float, float], ...], edges: tuple[tuple[str
             routes.append(Route(source, target, tuple(_ends(boxes[source], boxes[target], inner))))
         left += max_x - min_x + GAP
     return Layout(boxes, tuple(sorted(routes, key=lambda r: (r.source, r.target))), max(left - GAP, 0.0), height)
+
+
+def _components(sizes: tuple[tuple[str, float, float], ...],
+                edges: tuple[tuple[str, str], ...]) -> list[graph_core]:
+    """The connected components, each built from its vertices and edges in input order.
+
+    grandalf's own ``Graph`` gathers a component's edges in a ``set`` of objects hashed by address, so their order,
+    and with it the picture, would change from run to run.
+    """
+    names = [name for name, _, _ in sizes]
+    named = set(names)
+    known = [(a, b) for a, b in edges if a in named and b in named and a != b]
+    group = {name: name for name in names}
+
+    def root(name: str) -> str:
+        while group[name] != name:
+            group[name] = group[group[name]]
+            name = group[name]
+        return name
+
+    for source, target in known:
+        group[root(target)] = root(source)
+    members: dict[str, list[tuple[str, float, float]]] = {}
+    for size in sizes:
+        members.setdefault(root(size[0]), []).append(size)
+    components = []
+    for sized in members.values():
+        vertices = {}
+        for name, width, height in sized:
+            vertices[name] = Vertex(name)
+            vertices[name].view = _View(width, height)
+        component_edges = []
+        for source, target in known:
+            if source in vertices:
+                edge = Edge(vertices[source], vertices[target])
+                edge.view = _View()
+                component_edges.append(edge)
+        components.append(graph_core(list(vertices.values()), component_edges))
+    return components
 
 
 def _ends(source: Box, target: Box, inner: list[tuple[float, float]]) -> list[tuple[float, float]]:
