@@ -39,11 +39,16 @@ def demo_repository(tmp_path_factory) -> Path:
 
 
 def apply_change(root: Path, change: dict, monkeypatch) -> None:
+    for name, text in change.get("files", {}).items():
+        (root / name).write_text(text)
     for edit in change.get("edits", []):
         path = root / edit["file"]
         text = path.read_text()
         assert text.count(edit["old"]) == 1, f"{edit['file']} must hold the edited text exactly once"
         path.write_text(text.replace(edit["old"], edit["new"]))
+    if "sync" in change:  # `beskar secrets sync SITE`: the credentials a newly enabled service needs
+        key = root / "demo-keys" / "DEMO-operator.agekey"
+        site_secrets.sync(root, change["sync"], lambda: age.load_identities([key]))
     if "rotate" in change:
         rotate = change["rotate"]
         monkeypatch.setattr(site_secrets, "today", lambda: rotate["day"])
@@ -62,6 +67,10 @@ def scenario_repository(demo_repository: Path, tmp_path: Path, monkeypatch, requ
     root = tmp_path / "fleet"
     shutil.copytree(demo_repository, root, symlinks=True)
     change = yaml.safe_load((SCENARIOS / case / "change.yaml").read_text())
+    if "base" in change:  # the fleet the change is made on, when it is not the demo's as it is
+        apply_change(root, change["base"], monkeypatch)
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", change["base"]["description"])
     apply_change(root, change, monkeypatch)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", change["description"])
@@ -94,7 +103,7 @@ def _subject(item: dict) -> str:
 def check_site(site: dict, summary: dict, expected: dict) -> None:
     assert site["status"] == expected["status"], site
     if expected["status"] == "unchanged":
-        assert not site["objects"] and not site["files"] and not site["model"]
+        assert not site["objects"] and not site["files"] and not site["model"] and not site["images"]
     if "objects" in expected:
         assert summary["objects"] == expected["objects"]
     if "model" in expected:
@@ -168,6 +177,39 @@ def check_site(site: dict, summary: dict, expected: dict) -> None:
             assert all(line in text["lines"] for line in want["lines"]), text["lines"]
     if "failures" in expected:
         assert len(site["failures"]) == len(expected["failures"])
+    check_images(site, summary, expected)
+
+
+def _image_matches(got: dict, want: dict) -> bool:
+    if got["repository"] != want["repository"] or got["change"] != want.get("change", "changed"):
+        return False
+    return all(got[side] is not None and all(got[side][k] == v for k, v in want[side].items())
+               for side in ("old", "new") if want.get(side))
+
+
+def check_images(site: dict, summary: dict, expected: dict) -> None:
+    """The image changes: counts per change, and images that must (or must not) be reported, with their upstream
+    reference, tag, digest and the workloads that pull them."""
+    counted = {c: sum(1 for i in site["images"] if i["change"] == c) for c in ("added", "changed", "removed")}
+    assert summary["images"] == counted
+    if "images" in expected:
+        assert counted == expected["images"], site["images"]
+    for change, least in expected.get("images_at_least", {}).items():
+        assert counted[change] >= least, site["images"]
+    for want in expected.get("image_changes", []):
+        found = [i for i in site["images"] if _image_matches(i, want)]
+        assert len(found) == 1, (want, [(i["repository"], i["change"]) for i in site["images"]])
+        image = found[0]
+        for side in ("old", "new"):
+            if want.get(side) is None and side in want:
+                assert image[side] is None
+        for workload in want.get("workloads_include", []):
+            assert workload in image["workloads"], image["workloads"]
+        assert image["workloads"] == sorted({u["subject"] for u in image["uses"]})
+        for use in image["uses"]:
+            assert use["source"] == want.get("source", use["source"]) and use["where"]
+    for repository in expected.get("images_not", []):  # pulled in both revisions: no image change
+        assert repository not in [i["repository"] for i in site["images"]], site["images"]
 
 
 def _modes() -> list[tuple[str, str]]:
