@@ -82,7 +82,7 @@ def normalise(text: str) -> str:
     checksum annotations of the configuration that holds them when the build can decrypt) and set-on dates."""
     text = re.sub(r"\(([0-9a-f]{8})\)", "(COMMIT)", text)
     text = re.sub(r"\b[0-9a-f]{64}\b", "SHA256", text)
-    text = re.sub(r"sha256:[0-9a-f]{10}", "sha256:DIGEST", text)
+    text = re.sub(r"sha256:[0-9a-f]{10}\b", "sha256:DIGEST", text)  # a secret's salted digest, not a locked one
     return re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "YYYY-MM-DD", text)
 
 
@@ -337,6 +337,19 @@ def test_site_release_and_limit_options(scenario_repository, run_beskar):
     assert len(short.stdout.encode()) <= 4000
     assert "**truncated**" in short.stdout and short.stdout.count("```") % 2 == 0
     assert short.stdout.startswith("### beskar diff") and "| prod-ostrava | changed |" in short.stdout
+
+
+@pytest.mark.parametrize("scenario_repository", ["image-lock-digest"], indirect=True)
+def test_terminal_output_counts_and_names_image_changes(scenario_repository, run_beskar):
+    root, _ = scenario_repository
+    done = run_beskar("diff", "HEAD~1", "HEAD", "--no-build", cwd=root)
+    assert done.returncode == 1, done.stderr
+    header = next(line for line in done.stdout.splitlines() if "images + ~ -" in line)
+    row = next(line for line in done.stdout.splitlines() if "prod-brno" in line and "changed" in line)
+    cells = [cell.strip() for cell in re.split(r"[│┃]", row)]
+    assert cells[[c.strip() for c in re.split(r"[│┃]", header)].index("images + ~ -")] == "0 1 0"
+    assert ("~ quay.io/airshipit/keystone: 2025.1-ubuntu_noble@sha256:4d1e0f9a8b7c -> "
+            "2025.1-ubuntu_noble@sha256:9a7b5c3d1e0f, pulled by HelmRelease openstack/keystone") in done.stdout
 
 
 def test_missing_revision_is_exit_2_naming_it(demo_repository, run_beskar):
