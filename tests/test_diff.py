@@ -331,6 +331,10 @@ def test_site_release_and_limit_options(scenario_repository, run_beskar):
     ostrava = _site(nova, "prod-ostrava")
     assert [_subject(o) for o in ostrava["objects"]] == ["HelmRelease openstack/nova"]
     assert {f["subject"] for f in ostrava["flags"]} == {"HelmRelease openstack/nova"}
+    images = {i["repository"]: i for i in ostrava["images"]}
+    assert "quay.io/airshipit/nova" in images and "quay.io/airshipit/keystone" not in images
+    assert {u["release"] for i in ostrava["images"] for u in i["uses"]} == {"nova"}
+    assert images["quay.io/airshipit/openstack-client"]["workloads"] == ["HelmRelease openstack/nova"]
     short = run_beskar("diff", "HEAD~1", "HEAD", "--no-build", "--format", "markdown", "--limit-bytes", "4000",
                        cwd=root)
     assert short.returncode == 1
