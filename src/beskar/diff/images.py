@@ -122,6 +122,12 @@ def subject(use: ImageUse) -> str:
     return f"{kind} {rest}" if rest else kind
 
 
+# What a reviewer looks for first among an image's users: the pods that run all the time, then the ones that run once.
+_KIND_ORDER = {"DaemonSet": 0, "Deployment": 0, "StatefulSet": 0, "ReplicaSet": 1, "Pod": 1, "CronJob": 2, "Job": 2}
+
+
 def workloads(change: ImageChange) -> list[str]:
-    """The objects that pull the image, each once, in order."""
-    return sorted({subject(use) for use in change.uses})
+    """The objects that pull the image, each once: long-running workloads first, then Jobs and CronJobs, then the
+    rest (HelmReleases before a build, operator resources), each group by name."""
+    names = {subject(use) for use in change.uses}
+    return sorted(names, key=lambda name: (_KIND_ORDER.get(name.partition(" ")[0], 3), name))
