@@ -12,8 +12,10 @@ import yaml
 
 from beskar.catalog import catalog
 from beskar.operations import compilation, report, review
+from beskar.operations import upgrade as upgrading
 from beskar.report import MirrorRecord, MirrorState, ReportInput, SiteInput, build_report
 from beskar.report.weblinks import Style, web_base, web_repository
+from html_tree import parse
 
 
 def inputs_of(root: Path, **extra) -> ReportInput:
@@ -190,3 +192,44 @@ def test_layout_takes_edges_in_input_order_not_by_object_address():
         components = _components(sizes, edges)
         assert [[v.data for v in c.sV] for c in components] == [[f"r{i}" for i in range(9)], ["alone"]]
         assert [(e.v[0].data, e.v[1].data) for e in components[0].sE] == list(edges)
+
+
+def test_the_matrix_shows_where_an_upgrade_stands(demo_fleet, tmp_path):
+    """`beskar upgrade start` on the example fleet: prod-brno carries stage 1 in wave 1, prod-ostrava waits in wave 2."""
+    plan = upgrading.plan(demo_fleet, "2025.2")
+    stages = [stage.name for stage in plan.site("prod-brno").stages]
+    moved = upgrading.start(demo_fleet, "2025.2")
+    assert moved.site == "prod-brno" and moved.stage == stages[0]
+    written = report.make_report(demo_fleet, tmp_path / "public")
+    index = parse(written.index.read_text())
+    matrix = index.find("table", cls="matrix")
+    brno, ostrava = (matrix.find("tr", data_site=name) for name in ("prod-brno", "prod-ostrava"))
+    assert "upgrading" in brno.classes and "upgrading" not in ostrava.classes
+    badge = brno.find("td", cls="release").find("div", cls="upgrade")
+    assert (badge.attrs["data-stage"], badge.attrs["data-wave"]) == (stages[0], "1")
+    assert " ".join(badge.text().split()) == f"stage 1/{len(stages)} {stages[0]} wave 1/2"
+    assert "2025.1 → 2025.2" in brno.find("td", cls="release").text()
+    waiting = ostrava.find("td", cls="release").find("div", cls="upgrade")
+    assert "waiting" in waiting.classes and waiting.attrs["data-wave"] == "2" and "not started" in waiting.text()
+    # The services the carried stage moved to the target's images are marked, in that site's row only.
+    carried = {c.attrs["data-service"] for c in matrix.find_all("td", cls="carried")}
+    assert carried == set(plan.site("prod-brno").stages[0].charts) and not ostrava.find_all("td", cls="carried")
+    page = parse((written.output / "sites/prod-brno.html").read_text())
+    line = page.find("p", cls="upgrade")
+    assert line.attrs["data-stage"] == stages[0] and f"stage 1 of {len(stages)}" in line.text()
+    assert f"Next: {stages[1]}" in line.text()
+
+    # One more stage: the badge follows; aborted back to the start, the matrix shows no upgrade at all.
+    upgrading.next_stage(demo_fleet, "prod-brno")
+    index = parse(report.make_report(demo_fleet, tmp_path / "public").index.read_text())
+    badge = index.find("tr", data_site="prod-brno").find("div", cls="upgrade")
+    assert badge.attrs["data-stage"] == stages[1] and f"stage 2/{len(stages)}" in badge.text()
+    upgrading.abort(demo_fleet, "prod-brno")
+    upgrading.abort(demo_fleet, "prod-brno")  # the intent stays, with no stage carried
+    index = parse(report.make_report(demo_fleet, tmp_path / "public").index.read_text())
+    badge = index.find("tr", data_site="prod-brno").find("div", cls="upgrade")
+    assert badge.attrs["data-stage"] == "" and "no stage carried" in badge.text()
+    assert not index.find_all("td", cls="carried")
+    upgrading.abort(demo_fleet, "prod-brno")
+    index = parse(report.make_report(demo_fleet, tmp_path / "public").index.read_text())
+    assert not index.find_all(cls="upgrade") and not index.find_all("tr", cls="upgrading")

@@ -17,6 +17,7 @@ from beskar.report.matrix import matrix_html
 from beskar.report.svg import esc
 from beskar.report.tables import MirrorStatus, findings_table, images_table, summary
 from beskar.report.weblinks import web_repository
+from beskar.report.upgrades import SiteUpgrade, site_upgrades
 from beskar.report.wiring import wiring_svg
 
 INDEX = "index.html"
@@ -47,7 +48,15 @@ thead th { background: #f6f8fa; position: sticky; top: 0; }
 .matrix td.cell, .matrix td.check { font-size: 11.5px; white-space: nowrap; }
 .matrix td.cell span { display: block; }
 .matrix td.cell .tag { color: #57606a; }
+.legend.differs { background: #fff1c2; outline: 2px solid #d4a72c; padding: 0 3px; }
 .matrix td.differs { background: #fff1c2; outline: 2px solid #d4a72c; outline-offset: -2px; }
+.matrix td.carried { background: #ddf4ff; outline: 2px solid #54aeff; outline-offset: -2px; }
+.matrix tr.upgrading th.site { border-left: 4px solid #0969da; }
+.matrix td.release { white-space: nowrap; }
+.upgrade { margin-top: 3px; font-size: 11.5px; color: #0550ae; background: #ddf4ff; border-radius: 4px; padding: 1px 5px; }
+p.upgrade { font-size: 14px; padding: 4px 8px; display: inline-block; margin: 4px 0; }
+.upgrade.waiting { color: #57606a; background: #f6f8fa; }
+.legend.carried { background: #ddf4ff; outline: 2px solid #54aeff; padding: 0 3px; }
 .matrix td.absent { color: #8c959f; text-align: center; }
 .matrix th.site { position: sticky; left: 0; background: #fff; white-space: nowrap; }
 .matrix th.service { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; font-size: 12px; }
@@ -110,7 +119,8 @@ def _page(title: str, header: str, nav: str, body: str, generated: str) -> str:
         f'<p class="{GENERATED_CLASS}">{esc(generated)}</p>', "</main>", "</body>", "</html>", ""])
 
 
-def _index(inputs: ReportInput, facts: list[SiteFacts], per_site: dict[str, list[Finding]]) -> str:
+def _index(inputs: ReportInput, facts: list[SiteFacts], per_site: dict[str, list[Finding]],
+           upgrades: dict[str, SiteUpgrade]) -> str:
     repository = web_repository(inputs.settings)
     links = {f.name: site_page(f.name) for f in facts}
     stale = (f'<p class="sev-line"><span class="sev error">{inputs.stale} rendered file(s) stale</span> run '
@@ -119,7 +129,7 @@ def _index(inputs: ReportInput, facts: list[SiteFacts], per_site: dict[str, list
         '<section id="fleet">', "<h2>Sites and services</h2>",
         "<p>Each cell: the chart ref and the image tag the site runs. <span class=\"legend differs\">Highlighted"
         "</span> where the site differs from the other sites of its profile (hover for theirs).</p>",
-        matrix_html(facts, per_site, links), stale, "</section>",
+        _upgrade_note(upgrades), matrix_html(facts, per_site, links, upgrades), stale, "</section>",
         '<section id="findings">', f"<h2>Findings ({summary(list(inputs.findings))})</h2>",
         findings_table(list(inputs.findings), repository, with_site=True), "</section>"])
     header = f"<h1>{esc(inputs.fleet_name)}</h1><span>{len(facts)} site(s)</span>"
@@ -127,7 +137,29 @@ def _index(inputs: ReportInput, facts: list[SiteFacts], per_site: dict[str, list
     return _page(f"{inputs.fleet_name}: the fleet", header, nav, body, inputs.generated_at)
 
 
-def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: list[Finding]) -> str:
+def _upgrade_note(upgrades: dict[str, SiteUpgrade]) -> str:
+    moving = [u for u in upgrades.values() if u.in_flight]
+    if not moving:
+        return ""
+    targets = ", ".join(sorted({u.target for u in moving}))
+    return (f'<p class="upgrade-note">Upgrade to {esc(targets)} in flight (<code>beskar upgrade status</code>): '
+            "the release column shows the stage each site carried last and its wave; <span class=\"legend carried\">"
+            "marked</span> the services whose images that site's carried stages moved to the target.</p>")
+
+
+def _upgrade_line(upgrade: SiteUpgrade | None) -> str:
+    if upgrade is None:
+        return ""
+    following = (f" Next: <code>{esc(upgrade.next_stage)}</code> (<code>beskar upgrade next --site {esc(upgrade.site)}"
+                 "</code>)." if upgrade.in_flight and upgrade.next_stage else "")
+    carried = ", ".join(upgrade.done) or "none yet"
+    done = f" Stages carried: {esc(carried)}." if upgrade.in_flight else ""
+    return (f'<p class="upgrade" data-stage="{esc(upgrade.stage or "")}" data-wave="{upgrade.wave}">'
+            f"Upgrade {esc(upgrade.summary())}.{done}{following}</p>")
+
+
+def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: list[Finding],
+          upgrade: SiteUpgrade | None = None) -> str:
     site = entry.site
     repository = web_repository(inputs.settings)
     marks = site_marks(findings, facts, entry.layered)
@@ -138,7 +170,7 @@ def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: lis
         ("region", site.region), ("domain", site.domain), ("nodes", len(site.nodes)),
         ("releases", len(facts.releases)), ("mirror", mirror or "none")])
     body = "\n".join([
-        f'<p class="facts">{facts_line}</p>', f"<p>Check: {summary(findings)}</p>",
+        f'<p class="facts">{facts_line}</p>', _upgrade_line(upgrade), f"<p>Check: {summary(findings)}</p>",
         '<section id="wiring">', "<h2>Wiring</h2>",
         f"<figure>{wiring_svg(site, facts.links, marks)}<figcaption>Racks and nodes (colour by first role), NICs at "
         "the bottom of each node, bonds, VLAN interfaces and bridges above; every link labelled with its MTU (red: "
@@ -163,9 +195,12 @@ def build_report(inputs: ReportInput) -> dict[str, str]:
     entries = sorted(inputs.sites, key=lambda e: e.site.name)
     facts = [site_facts(e.site, e.rendered, inputs.catalog) for e in entries]
     per_site = {f.name: findings_of_site(inputs.findings, f, e.layered) for f, e in zip(facts, entries)}
-    pages = {INDEX: _index(inputs, facts, per_site)}
+    upgrades = site_upgrades([(e.site, e.layered.profile) for e in entries], inputs.catalog,
+                             (inputs.settings.get("upgrade") or {}).get("waves"))
+    pages = {INDEX: _index(inputs, facts, per_site, upgrades)}
     wanted = set(inputs.pages) or {f.name for f in facts}
     for entry, site_facts_ in zip(entries, facts):
         if site_facts_.name in wanted:
-            pages[site_page(site_facts_.name)] = _site(inputs, entry, site_facts_, per_site[site_facts_.name])
+            pages[site_page(site_facts_.name)] = _site(inputs, entry, site_facts_, per_site[site_facts_.name],
+                                                           upgrades.get(site_facts_.name))
     return dict(sorted(pages.items()))
