@@ -13,9 +13,10 @@ import yaml
 from beskar.catalog import catalog
 from beskar.operations import compilation, report, review
 from beskar.operations import upgrade as upgrading
-from beskar.report import MirrorRecord, MirrorState, ReportInput, SiteInput, build_report
+from beskar.fleet.image_record import Presence, VerifiedImage, VerifyRecord
+from beskar.report import ReportInput, SiteInput, build_report
 from beskar.report.weblinks import Style, web_base, web_repository
-from html_tree import parse
+from html_tree import Element, parse
 
 
 def inputs_of(root: Path, **extra) -> ReportInput:
@@ -141,22 +142,57 @@ def test_the_matrix_highlights_the_site_that_differs_from_its_siblings(demo_flee
     assert 'title="prod-plzen differs from its profile production: 2 other site(s): 2026.1.0' in html
 
 
+def images_of_page(html: str) -> dict[str, Element]:
+    return {row.attrs["data-image"]: row for row in parse(html).find("section", id="images").find_all("tr", cls="image")}
+
+
 def test_images_show_what_verify_found_when_it_has_run(demo_fleet):
-    inputs = inputs_of(demo_fleet)
-    page = build_report(inputs)["sites/prod-brno.html"]
-    images = page.split('<section id="images">')[1]
-    assert "Mirror status: not verified" in images
-    assert "mirror.example.org/cache/quay.io__airshipit__nova:2025.1-ubuntu_noble" in images
-    assert "upstream quay.io/airshipit/nova:2025.1-ubuntu_noble" in images
-    nova = "mirror.example.org/cache/quay.io__airshipit__nova:2025.1-ubuntu_noble"
-    keystone = "mirror.example.org/cache/quay.io__airshipit__keystone:2025.1-ubuntu_noble"
-    verified = inputs_of(demo_fleet, mirror_status={"prod-brno": {
-        nova: MirrorRecord(MirrorState.PRESENT, "sha256:" + "a" * 64), keystone: MirrorRecord(MirrorState.MISSING)}})
-    images = build_report(verified)["sites/prod-brno.html"].split('<section id="images">')[1]
-    row = next(r for r in images.split("<tr") if nova in r)
-    assert 'class="mirror present">present' in row and "sha256:" + "a" * 64 in row
-    assert 'class="mirror missing">missing' in next(r for r in images.split("<tr") if keystone in r)
-    assert "not verified" not in images.split("</p>", 1)[1]
+    page = build_report(inputs_of(demo_fleet))["sites/prod-brno.html"]
+    assert "Mirror status: not verified" in parse(page).find("section", id="images").text()
+    rows = images_of_page(page)
+    cache = "mirror.example.org/cache/"
+    nova, keystone = (f"{cache}quay.io__airshipit__{name}:2025.1-ubuntu_noble" for name in ("nova", "keystone"))
+    assert "upstream quay.io/airshipit/nova:2025.1-ubuntu_noble" in rows[nova].text()
+    assert {row.find("td", cls="mirror").text() for row in rows.values()} == {"not verified"}
+    # kube-prometheus-stack's values name grafana's repository only: the chart picks the tag, not `latest`
+    grafana = rows[f"{cache}docker.io__grafana__grafana:"]
+    assert "the chart's" in grafana.text() and "mutable" not in grafana.text()
+    assert [hint.text() for hint in grafana.find_all("div", cls="hint")] == [
+        "upstream docker.io/grafana/grafana", "the values name the repository; the chart picks the tag"]
+
+    checked = "2026-12-01T10:00:00Z"
+    record = VerifyRecord(f"{cache.rstrip('/')}", {
+        nova: VerifiedImage(Presence.PRESENT, checked, "quay.io/airshipit/nova:2025.1-ubuntu_noble", "sha256:" + "a" * 64,
+                            ("nova",)),
+        keystone: VerifiedImage(Presence.MISSING, checked, "quay.io/airshipit/keystone:2025.1-ubuntu_noble",
+                                releases=("keystone",)),
+        f"{cache}docker.io__grafana__grafana:12.0.2": VerifiedImage(Presence.PRESENT, checked, None, "sha256:" + "b" * 64,
+                                                                    ("kube-prometheus-stack",)),
+        f"{cache}quay.io__example__sidecar:1.0": VerifiedImage(Presence.MISSING, checked,
+                                                                           releases=("kube-prometheus-stack",))},
+        "sites/prod-brno/images.verified.yaml")
+    page = build_report(inputs_of(demo_fleet, mirror_status={"prod-brno": record}))["sites/prod-brno.html"]
+    rows = images_of_page(page)
+    state = {image: row.find("td", cls="mirror") for image, row in rows.items()}
+    assert state[nova].text() == "present\nsha256:" + "a" * 64 and state[nova].attrs["title"] == f"looked at {checked}"
+    assert "missing" in state[keystone].classes and state[keystone].text() == "missing"
+    # The repository-only pin is the image the chart made of it; the image no value names is there too, as the chart's.
+    assert f"{cache}docker.io__grafana__grafana:" not in rows
+    grafana = rows[f"{cache}docker.io__grafana__grafana:12.0.2"]
+    assert "present" in grafana.find("td", cls="mirror").text() and "kube-prometheus-stack:repository" in grafana.text()
+    exporter = rows[f"{cache}quay.io__example__sidecar:1.0"]
+    assert "the chart's default: no value names it" in exporter.text() and "missing" in exporter.text()
+    assert exporter.find("td", cls="users").text() == "kube-prometheus-stack"
+    # Images verify did not see (the fleet changed since) say so; the note says when and where it was recorded.
+    others = [image for image in rows if image not in record.images]
+    assert others and {state[image].text() for image in others} == {"not in the record"}
+    note = parse(page).find("p", cls="verified").text()
+    assert "2026-12-01 10:00:00Z" in note and "2 present, 2 missing" in note and "images.verified.yaml" in note
+    assert "recorded for mirror" not in note
+    moved = VerifyRecord("other.example.org/cache", record.images, record.file)
+    page = build_report(inputs_of(demo_fleet, mirror_status={"prod-brno": moved}))["sites/prod-brno.html"]
+    assert "recorded for mirror other.example.org/cache; the site now uses mirror.example.org/cache" in \
+        parse(page).find("p", cls="verified").text()
 
 
 @pytest.mark.parametrize("case", ["file", "foreign-folder", "bad-fleet"])

@@ -10,6 +10,7 @@ from pathlib import Path
 from beskar import __version__
 from beskar import tree as trees
 from beskar.catalog import catalog
+from beskar.fleet.image_record import read_verify_record
 from beskar.clients.browser import open_page
 from beskar.operations import review
 from beskar.problems import InputError, Problem
@@ -37,13 +38,11 @@ def generated_at() -> str:
     return f"Generated {when:%Y-%m-%d %H:%M} UTC by beskar {__version__}."
 
 
-def mirror_status(root: Path) -> MirrorStatus | None:
-    """What `beskar images verify` recorded about the mirror, per site and image; None until it has run.
-
-    The hook for `beskar images verify` (issue 14): once it records its findings in the fleet, read them here
-    and the report's Images section shows each image's state and digest instead of "not verified".
-    """
-    return None
+def mirror_status(root: Path, sites: list[str]) -> MirrorStatus:
+    """What `beskar images verify` last recorded in the fleet (sites/<site>/images.verified.yaml), per site that has
+    a record; a malformed record is bad input (file and line)."""
+    found = {site: read_verify_record(root, site) for site in sites}
+    return {site: record for site, record in found.items() if record is not None}
 
 
 def _owned(output: Path) -> set[str]:
@@ -80,7 +79,7 @@ def make_report(root: Path, output: Path, sites: list[str] | None = None) -> Wri
         sites=tuple(SiteInput(compiled.sites[n], compiled.fleet.sites[n], compiled.rendered[n])
                     for n in sorted(compiled.sites)),
         findings=tuple(checked.findings), catalog=catalog(), generated_at=generated_at(), version=__version__, stale=checked.stale,
-        mirror_status=mirror_status(root))
+        mirror_status=mirror_status(root, sorted(compiled.sites)))
     pages = build_report(inputs)
     emitted = {path: html.encode("utf-8") for path, html in pages.items()}
     output.mkdir(parents=True, exist_ok=True)

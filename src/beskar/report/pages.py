@@ -15,7 +15,8 @@ from beskar.report.facts import SiteFacts, site_facts
 from beskar.report.marks import findings_of_site, site_marks
 from beskar.report.matrix import matrix_html
 from beskar.report.svg import esc
-from beskar.report.tables import MirrorStatus, findings_table, images_table, summary
+from beskar.report.images import MirrorStatus, images_table
+from beskar.report.tables import findings_table, summary
 from beskar.report.weblinks import web_repository
 from beskar.report.upgrades import SiteUpgrade, site_upgrades
 from beskar.report.wiring import wiring_svg
@@ -100,7 +101,7 @@ class ReportInput:
     generated_at: str  # the one line that differs between two runs over the same fleet
     version: str
     stale: int = 0  # rendered files not up to date with the fleet
-    # From `beskar images verify`, when it has run: site -> image -> present or missing, and its digest.
+    # What `beskar images verify` recorded, per site that has a record: each image present or missing, its digest.
     mirror_status: MirrorStatus | None = None
     pages: tuple[str, ...] = field(default=())  # sites to give a page (default: all)
 
@@ -164,6 +165,7 @@ def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: lis
     repository = web_repository(inputs.settings)
     marks = site_marks(findings, facts, entry.layered)
     mirror = site.mirror.registry if site.mirror else None
+    layout = site.mirror.layout if site.mirror else "flat"
     status = inputs.mirror_status.get(site.name) if inputs.mirror_status is not None else None
     facts_line = "".join(f"<span>{esc(label)}: <b>{esc(value)}</b></span>" for label, value in [
         ("profile", site.profile or "-"), ("release", f"{site.openstack.release} ({site.openstack.distro})"),
@@ -183,7 +185,7 @@ def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: lis
         "</section>",
         '<section id="findings">', f"<h2>Findings ({summary(findings)})</h2>", findings_table(findings, repository),
         "</section>",
-        '<section id="images">', "<h2>Images</h2>", images_table(facts, mirror, status), "</section>"])
+        '<section id="images">', "<h2>Images</h2>", images_table(facts, mirror, layout, status), "</section>"])
     header = (f'<h1>{esc(site.name)}</h1><a href="../{INDEX}">&#8592; {esc(inputs.fleet_name)}</a>')
     nav = ('<a href="#wiring">wiring</a><a href="#deployment">deployment</a><a href="#findings">findings</a>'
            '<a href="#images">images</a>')

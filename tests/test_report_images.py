@@ -1,0 +1,79 @@
+"""The report's Images section from a real `beskar images verify`: the example fleet built through the real charts,
+its mirror a Debian docker-registry on 127.0.0.1 holding every image but one (the fixtures of test_images.py)."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from html_tree import parse
+from registry_servers import push_images
+from test_images import SITE, _flat, beskar, environment, fleet, listed, registries  # noqa: F401 (fixtures)
+
+GONE = "quay.io/airshipit/glance:2025.1-ubuntu_noble"  # the one image the mirror lacks
+
+
+@pytest.fixture(scope="module")
+def verified(environment, fleet, listed, registries, tmp_path_factory):  # noqa: F811
+    """The mirror holds every image of the site but GONE; `beskar images verify` has run (exit 1: one missing)."""
+    _, mirror = registries
+    wanted = sorted({entry["upstream"].partition("@")[0] for entry in listed["images"]})
+    assert GONE in wanted
+    push_images(tmp_path_factory.mktemp("pushed"), {"{}/{}:{}".format(mirror.host, *_flat(image)): f"content of {image}"
+                                                    for image in wanted if image != GONE})
+    result = beskar(environment, fleet, "images", "verify", "--site", SITE, "--insecure")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"recorded in sites/{SITE}/images.verified.yaml" in result.stdout
+    return wanted
+
+
+def test_verify_records_each_image_present_or_missing_with_its_digest_and_when(fleet, listed, registries,  # noqa: F811
+                                                                              verified):
+    _, mirror = registries
+    record = yaml.safe_load((fleet / "sites" / SITE / "images.verified.yaml").read_text())
+    assert record["mirror"] == f"{mirror.host}/cache"
+    images = record["images"]
+    assert sorted(images) == sorted(entry["image"] for entry in listed["images"])  # every image the site pulls
+    for image, found in images.items():
+        assert found["checked"].endswith("Z") and found["releases"], image
+        if found["upstream"] == GONE:
+            assert found["state"] == "missing" and "digest" not in found
+        else:
+            assert found["state"] == "present" and found["digest"] == mirror.digest(*_flat(found["upstream"])), image
+
+
+def test_the_report_shows_the_mirror_status_verify_recorded(environment, fleet, registries, verified,  # noqa: F811
+                                                             tmp_path):
+    _, mirror = registries
+    result = beskar(environment, fleet, "report", "--output", str(tmp_path / "public"))
+    assert result.returncode == 0, result.stderr
+    page = parse((tmp_path / "public" / "sites" / f"{SITE}.html").read_text())
+    section = page.find("section", id="images")
+    rows = {row.attrs["data-image"]: row for row in section.find_all("tr", cls="image")}
+    cache = f"{mirror.host}/cache/"
+    nova = rows[f"{cache}quay.io__airshipit__nova:2025.1-ubuntu_noble"].find("td", cls="mirror")
+    assert "present" in nova.classes and mirror.digest(*_flat("quay.io/airshipit/nova:2025.1-ubuntu_noble")) in nova.text()
+    glance = rows[f"{cache}{_flat(GONE)[0].removeprefix('cache/')}:{_flat(GONE)[1]}"].find("td", cls="mirror")
+    assert "missing" in glance.classes and glance.text() == "missing"
+    states = {row.find("td", cls="mirror").text().split("\n")[0] for row in rows.values()}
+    assert states == {"present", "missing"}  # every image verify saw, nothing "not verified"
+    # The images no value names (the charts' own, e.g. Rook's Ceph daemons) come from the record, as the chart's.
+    ceph = rows[f"{cache}quay.io__ceph__ceph:v19.2.3"]
+    assert "the chart's default: no value names it" in ceph.text() and "present" in ceph.text()
+    note = section.find("p", cls="verified").text()
+    assert f"sites/{SITE}/images.verified.yaml" in note and f"{len(verified) - 1} present, 1 missing" in note
+
+
+def test_a_broken_record_is_bad_input_with_its_line(environment, fleet, tmp_path):  # noqa: F811
+    root = tmp_path / "fleet"
+    shutil.copytree(fleet, root)
+    path = root / "sites" / SITE / "images.verified.yaml"
+    lines = path.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if "state: present" in line)
+    lines[number] = lines[number].replace("present", "maybe")
+    path.write_text("\n".join(lines) + "\n")
+    result = beskar(environment, root, "report", "--output", str(tmp_path / "public"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"sites/{SITE}/images.verified.yaml:{number}" in result.stderr and "'maybe'" in result.stderr
+    assert not (tmp_path / "public").exists()
