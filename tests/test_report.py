@@ -183,9 +183,9 @@ def test_images_show_what_verify_found_when_it_has_run(demo_fleet):
     exporter = rows[f"{cache}quay.io__example__sidecar:1.0"]
     assert "the chart's default: no value names it" in exporter.text() and "missing" in exporter.text()
     assert exporter.find("td", cls="users").text() == "kube-prometheus-stack"
-    # Images verify did not see (the fleet changed since) say so; the note says when and where it was recorded.
+    # Images verify did not see pulled (unused, or the fleet changed since) say so; the note says when and where it was recorded.
     others = [image for image in rows if image not in record.images]
-    assert others and {state[image].text() for image in others} == {"not in the record"}
+    assert others and {state[image].text() for image in others} == {"not pulled"}
     note = parse(page).find("p", cls="verified").text()
     assert "2026-12-01 10:00:00Z" in note and "2 present, 2 missing" in note and "images.verified.yaml" in note
     assert "recorded for mirror" not in note

@@ -56,11 +56,18 @@ def test_the_report_shows_the_mirror_status_verify_recorded(environment, fleet, 
     assert "present" in nova.classes and mirror.digest(*_flat("quay.io/airshipit/nova:2025.1-ubuntu_noble")) in nova.text()
     glance = rows[f"{cache}{_flat(GONE)[0].removeprefix('cache/')}:{_flat(GONE)[1]}"].find("td", cls="mirror")
     assert "missing" in glance.classes and glance.text() == "missing"
-    states = {row.find("td", cls="mirror").text().split("\n")[0] for row in rows.values()}
-    assert states == {"present", "missing"}  # every image verify saw, nothing "not verified"
-    # The images no value names (the charts' own, e.g. Rook's Ceph daemons) come from the record, as the chart's.
-    ceph = rows[f"{cache}quay.io__ceph__ceph:v19.2.3"]
-    assert "the chart's default: no value names it" in ceph.text() and "present" in ceph.text()
+    recorded = yaml.safe_load((fleet / "sites" / SITE / "images.verified.yaml").read_text())["images"]
+    states = {image: row.find("td", cls="mirror").text().split("\n")[0] for image, row in rows.items()}
+    assert set(states.values()) == {"present", "missing", "not pulled"}
+    # Not pulled: images the values name for parts of a chart the site does not run (a test pod, a disabled job).
+    unused = {image for image, state in states.items() if state == "not pulled"}
+    assert f"{cache}docker.io__bats__bats:" in unused and not unused & set(recorded)
+    assert {image for image, state in states.items() if state != "not pulled"} == set(recorded)
+    # The images no value names (a chart's own, as its objects pull them) come from the record, with their releases.
+    charts_own = [image for image, row in rows.items() if "the chart's default: no value names it" in row.text()]
+    assert charts_own
+    for image in charts_own:
+        assert rows[image].find("td", cls="users").text() == ", ".join(recorded[image]["releases"])
     note = section.find("p", cls="verified").text()
     assert f"sites/{SITE}/images.verified.yaml" in note and f"{len(verified) - 1} present, 1 missing" in note
 

@@ -99,9 +99,11 @@ def images_table(facts: SiteFacts, mirror: str | None, layout: str, record: Veri
         mutable = tag is not None and (tag == "latest" or tag.startswith("latest"))
         upstream = (found.upstream if found and found.upstream else
                     _upstream(row.image, mirror, layout) if mirror else None)
-        state = found.presence.value if found else ("not verified" if record is None else "not in the record")
+        state = found.presence.value if found else ("not verified" if record is None else "not pulled")
         digest = f'<br><code class="digest">{esc(found.digest)}</code>' if found and found.digest else ""
-        when = f' title="looked at {esc(found.checked)}"' if found else ""
+        when = (f' title="looked at {esc(found.checked)}"' if found else
+                ' title="not in what verify found the built objects pull: unused by the chart, or the fleet changed '
+                'since verify ran"' if record is not None else "")
         origin = (f'<div class="hint">upstream {esc(upstream)}</div>' if upstream else
                   f'<div class="hint">registry {esc(registry)}, not through the mirror</div>' if mirror else "")
         if row.origin in _ORIGIN_HINTS:
