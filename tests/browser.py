@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import pytest
 
@@ -103,14 +103,14 @@ class Browser:
             page.close()
 
 
-# The README's pictures: (file, page of the report, what to show: a selector, or None for the whole page, and the
-# most of its height to show)
+# The README's pictures: (file, which report (the example with one finding, or the same mid-upgrade), page of the
+# report, what to show: a selector, or None for the whole page, and the most of its height to show)
 SCREENSHOTS = (
-    ("report-fleet.png", "index.html", "#fleet", None),
-    ("report-wiring.png", "sites/prod-brno.html", "svg.wiring", None),
-    ("report-deployment.png", "sites/prod-brno.html", "svg.deployment", None),
-    ("report-findings.png", "sites/prod-brno.html", "#findings", None),
-    ("report-images.png", "sites/prod-brno.html", "#images", 640),
+    ("report-fleet.png", "upgrading", "index.html", "#fleet", None),
+    ("report-wiring.png", "example", "sites/prod-brno.html", "svg.wiring", None),
+    ("report-deployment.png", "example", "sites/prod-brno.html", "svg.deployment", None),
+    ("report-findings.png", "example", "sites/prod-brno.html", "#findings", None),
+    ("report-images.png", "example", "sites/prod-brno.html", "#images", 640),
 )
 
 
@@ -142,22 +142,23 @@ def screenshot(page, selector: str | None, path: Path, most: int | None = None) 
     return expected
 
 
-def take_screenshots(report: Path, into: Path, browser: Browser) -> dict[str, tuple[Path, dict]]:
-    """Every README picture of the report at `report`, into `into`; with the size each must have."""
+def take_screenshots(reports: Mapping[str, Path], into: Path, browser: Browser) -> dict[str, tuple[Path, dict]]:
+    """Every README picture of the reports (by the names SCREENSHOTS use), into `into`; with the size each must have."""
     taken = {}
     pages = {}
-    for name, relative, selector, most in SCREENSHOTS:
-        if relative not in pages:
-            pages[relative] = browser.visit((report / relative).as_uri())[0]
-        taken[name] = (into / name, screenshot(pages[relative], selector, into / name, most))
+    for name, report, relative, selector, most in SCREENSHOTS:
+        if (report, relative) not in pages:
+            pages[report, relative] = browser.visit((reports[report] / relative).as_uri())[0]
+        taken[name] = (into / name, screenshot(pages[report, relative], selector, into / name, most))
     for page in pages.values():
         page.close()
     return taken
 
 
-if __name__ == "__main__":  # python tests/browser.py REPORT_DIR OUT_DIR: the README's screenshots
+if __name__ == "__main__":  # python tests/browser.py REPORT_DIR OUT_DIR: the README's screenshots of one report
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch, chromium(Path(scratch) / "profile") as driver:
-        for name, (path, _) in take_screenshots(Path(sys.argv[1]), Path(sys.argv[2]), driver).items():
+        every = {report: Path(sys.argv[1]) for _, report, _, _, _ in SCREENSHOTS}
+        for name, (path, _) in take_screenshots(every, Path(sys.argv[2]), driver).items():
             print(path)

@@ -11,7 +11,7 @@ import pytest
 
 from beskar.catalog import catalog
 from beskar.model.links import site_links
-from beskar.operations import compilation, demo, report
+from beskar.operations import compilation, demo, report, upgrade
 from browser import SCREENSHOTS, chromium, require_browser, take_screenshots
 from pngs import png_size
 
@@ -126,9 +126,38 @@ def test_a_finding_is_marked_on_its_node(browser, written):
 
 
 @pytest.fixture(scope="module")
-def screenshots(browser, written):
+def upgrading(tmp_path_factory) -> report.Written:
+    """The same fleet two stages into its upgrade to 2025.2 (`beskar upgrade start`, then `next`): prod-brno in
+    wave 1, prod-ostrava waiting in wave 2."""
+    root = tmp_path_factory.mktemp("upgrading") / "fleet"
+    demo.write_demo(root)
+    one_node_off(root)
+    upgrade.start(root, "2025.2")
+    upgrade.next_stage(root, "prod-brno")
+    return report.make_report(root, root.parent / "public")
+
+
+def test_the_matrix_shows_the_stage_and_wave_of_a_site_mid_upgrade(browser, upgrading):
+    page, visit = browser.visit(upgrading.index.as_uri())
+    assert visit.console_errors == [] and visit.page_errors == [] and visit.outside == [], visit
+    stages = [stage.name for stage in upgrade.plan(upgrading.output.parent / "fleet").site("prod-brno").stages]
+    badges = dict(page.eval_on_selector_all(
+        "table.matrix tr.site-row", "rows => rows.map(r => [r.dataset.site, [...r.querySelectorAll('td.release "
+                                    ".upgrade')].map(b => [b.dataset.stage, b.dataset.wave, b.innerText])])"))
+    assert badges["prod-brno"] == [[stages[1], "1", f"stage 2/{len(stages)} {stages[1]}\nwave 1/2"]]
+    assert badges["prod-ostrava"] == [[None, "2", "to 2025.2: wave 2/2, not started"]]  # no stage yet
+    box = page.locator("tr[data-site='prod-brno'] td.release .upgrade").bounding_box()
+    assert box and box["width"] > 50 and box["height"] > 20  # shown, not hidden
+    carried = page.eval_on_selector_all("tr[data-site='prod-brno'] td.carried", "cs => cs.map(c => c.dataset.service)")
+    assert carried and set(carried) <= {"mariadb", "rabbitmq"}
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(browser, written, upgrading):
     """Every README picture, saved as a test artifact (BESKAR_ARTIFACTS, default build/test-artifacts/report/)."""
-    return take_screenshots(written[2].output, ARTIFACTS / "report", browser)
+    return take_screenshots({"example": written[2].output, "upgrading": upgrading.output}, ARTIFACTS / "report",
+                            browser)
 
 
 @pytest.mark.parametrize("name", [shot[0] for shot in SCREENSHOTS])

@@ -48,6 +48,7 @@ thead th { background: #f6f8fa; position: sticky; top: 0; }
 .scroll { overflow-x: auto; max-width: 100%; }
 .matrix td.cell, .matrix td.check { font-size: 11.5px; white-space: nowrap; }
 .matrix td.cell span { display: block; }
+.matrix td.check a { text-decoration: none; }
 .matrix td.cell .tag { color: #57606a; }
 .legend.differs { background: #fff1c2; outline: 2px solid #d4a72c; padding: 0 3px; }
 .matrix td.differs { background: #fff1c2; outline: 2px solid #d4a72c; outline-offset: -2px; }
