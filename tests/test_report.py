@@ -186,8 +186,10 @@ def test_images_show_what_verify_found_when_it_has_run(demo_fleet):
     # Images verify did not see pulled (unused, or the fleet changed since) say so; the note says when and where it was recorded.
     others = [image for image in rows if image not in record.images]
     assert others and {state[image].text() for image in others} == {"not pulled"}
+    # The missing ones first, then the present ones, then those verify did not see pulled.
+    assert [state[image].text().split("\n")[0] for image in rows][:4] == ["missing", "missing", "present", "present"]
     note = parse(page).find("p", cls="verified").text()
-    assert "2026-12-01 10:00:00Z" in note and "2 present, 2 missing" in note and "images.verified.yaml" in note
+    assert "at 2026-12-01 10:00:00 UTC" in note and "2 present, 2 missing" in note and "images.verified.yaml" in note
     assert "recorded for mirror" not in note
     moved = VerifyRecord("other.example.org/cache", record.images, record.file)
     page = build_report(inputs_of(demo_fleet, mirror_status={"prod-brno": moved}))["sites/prod-brno.html"]

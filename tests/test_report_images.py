@@ -7,6 +7,7 @@ import shutil
 import pytest
 import yaml
 
+from browser import ARTIFACTS, DOCS, check_screenshot, chromium, require_browser, take_screenshots
 from html_tree import parse
 from registry_servers import push_images
 from test_images import SITE, _flat, beskar, environment, fleet, listed, registries  # noqa: F401 (fixtures)
@@ -43,12 +44,18 @@ def test_verify_records_each_image_present_or_missing_with_its_digest_and_when(f
             assert found["state"] == "present" and found["digest"] == mirror.digest(*_flat(found["upstream"])), image
 
 
-def test_the_report_shows_the_mirror_status_verify_recorded(environment, fleet, registries, verified,  # noqa: F811
-                                                             tmp_path):
-    _, mirror = registries
-    result = beskar(environment, fleet, "report", "--output", str(tmp_path / "public"))
+@pytest.fixture(scope="module")
+def verified_report(environment, fleet, verified, tmp_path_factory):  # noqa: F811
+    """`beskar report` of the fleet after the verify."""
+    output = tmp_path_factory.mktemp("verified") / "public"
+    result = beskar(environment, fleet, "report", "--output", str(output))
     assert result.returncode == 0, result.stderr
-    page = parse((tmp_path / "public" / "sites" / f"{SITE}.html").read_text())
+    return output
+
+
+def test_the_report_shows_the_mirror_status_verify_recorded(fleet, registries, verified, verified_report):  # noqa: F811
+    _, mirror = registries
+    page = parse((verified_report / "sites" / f"{SITE}.html").read_text())
     section = page.find("section", id="images")
     rows = {row.attrs["data-image"]: row for row in section.find_all("tr", cls="image")}
     cache = f"{mirror.host}/cache/"
@@ -84,3 +91,13 @@ def test_a_broken_record_is_bad_input_with_its_line(environment, fleet, tmp_path
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"sites/{SITE}/images.verified.yaml:{number}" in result.stderr and "'maybe'" in result.stderr
     assert not (tmp_path / "public").exists()
+
+
+def test_the_images_screenshot_shows_the_verified_mirror(verified_report, tmp_path):
+    """The README's picture of the Images section, taken from this report (where the status is real)."""
+    require_browser()
+    with chromium(tmp_path / "profile") as browser:
+        taken = take_screenshots({"verified": verified_report}, ARTIFACTS / "report", browser)
+        assert sorted(taken) == ["report-images.png"]
+        path, expected = taken["report-images.png"]
+        check_screenshot(browser, path, expected, DOCS)

@@ -80,13 +80,17 @@ def _note(record: VerifyRecord | None, mirror: str | None) -> str:
     stale = (f' <span class="sev warning">recorded for mirror {esc(record.mirror)}; the site now uses '
              f"{esc(mirror or 'none')}</span>" if record.mirror != mirror else "")
     shown = ", ".join(f"{n} {p.value}" for p, n in counts.items() if n) or "no image"
-    return (f'<p class="verified">Mirror status from <code>beskar images verify</code> at {esc(when.replace("T", " "))} '
-            f"(<code>{esc(record.file)}</code>): {esc(shown)}. Images without a tag in the values are the charts' "
-            f"defaults, as the built objects pull them.{stale}</p>")
+    when = when.replace("T", " ").replace("Z", " UTC")
+    return (f'<p class="verified">Mirror status from <code>beskar images verify</code> at {esc(when)} '
+            f"(<code>{esc(record.file)}</code>): {esc(shown)}. Missing images first; <i>not pulled</i>: the values "
+            f"name it, but no object of the site's build uses it (a disabled job, a chart's test).{stale}</p>")
 
 
 def images_table(facts: SiteFacts, mirror: str | None, layout: str, record: VerifyRecord | None) -> str:
     rows = image_rows(facts, record)
+    if record is not None:  # what needs doing first: the images the mirror lacks
+        order = {Presence.MISSING: 0, Presence.NOT_MIRRORED: 1, Presence.PRESENT: 2}
+        rows.sort(key=lambda row: order[record.images[row.image].presence] if row.image in record.images else 3)
     if not rows:
         return "<p>The site's HelmReleases pin no image; their charts' defaults apply.</p>"
     lines = []

@@ -39,12 +39,12 @@ class SiteUpgrade:
         return next((name for name in self.stages if name not in self.done), None)
 
     def summary(self) -> str:
-        """`2025.1 -> 2025.2: stage 3 of 16 (rabbitmq-4.1), wave 1 of 2`."""
+        """`2025.1 → 2025.2: stage 3 of 16 (rabbitmq-4.1), wave 1 of 2`."""
         where = f"wave {self.wave} of {self.waves}"
         if not self.in_flight:
-            return f"{self.source} -> {self.target}: not started, {where}"
+            return f"{self.source} \u2192 {self.target}: not started, {where}"
         stage = f"stage {len(self.done)} of {len(self.stages)} ({self.stage})" if self.stage else "no stage carried"
-        return f"{self.source} -> {self.target}: {stage}, {where}"
+        return f"{self.source} \u2192 {self.target}: {stage}, {where}"
 
 
 def site_upgrades(sites: Sequence[tuple[Site, str | None]], catalog: Catalog, configured_waves: Any) \
