@@ -51,6 +51,21 @@ def test_every_page_loads_cleanly_and_fetches_nothing_from_outside(browser, writ
         page.close()
 
 
+def test_printed_every_page_fits_the_width_of_an_a4_landscape_page(browser, written):
+    """With the print style (A4 landscape, 10 mm margins: 1047 CSS pixels), no table or picture runs off the page."""
+    _, _, result = written
+    for relative in result.pages:
+        page, _ = browser.visit((result.output / relative).as_uri())
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": 1047, "height": 740})
+        wide = page.evaluate("""() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .slice(0, 5).map(e => e.tagName + ' ' + (e.getAttribute('class') || ''))""")
+        assert wide == [] and page.evaluate("document.documentElement.scrollWidth") <= 1047, (relative, wide)
+        assert page.evaluate("getComputedStyle(document.querySelector('nav')).display") == "none"
+        page.close()
+
+
 def test_a_page_that_reaches_out_is_caught(browser, tmp_path):
     """The watch above can fail: a page with an outside font and script shows both."""
     page_file = tmp_path / "leaky.html"

@@ -79,7 +79,14 @@ figcaption { color: #57606a; font-size: 12.5px; margin-top: 4px; }
   nav, .generated { display: none; } .scroll, figure { overflow: visible; } thead th { position: static; }
   figure svg { max-width: 100%; }
   section { break-inside: avoid-page; }
+  /* A4 landscape: the matrix and the tables fit the page's width, long names wrap instead of running off it */
+  main { padding: 0; } table { width: 100%; } td code, table.findings td:last-child { overflow-wrap: anywhere; }
+  .matrix th, .matrix td { padding: 1px 2px; } .matrix td.cell, .matrix td.check { font-size: 7.5px; }
+  .matrix th.service, .matrix td.release, .matrix .upgrade, .matrix td { font-size: 9px; }
+  .matrix .sev { font-size: 8px; padding: 0 4px; } .matrix td.check .sev { display: block; margin-bottom: 2px; }
+  .matrix td.release { white-space: normal; min-width: 90px; } .matrix th.site { white-space: normal; }
 }
+@page { size: A4 landscape; margin: 10mm; }
 """.strip()
 
 
