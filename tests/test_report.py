@@ -13,7 +13,7 @@ import yaml
 from beskar.catalog import catalog
 from beskar.operations import compilation, report, review
 from beskar.operations import upgrade as upgrading
-from beskar.fleet.image_record import Presence, VerifiedImage, VerifyRecord
+from beskar.fleet.image_record import Presence, VerifiedImage, VerifyRecord, write_verify_record
 from beskar.report import ReportInput, SiteInput, build_report
 from beskar.report.weblinks import Style, web_base, web_repository
 from html_tree import Element, parse
@@ -65,6 +65,15 @@ def test_pages_are_pure_and_deterministic(demo_fleet):
 
 
 def test_two_runs_differ_only_in_the_generated_at_line(run_beskar, demo_fleet, tmp_path):
+    # With every part of the pages in play: an upgrade in flight and a verify record as well.
+    upgrading.start(demo_fleet, "2025.2")
+    cache = "mirror.example.org/cache/"
+    write_verify_record(demo_fleet, "prod-brno", cache.rstrip("/"), {
+        f"{cache}quay.io__airshipit__nova:2025.1-ubuntu_noble": VerifiedImage(
+            Presence.PRESENT, "2026-12-01T10:00:00Z", "quay.io/airshipit/nova:2025.1-ubuntu_noble", "sha256:" + "c" * 64,
+            ("nova",)),
+        f"{cache}quay.io__example__sidecar:1.0": VerifiedImage(Presence.MISSING, "2026-12-01T10:00:00Z",
+                                                                releases=("kube-prometheus-stack", "nova"))})
     env_outputs = []
     for epoch, folder in (("1700000000", "one"), ("1800000000", "two")):
         done = run_beskar_with(run_beskar, demo_fleet, tmp_path / folder, epoch)
@@ -77,6 +86,8 @@ def test_two_runs_differ_only_in_the_generated_at_line(run_beskar, demo_fleet, t
     assert [f for f in files if f.startswith(".beskar/")] == [".beskar/lock"]
     files = [f for f in files if not f.startswith(".beskar/")]
     assert files == ["index.html", "sites/prod-brno.html", "sites/prod-ostrava.html"]
+    assert 'class="release upgrading"' in (one / "index.html").read_text()
+    assert 'class="verified"' in (one / "sites/prod-brno.html").read_text()
     for relative in files:
         a, b = (one / relative).read_text().splitlines(), (two / relative).read_text().splitlines()
         changed = [(x, y) for x, y in zip(a, b) if x != y]
