@@ -282,3 +282,16 @@ def test_the_matrix_shows_where_an_upgrade_stands(demo_fleet, tmp_path):
     upgrading.abort(demo_fleet, "prod-brno")
     index = parse(report.make_report(demo_fleet, tmp_path / "public").index.read_text())
     assert not index.find_all(cls="upgrade") and not index.find_all("tr", cls="upgrading")
+
+
+def test_an_upgrade_the_planner_refuses_says_why_on_the_site_page(demo_fleet, tmp_path):
+    upgrading.start(demo_fleet, "2025.2")
+    site = demo_fleet / "sites/prod-brno/site.yaml"
+    site.write_text(site.read_text().replace("done: [mariadb]", "done: [mariadb, no-such-stage]"))
+    compilation.render_fleet(demo_fleet)
+    written = report.make_report(demo_fleet, tmp_path / "public")
+    line = parse((written.output / "sites/prod-brno.html").read_text()).find("p", cls="upgrade")
+    refusal = line.find("span", cls="sev")
+    assert refusal.text() == "refused: openstack.upgrade.done names stages this upgrade does not have: no-such-stage"
+    badge = parse(written.index.read_text()).find("tr", data_site="prod-brno").find("div", cls="upgrade")
+    assert "refused: openstack.upgrade.done names stages" in badge.attrs["title"]

@@ -69,6 +69,7 @@ def _release_cell(facts: SiteFacts, upgrade: SiteUpgrade | None) -> str:
     stage = (f"stage {len(upgrade.done)}/{len(upgrade.stages)} <b>{esc(upgrade.stage)}</b>" if upgrade.stage
              else "no stage carried")
     following = f"; next: {upgrade.next_stage}" if upgrade.next_stage else "; next: finish"
+    following += "".join(f"; refused: {why}" for why in upgrade.refusals)
     return (f'<td class="release upgrading">{esc(upgrade.source)} &#8594; <b>{esc(upgrade.target)}</b><br>'
             f"<small>{esc(facts.distro)}</small>"
             f'<div class="upgrade" data-stage="{esc(upgrade.stage or "")}" data-wave="{upgrade.wave}" '

@@ -163,8 +163,9 @@ def _upgrade_line(upgrade: SiteUpgrade | None) -> str:
                  "</code>)." if upgrade.in_flight and upgrade.next_stage else "")
     carried = ", ".join(upgrade.done) or "none yet"
     done = f" Stages carried: {esc(carried)}." if upgrade.in_flight else ""
+    refused = "".join(f' <span class="sev error">refused: {esc(why)}</span>' for why in upgrade.refusals)
     return (f'<p class="upgrade" data-stage="{esc(upgrade.stage or "")}" data-wave="{upgrade.wave}">'
-            f"Upgrade {esc(upgrade.summary())}.{done}{following}</p>")
+            f"Upgrade {esc(upgrade.summary())}.{done}{following}{refused}</p>")
 
 
 def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: list[Finding],
