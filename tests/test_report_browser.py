@@ -116,6 +116,10 @@ def test_each_wiring_picture_has_an_element_per_node_and_per_network(browser, wr
                 assert devices[link.name].endswith(f"MTU {link.mtu}"), (node.name, link, devices[link.name])
         releases = page.eval_on_selector_all("svg.deployment g.release", "gs => gs.map(g => g.dataset.release)")
         assert sorted(releases) == sorted(c.name for c in compiled.rendered[name].components)
+        overflowing = page.eval_on_selector_all("svg.deployment g.release", """gs => gs.filter(g =>
+            [...g.querySelectorAll('text')].some(t => t.getBBox().width > g.querySelector('rect').getBBox().width - 4))
+            .map(g => g.dataset.release)""")
+        assert overflowing == []  # every name and label inside its box (kube-prometheus-stack is long)
         page.close()
 
 
