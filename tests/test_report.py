@@ -267,6 +267,10 @@ def test_the_matrix_shows_where_an_upgrade_stands(demo_fleet, tmp_path):
     line = page.find("p", cls="upgrade")
     assert line.attrs["data-stage"] == stages[0] and f"stage 1 of {len(stages)}" in line.text()
     assert f"Next: {stages[1]}" in line.text()
+    # A report of prod-ostrava alone still counts the waves of the whole fleet.
+    alone = report.make_report(demo_fleet, tmp_path / "alone", ["prod-ostrava"])
+    badge = parse(alone.index.read_text()).find("tr", data_site="prod-ostrava").find("div", cls="upgrade")
+    assert badge.attrs["data-wave"] == "2" and "wave 2/2" in badge.text()
 
     # One more stage: the badge follows; aborted back to the start, the matrix shows no upgrade at all.
     upgrading.next_stage(demo_fleet, "prod-brno")

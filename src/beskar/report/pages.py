@@ -112,6 +112,8 @@ class ReportInput:
     # What `beskar images verify` recorded, per site that has a record: each image present or missing, its digest.
     mirror_status: MirrorStatus | None = None
     pages: tuple[str, ...] = field(default=())  # sites to give a page (default: all)
+    # Every site of the fleet with its profile, when only some are reported: an upgrade's waves span them all.
+    fleet_sites: tuple[tuple[Site, str | None], ...] = ()
 
 
 def site_page(name: str) -> str:
@@ -206,8 +208,9 @@ def build_report(inputs: ReportInput) -> dict[str, str]:
     entries = sorted(inputs.sites, key=lambda e: e.site.name)
     facts = [site_facts(e.site, e.rendered, inputs.catalog) for e in entries]
     per_site = {f.name: findings_of_site(inputs.findings, f, e.layered) for f, e in zip(facts, entries)}
-    upgrades = site_upgrades([(e.site, e.layered.profile) for e in entries], inputs.catalog,
-                             (inputs.settings.get("upgrade") or {}).get("waves"))
+    fleet = inputs.fleet_sites or tuple((e.site, e.layered.profile) for e in entries)
+    upgrades = site_upgrades(fleet, inputs.catalog, (inputs.settings.get("upgrade") or {}).get("waves"))
+    upgrades = {name: upgrade for name, upgrade in upgrades.items() if name in {f.name for f in facts}}
     pages = {INDEX: _index(inputs, facts, per_site, upgrades)}
     wanted = set(inputs.pages) or {f.name for f in facts}
     for entry, site_facts_ in zip(entries, facts):
