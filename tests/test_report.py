@@ -164,6 +164,8 @@ def test_images_show_what_verify_found_when_it_has_run(demo_fleet):
     cache = "mirror.example.org/cache/"
     nova, keystone = (f"{cache}quay.io__airshipit__{name}:2025.1-ubuntu_noble" for name in ("nova", "keystone"))
     assert "upstream quay.io/airshipit/nova:2025.1-ubuntu_noble" in rows[nova].text()
+    # Mutable as `beskar images` says (the catalog's rule): a release series tag moves, a patch version does not.
+    assert "mutable" in rows[nova].text() and "mutable" not in rows[f"{cache}docker.io__bitnami__kubectl:1.32.5"].text()
     assert {row.find("td", cls="mirror").text() for row in rows.values()} == {"not verified"}
     # kube-prometheus-stack's values name grafana's repository only: the chart picks the tag, not `latest`
     grafana = rows[f"{cache}docker.io__grafana__grafana:"]

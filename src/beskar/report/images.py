@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Mapping
+from typing import Callable, Mapping
 
 from beskar.fleet.image_record import Presence, VerifyRecord
 from beskar.render.images import split_image, tag_of, upstream_image
@@ -86,7 +86,9 @@ def _note(record: VerifyRecord | None, mirror: str | None) -> str:
             f"name it, but no object of the site's build uses it (a disabled job, a chart's test).{stale}</p>")
 
 
-def images_table(facts: SiteFacts, mirror: str | None, layout: str, record: VerifyRecord | None) -> str:
+def images_table(facts: SiteFacts, mirror: str | None, layout: str, record: VerifyRecord | None,
+                 mutable: Callable[[str], bool]) -> str:
+    """`mutable`: whether a reference may point at other content tomorrow (the catalog's rule, as `beskar images`)."""
     rows = image_rows(facts, record)
     if record is not None:  # what needs doing first: the images the mirror lacks
         order = {Presence.MISSING: 0, Presence.NOT_MIRRORED: 1, Presence.PRESENT: 2}
@@ -100,7 +102,7 @@ def images_table(facts: SiteFacts, mirror: str | None, layout: str, record: Veri
         tag = tag_of(row.image)
         shown_tag = tag or "the chart's"
         shown = row.image.removesuffix(":")  # a repository-only pin: no tag to show
-        mutable = tag is not None and (tag == "latest" or tag.startswith("latest"))
+        moves = not row.image.endswith(":") and mutable(row.image)  # a repository alone: the chart's tag, unknown
         upstream = (found.upstream if found and found.upstream else
                     _upstream(row.image, mirror, layout) if mirror else None)
         state = found.presence.value if found else ("not verified" if record is None else "not pulled")
@@ -112,7 +114,7 @@ def images_table(facts: SiteFacts, mirror: str | None, layout: str, record: Veri
                   f'<div class="hint">registry {esc(registry)}, not through the mirror</div>' if mirror else "")
         if row.origin in _ORIGIN_HINTS:
             origin += f'<div class="hint">{esc(_ORIGIN_HINTS[row.origin])}</div>'
-        flag = ' <span class="sev warning">mutable</span>' if mutable else ""
+        flag = ' <span class="sev warning">mutable</span>' if moves else ""
         lines.append(f'<tr class="image" data-image="{esc(row.image)}"><td><code>{esc(shown)}</code>{origin}</td>'
                      f"<td>{esc(shown_tag)}{flag}</td>"
                      f'<td class="mirror {esc(state.replace(" ", "-"))}"{when}>{esc(state)}{digest}</td>'

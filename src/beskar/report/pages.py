@@ -196,7 +196,8 @@ def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: lis
         "</section>",
         '<section id="findings">', f"<h2>Findings ({summary(findings)})</h2>", findings_table(findings, repository),
         "</section>",
-        '<section id="images">', "<h2>Images</h2>", images_table(facts, mirror, layout, status), "</section>"])
+        '<section id="images">', "<h2>Images</h2>", images_table(facts, mirror, layout, status,
+                                                      inputs.catalog.image_knowledge.tag_is_mutable), "</section>"])
     header = (f'<h1>{esc(site.name)}</h1><a href="../{INDEX}">&#8592; {esc(inputs.fleet_name)}</a>')
     nav = ('<a href="#wiring">wiring</a><a href="#deployment">deployment</a><a href="#findings">findings</a>'
            '<a href="#images">images</a>')
