@@ -301,3 +301,15 @@ def test_an_upgrade_the_planner_refuses_says_why_on_the_site_page(demo_fleet, tm
     assert refusal.text() == "refused: openstack.upgrade.done names stages this upgrade does not have: no-such-stage"
     badge = parse(written.index.read_text()).find("tr", data_site="prod-brno").find("div", cls="upgrade")
     assert "refused: openstack.upgrade.done names stages" in badge.attrs["title"]
+
+
+def test_a_verify_record_verify_never_wrote_is_bad_input_with_its_place(run_beskar, demo_fleet, tmp_path):
+    (demo_fleet / "sites/prod-brno/images.verified.yaml").write_text(
+        "mirror: mirror.example.org/cache\nimages:\n"
+        "  mirror.example.org/cache/quay.io__airshipit__nova:2025.1-ubuntu_noble:\n"
+        "    state: maybe\n    checked: '2026-12-01T10:00:00Z'\n")
+    done = run_beskar("report", "-C", demo_fleet, "--output", tmp_path / "public")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "sites/prod-brno/images.verified.yaml:3:3: " in done.stderr and "not 'maybe'" in done.stderr
+    assert "hint: it is written by `beskar images verify`" in done.stderr
+    assert not (tmp_path / "public").exists()
