@@ -269,6 +269,9 @@ def test_the_matrix_shows_where_an_upgrade_stands(demo_fleet, tmp_path):
     line = page.find("p", cls="upgrade")
     assert line.attrs["data-stage"] == stages[0] and f"stage 1 of {len(stages)}" in line.text()
     assert f"Next: {stages[1]}" in line.text()
+    # On the deployment picture too: the releases the carried stage moved, blue, and only those.
+    moved_releases = {g.attrs["data-release"] for g in page.find("svg", cls="deployment").find_all("g", cls="carried")}
+    assert moved_releases == carried
     # A report of prod-ostrava alone still counts the waves of the whole fleet.
     alone = report.make_report(demo_fleet, tmp_path / "alone", ["prod-ostrava"])
     badge = parse(alone.index.read_text()).find("tr", data_site="prod-ostrava").find("div", cls="upgrade")

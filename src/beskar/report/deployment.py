@@ -6,6 +6,7 @@ from beskar.report.facts import FluxLayer, Release, SiteFacts
 from beskar.report.layout import Layout, layered
 from beskar.report.marks import Marks
 from beskar.report.svg import document, esc, polyline, rect, text, text_width, title
+from beskar.report.upgrades import SiteUpgrade
 from beskar.report.wiring import BAD
 
 NODE_W = 156.0
@@ -23,16 +24,22 @@ def box_width(release: Release) -> float:
     return max(NODE_W, text_width(release.name, 12) * 1.12 + 16)
 
 
-def _release_box(release: Release, x: float, y: float, marks: Marks, distro: str) -> list[str]:
+def _release_box(release: Release, x: float, y: float, marks: Marks, distro: str,
+                 upgrade: SiteUpgrade | None) -> list[str]:
     found = marks.releases.get(release.name, [])
+    carried = upgrade.carried_by(release.chart) if upgrade is not None and upgrade.in_flight else ()
     box_w = box_width(release)
     tag = release.image_tag or "chart's images"
     short = tag.removesuffix(f"-{distro}") or tag
     tooltip = (f"HelmRelease {release.namespace}/{release.name}\nchart {release.chart} at {release.chart_ref}\n"
                f"images: {tag}\nwaits for: {', '.join(release.depends_on) or 'nothing'}\n{release.file}")
     tooltip += "".join(f"\n{f.severity.value}: {f.rule}: {f.message}" for f in found)
-    parts = [f'<g class="release" data-release="{esc(release.name)}">', title(tooltip),
-             rect(x, y, box_w, NODE_H, rx=5.0, fill="#fff5f5" if found else "#fff", stroke=BAD if found else "#4a6fa5",
+    if carried and upgrade is not None:
+        tooltip += f"\nmoved to {upgrade.target}'s images by stage {', '.join(carried)} of the upgrade"
+    classes = "release carried" if carried else "release"
+    fill = "#fff5f5" if found else "#ddf4ff" if carried else "#fff"
+    parts = [f'<g class="{classes}" data-release="{esc(release.name)}">', title(tooltip),
+             rect(x, y, box_w, NODE_H, rx=5.0, fill=fill, stroke=BAD if found else "#4a6fa5",
                   stroke_width=2.5 if found else 1.2),
              text(x + box_w / 2, y + 16, release.name, font_size=12, font_weight="bold", text_anchor="middle"),
              text(x + box_w / 2, y + 31, f"{release.chart_ref} · {short}"[:30], font_size=9.5, fill="#444",
@@ -51,7 +58,7 @@ def _layout(layer: FluxLayer, releases: dict[str, Release]) -> Layout:
     return layered(tuple((name, box_width(releases[name]), NODE_H) for name in names), edges)
 
 
-def deployment_svg(facts: SiteFacts, marks: Marks) -> str:
+def deployment_svg(facts: SiteFacts, marks: Marks, upgrade: SiteUpgrade | None = None) -> str:
     """A row per layer, top to bottom in the order Flux applies them; in each, the HelmReleases ranked by dependsOn
     (an arrow leads from a release to those that wait for it)."""
     releases = {r.name: r for r in facts.releases}
@@ -104,5 +111,5 @@ def deployment_svg(facts: SiteFacts, marks: Marks) -> str:
                                      marker_end="url(#arrow)", class_="depends-on cross"))
     for release in facts.releases:
         if release.name in where:
-            body += _release_box(release, *where[release.name], marks, facts.distro)
+            body += _release_box(release, *where[release.name], marks, facts.distro, upgrade)
     return document(total_width, total_height, body, f"deployment graph of {facts.name}", "deployment")

@@ -190,9 +190,11 @@ def _site(inputs: ReportInput, entry: SiteInput, facts: SiteFacts, findings: lis
         "more than the device below carries); each network's line over the rack. Marked red: elements a finding "
         "is about (hover for it).</figcaption></figure>", "</section>",
         '<section id="deployment">', "<h2>Deployment</h2>",
-        f"<figure>{deployment_svg(facts, marks)}<figcaption>One band per Flux Kustomization, top to bottom in the order "
+        f"<figure>{deployment_svg(facts, marks, upgrade)}<figcaption>One band per Flux Kustomization, top to bottom in the order "
         "Flux applies them; an arrow leads from a HelmRelease to those that wait for it (<code>dependsOn</code>), dashed "
-        "across layers. Each box: chart ref and image tag (without the site's distro). Marked red: releases with findings.</figcaption></figure>",
+        "across layers. Each box: chart ref and image tag (without the site's distro). Marked red: releases with findings"
+        + ("; blue: releases the upgrade's carried stages moved to the target's images" if upgrade and upgrade.in_flight
+           else "") + ".</figcaption></figure>",
         "</section>",
         '<section id="findings">', f"<h2>Findings ({summary(findings)})</h2>", findings_table(findings, repository),
         "</section>",
