@@ -8,14 +8,17 @@ from contextvars import ContextVar
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from beskar.check.findings import RULES, Severity
-from beskar.model.strict import Strict
 from beskar.problems import InputError, Origin, Problem
 
-class CheckSettings(Strict):
+class CheckSettings(BaseModel):
     """`fleet.checks`: every key optional."""
+
+    # model.strict.Strict's rules, not its import: importing beskar.model loads the whole site model, which
+    # `beskar lint` never reads
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     disable: list[str] = Field(default=[], description="rule ids or globs (tree/image-*) not to run")
     severity: dict[str, Severity] = Field(default={}, description="rule id -> error, warning or info")
@@ -60,7 +63,9 @@ def parse_settings(raw: Any, positions: dict[tuple, Origin], extra_disable: list
             problems.append(Problem(f"fleet.checks.{dotted}: {item['msg']}", where))
         raise InputError(problems) from None
     for index, pattern in enumerate([*settings.disable, *extra_disable]):
-        if not any(fnmatchcase(rule_id, pattern) for rule_id in RULES):
+        # the rules imported so far first: a run's own rules are, and reading RULES whole imports every rule
+        if not any(fnmatchcase(rule_id, pattern) for rule_id in RULES.registered()) and \
+                not any(fnmatchcase(rule_id, pattern) for rule_id in RULES):
             where = positions.get(("checks", "disable", index)) if index < len(settings.disable) else None
             problems.append(Problem(f"no rule matches {pattern!r}", where, _did_you_mean(pattern)))
     for rule_id in settings.severity:
