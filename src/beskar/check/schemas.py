@@ -1,9 +1,9 @@
 """Objects checked against their schema: the vendored Flux CRDs (every version) and Kubernetes built-in kinds.
 
 jsonschema validates an object at once, with no preparation; fastjsonschema's compiled code is some 10x
-faster per object but compiling a schema first costs 0.03-0.8 s (a Deployment's), more than a small repository's
-whole check. So a kind's first COMPILE_AFTER objects are validated by jsonschema, the rest by the compiled
-code; only an object that fails is validated again by jsonschema, which lists every error with its path.
+faster per object, but compiling a schema first costs up to 0.2 s of CPU (a Deployment's), more than a small
+repository's whole lint. So a kind's first COMPILE_AFTER objects are validated by jsonschema, the rest by the
+compiled code; only an object that fails is validated again by jsonschema, which lists every error with its path.
 """
 
 from __future__ import annotations
