@@ -7,7 +7,7 @@ from pathlib import Path
 from beskar.operations import build as building
 from beskar.operations import compilation
 from beskar.operations.lint import lint  # noqa: F401  (review.lint: the lint operation, beside check)
-from beskar.operations.reviews import Review, fleet_settings, object_count
+from beskar.operations.reviews import Review, fleet_settings as _fleet_settings, object_count as _objects
 from beskar import tree as trees
 from beskar.check.documents import paused_gc
 from beskar.check.engine import CheckedSite, Subject, applicable_rules, run_rules
@@ -31,7 +31,7 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
            builds: tuple = ()) -> Review:
     root = Path(root)
     compiled, differences = compilation.render_fleet(root, sites, check=True)
-    settings = fleet_settings(root, list(disable))
+    settings = _fleet_settings(root, list(disable))
     emitted = compiled.emitted()
     fleet_sites = set(compiled.fleet.sites) if not sites else set(sites)
     others_sites = _all_site_names(root) - fleet_sites
@@ -60,7 +60,7 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
                 texts[file] = read_text(root / file, file)
     subject = Subject(checked, repository, texts, builds)
     findings = run_rules(subject, settings)
-    return Review(root, findings, tuple(sorted(repository.clusters)), object_count(repository), len(repository.files),
+    return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
                   tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)),
                   compiled)
 
