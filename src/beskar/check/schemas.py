@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -194,9 +193,7 @@ def _metadata_schema() -> dict[str, Any]:
 @lru_cache(maxsize=None)
 def _fast(api_version: str, kind: str) -> Callable[[Any], Any]:
     schema = _schema(api_version, kind) if kind else _metadata_schema()
-    # use_default=False: a validator that filled in the schema's defaults would change the object it checks (the
-    # rendered objects themselves, which later rules and `beskar report` read).
-    return fastjsonschema.compile(schema, use_default=False)
+    return fastjsonschema.compile(schema)
 
 
 @lru_cache(maxsize=None)
@@ -213,11 +210,11 @@ def knows(document: dict[str, Any]) -> bool:
 
 # Objects of one kind validated before its schema is compiled: past about this many, compiling pays for itself.
 COMPILE_AFTER = 200
-_validated: Counter[tuple[str, str]] = Counter()
+_validated: dict[tuple[str, str], int] = {}
 
 
 def _passes(key: tuple[str, str], body: Any) -> bool:
-    _validated[key] += 1
+    _validated[key] = _validated.get(key, 0) + 1
     if _validated[key] <= COMPILE_AFTER:
         return _thorough(*key).is_valid(body)
     try:

@@ -8,17 +8,14 @@ from contextvars import ContextVar
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from beskar.check.findings import RULES, Severity
+from beskar.model.strict import Strict
 from beskar.problems import InputError, Origin, Problem
 
-class CheckSettings(BaseModel):
+class CheckSettings(Strict):
     """`fleet.checks`: every key optional."""
-
-    # model.strict.Strict's rules, not its import: importing beskar.model loads the whole site model, which
-    # `beskar lint` never reads
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     disable: list[str] = Field(default=[], description="rule ids or globs (tree/image-*) not to run")
     severity: dict[str, Severity] = Field(default={}, description="rule id -> error, warning or info")
