@@ -60,7 +60,9 @@ def parse_settings(raw: Any, positions: dict[tuple, Origin], extra_disable: list
             problems.append(Problem(f"fleet.checks.{dotted}: {item['msg']}", where))
         raise InputError(problems) from None
     for index, pattern in enumerate([*settings.disable, *extra_disable]):
-        if not any(fnmatchcase(rule_id, pattern) for rule_id in RULES):
+        # the rules imported so far first: a run's own rules are, and reading RULES whole imports every rule
+        if not any(fnmatchcase(rule_id, pattern) for rule_id in RULES.registered()) and \
+                not any(fnmatchcase(rule_id, pattern) for rule_id in RULES):
             where = positions.get(("checks", "disable", index)) if index < len(settings.disable) else None
             problems.append(Problem(f"no rule matches {pattern!r}", where, _did_you_mean(pattern)))
     for rule_id in settings.severity:

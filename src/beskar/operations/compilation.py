@@ -11,7 +11,7 @@ from beskar.catalog import catalog
 from beskar.fleet import Fleet, Setting, load_fleet
 from beskar.model import Site, type_site
 from beskar.problems import InputError, Origin, Problem
-from beskar.render import RenderedSite, render_site
+from beskar.render.site import RenderedSite, render_site
 from beskar.secrets import sopsfile
 from beskar.secrets.errors import SopsError
 

@@ -10,7 +10,7 @@ from beskar.catalog import Catalog
 from beskar.render.images import images_of, tag_of
 from beskar.model import Site
 from beskar.model.links import NodeLinks, site_links
-from beskar.render import RenderedSite
+from beskar.render.site import RenderedSite
 
 SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository")
 

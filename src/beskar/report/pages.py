@@ -9,7 +9,7 @@ from beskar.catalog import Catalog
 from beskar.check.findings import Finding
 from beskar.fleet import LayeredSite
 from beskar.model import Site
-from beskar.render import RenderedSite
+from beskar.render.site import RenderedSite
 from beskar.report.deployment import deployment_svg
 from beskar.report.facts import SiteFacts, site_facts
 from beskar.report.marks import findings_of_site, site_marks
