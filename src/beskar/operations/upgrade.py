@@ -36,12 +36,18 @@ def _sites(root: Path) -> tuple[list[FleetSite], Any]:
 
 
 def _target_in_flight(sites: list[FleetSite]) -> str:
+    """The release the fleet is moving to: the one the sites mid-upgrade name; between two sites (a wave done,
+    the next not started) the newest release a site runs, since the sites behind it are still to follow."""
     targets = sorted({s.site.openstack.upgrade.to for s in sites if s.site.openstack.upgrade is not None})
-    if not targets:
-        raise InputError([Problem("no site is mid-upgrade", hint="start one with `beskar upgrade start --to RELEASE`")])
     if len(targets) > 1:
         raise InputError([Problem(f"sites are mid-upgrade to different releases: {', '.join(targets)}")])
-    return targets[0]
+    if targets:
+        return targets[0]
+    order = list(catalog().releases)
+    running = sorted({s.site.openstack.release for s in sites}, key=order.index)
+    if len(running) < 2:
+        raise InputError([Problem("no upgrade is under way", hint="start one with `beskar upgrade start --to RELEASE`")])
+    return running[-1]
 
 
 def plan(root: Path, target: str | None = None, site: str | None = None) -> UpgradePlan:
