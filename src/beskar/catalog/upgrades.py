@@ -140,6 +140,10 @@ def upgrade_stages(catalog: Catalog, source: str, target: str, distro: str, char
             if before.get(chart, {}).get(key) != image:
                 owner = _owner(knowledge, chart, key) or "release"
                 changes.setdefault(owner, {}).setdefault(chart, {})[key] = image
+    if ref_moves(catalog, source, target):  # every chart moves to the target's chart ref in its own stage
+        for chart in sorted(charts):
+            owner = next((spec.name for spec in knowledge.order if chart in spec.charts), "release")
+            changes.setdefault(owner, {}).setdefault(chart, {})
     stages: list[Stage] = []
     for spec in (*knowledge.order, StageSpec("release", note="images no stage of the order names")):
         for ladder in knowledge.ladders:
@@ -152,6 +156,21 @@ def upgrade_stages(catalog: Catalog, source: str, target: str, distro: str, char
             pins = tuple((chart, tuple(sorted(keys.items()))) for chart, keys in sorted(changes[spec.name].items()))
             stages.append(Stage(spec.name, spec.note, pins))
     return tuple(stages)
+
+
+def ref_moves(catalog: Catalog, source: str, target: str) -> bool:
+    """Whether the target release's images need the charts at another openstack-helm ref than the source's."""
+    return catalog.releases[source].charts_ref != catalog.releases[target].charts_ref
+
+
+def charts_at_target_ref(catalog: Catalog, source: str, target: str, distro: str, charts: frozenset[str],
+                         done: tuple[str, ...]) -> frozenset[str]:
+    """The charts a site mid-upgrade takes from the target's chart ref: those whose own stage (the one of the
+    order that names the whole chart) is done; none when both releases use the same ref."""
+    if not ref_moves(catalog, source, target):
+        return frozenset()
+    owners = {chart: spec.name for spec in reversed(upgrade_knowledge().order) for chart in spec.charts}
+    return frozenset(chart for chart in charts if owners.get(chart, "release") in done)
 
 
 def pins_during(catalog: Catalog, source: str, target: str, distro: str, charts: frozenset[str],

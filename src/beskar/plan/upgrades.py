@@ -8,6 +8,7 @@ from typing import Any, Iterable, Sequence
 from beskar.catalog import Catalog
 from beskar.catalog.upgrades import Stage, upgrade_knowledge, upgrade_stages
 from beskar.model import Site
+from beskar.render import deployed_components
 
 PRODUCTION = "production"  # the profile whose sites go last by default
 
@@ -61,9 +62,8 @@ class UpgradePlan:
 
 
 def deployed_charts(site: Site, catalog: Catalog) -> frozenset[str]:
-    """The openstack-helm charts the site runs (enabled components)."""
-    return frozenset(spec.chart for spec in catalog.components.values()
-                     if spec.from_openstack_helm and spec.model is None and site.openstack.component(spec.name).enabled)
+    """The openstack-helm charts the site runs, as the render deploys them (so the stages are the render's)."""
+    return frozenset(spec.chart for spec in deployed_components(site, catalog) if spec.from_openstack_helm)
 
 
 def plan_site(entry: FleetSite, catalog: Catalog, target: str) -> SitePlan:
