@@ -182,3 +182,28 @@ def pins_during(catalog: Catalog, source: str, target: str, distro: str, charts:
             for chart, keys in stage.pins:
                 pins.setdefault(chart, {}).update(dict(keys))
     return pins
+
+
+@dataclass(frozen=True)
+class RemovedKey:
+    """A values key a chart's values.yaml has at one openstack-helm ref and not at a later one."""
+
+    path: tuple[str, ...]
+    beside: tuple[str, ...]  # keys the later ref added next to it (a rename shows here)
+
+
+@lru_cache(maxsize=1)
+def _chart_changes() -> dict[str, dict[str, dict[str, list[dict[str, list[str]]]]]]:
+    return _read_yaml("chart_changes.yaml")["changes"]
+
+
+def removed_values_keys(source_ref: str, target_ref: str) -> dict[str, tuple[RemovedKey, ...]] | None:
+    """Per chart, the values keys removed between two openstack-helm tags (chart_changes.yaml); None when the
+    catalog does not know that pair of refs (a commit, a tag not derived)."""
+    if source_ref == target_ref:
+        return {}
+    known = (_chart_changes().get(source_ref) or {}).get(target_ref)
+    if known is None:
+        return None
+    return {chart: tuple(RemovedKey(tuple(map(str, e["removed"])), tuple(map(str, e["beside"]))) for e in entries)
+            for chart, entries in known.items()}

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
 
 from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
+
+if TYPE_CHECKING:  # the operations load in the command bodies (tests/test_startup.py)
+    from beskar.operations import upgrade as upgrading
 
 app = typer.Typer(help="Upgrade OpenStack across the fleet, service by service, site by site: each `start`/`next` "
                        "edits the fleet and the rendered tree for one commit; Flux applies it once merged.",
@@ -32,6 +35,9 @@ def _show(result: upgrading.UpgradePlan) -> None:
             out.print(f"  distro step: {site.distro} -> {site.distro_step} first")
         for why in site.refusals:
             out.print(f"  [red]refused:[/] {escape(why)}")
+        for finding in site.findings:
+            if not finding.blocking:  # the site's own keys are among the refusals above
+                out.print(f"  [yellow]note:[/] {escape(f'{finding.file}:{finding.line}: {finding.message}')}")
         for number, stage in enumerate(site.stages, 1):
             mark = "x" if stage.name in site.done else " "
             note = f" [dim]{escape(stage.note)}[/]" if stage.note else ""

@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from beskar.catalog import catalog
+from beskar.catalog.upgrades import removed_values_keys
+from beskar.check.repository import load_repository
 from beskar.fleet import load_fleet
 from beskar.fleet.documents import parse_document
 from beskar.fleet.sections import set_child
-from beskar.model import type_site
-from beskar.operations.compilation import render_fleet
-from beskar.plan.upgrades import FleetSite, SitePlan, UpgradePlan, may_start, not_ready, plan_upgrade
+from beskar.model import Site, type_site
+from beskar.operations.compilation import compile_fleet, render_fleet
+from beskar.plan.upgrades import (FleetSite, SitePlan, UpgradePlan, ValuesFinding, may_start, not_ready, plan_upgrade,
+                                  removed_keys_set, with_findings)
 from beskar.problems import InputError, Problem
 from beskar.tree import write_file
 
@@ -50,10 +53,64 @@ def _target_in_flight(sites: list[FleetSite]) -> str:
     return running[-1]
 
 
+def _chart_refs(site: Site, target: str) -> tuple[str, str] | None:
+    """The openstack-helm git refs the site's charts come from now and at the target, when they differ."""
+    knowledge = catalog()
+    if site.charts.type != "git" or target not in knowledge.releases:
+        return None
+    source = site.charts.ref or knowledge.releases[site.openstack.release].charts_ref
+    wanted = knowledge.releases[target].charts_ref
+    return (source, wanted) if source != wanted else None
+
+
+def _set_in(data: Any, path: tuple[str, ...]) -> bool:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def values_findings(root: Path, name: str, site: Site, target: str) -> list[ValuesFinding]:
+    """The values keys the site's HelmReleases set (its own `values` and `conf`, and Beskar's rendered values) that
+    the charts no longer have at the ref the target needs, each at the file:line that sets it."""
+    refs = _chart_refs(site, target)
+    removed = removed_values_keys(*refs) if refs else {}
+    if not removed:
+        return []
+    compiled = compile_fleet(root, [name])
+    layered = compiled.fleet.sites[name]
+    contents = {path: data.decode("utf-8") for path, data in compiled.rendered[name].tree.emit().items()
+                if path.startswith((f"apps/{name}/", f"clusters/{name}/"))}
+    cluster = load_repository(contents).clusters.get(name)
+    found = []
+    for resource in sorted(cluster.resources if cluster else [], key=lambda r: r.file):
+        if resource.kind != "HelmRelease":
+            continue
+        chart = str(((resource.spec.get("chart") or {}).get("spec") or {}).get("chart", "")).removeprefix("./")
+        own = ("openstack", resource.name)
+        for key in removed_keys_set(resource.spec.get("values") or {}, removed.get(chart, ())):
+            if key.path[0] == "conf" and _set_in(layered.data, (*own, "conf", *key.path[1:])):
+                origin = layered.origin((*own, "conf", *key.path[1:]))
+                set_by, file, line = "conf", origin.file, origin.line
+            elif _set_in(layered.data, (*own, "values", *key.path)):
+                origin = layered.origin((*own, "values", *key.path))
+                set_by, file, line = "values", origin.file, origin.line
+            else:
+                set_by, (file, line) = "beskar", resource.where(("spec", "values", *key.path))
+            found.append(ValuesFinding(chart, key.path, set_by, file, line, refs[0], refs[1], key.beside))
+    return found
+
+
 def plan(root: Path, target: str | None = None, site: str | None = None) -> UpgradePlan:
-    """The upgrade plan (the target in flight when none is given); never changes a file."""
+    """The upgrade plan (the target in flight when none is given), with the values keys each site sets that the
+    target's chart ref removed; never changes a file."""
     sites, waves = _sites(root)
     result = plan_upgrade(sites, catalog(), target or _target_in_flight(sites), waves)
+    typed = {entry.name: entry.site for entry in sites}
+    result = UpgradePlan(result.target, tuple(
+        with_findings(one, values_findings(root, one.site, typed[one.site], result.target))
+        if not one.complete and (site is None or one.site == site) else one for one in result.sites), result.waves)
     if site is not None:
         if site not in {s.name for s in sites}:
             raise InputError([Problem(f"no site named {site!r}")])
@@ -186,6 +243,9 @@ def plan_document(result: UpgradePlan) -> dict[str, Any]:
             "site": site.site, "from": site.source, "to": site.target, "distro": site.distro,
             "distro_step": site.distro_step, "complete": site.complete, "in_flight": site.in_flight,
             "done": list(site.done), "refusals": list(site.refusals),
+            "findings": [{"chart": f.chart, "key": list(f.path), "set_by": f.set_by, "file": f.file, "line": f.line,
+                          "from_ref": f.source_ref, "to_ref": f.target_ref, "beside": list(f.beside),
+                          "blocking": f.blocking, "message": f.message} for f in site.findings],
             "stages": [{"stage": stage.name, "note": stage.note, "charts": list(stage.charts),
                         "done": stage.name in site.done,
                         "images": {chart: dict(keys) for chart, keys in stage.pins}} for stage in site.stages],
