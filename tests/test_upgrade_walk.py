@@ -80,3 +80,16 @@ def test_start_refuses_a_target_without_pins_for_an_enabled_service(demo_fleet, 
     assert "prod-brno: the catalog has no 2025.2-ubuntu_noble pins for designate" in refused.output
     assert refused.exception is None or isinstance(refused.exception, SystemExit)
     assert snapshot(demo_fleet) == before
+
+
+def test_start_refuses_an_edge_not_in_the_graph_with_the_path_that_works(demo_fleet, run_beskar):
+    fleet_file = demo_fleet / "beskar.yaml"
+    fleet_file.write_text(fleet_file.read_text().replace('release: "2025.1"', 'release: "2024.2"')
+                          .replace("distro: ubuntu_noble", "distro: ubuntu_jammy"))
+    assert run_beskar("render", cwd=demo_fleet).returncode == 0
+    before = snapshot(demo_fleet)
+    refused = run_beskar("upgrade", "start", "--to", "2026.1", cwd=demo_fleet)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert ("prod-brno: 2024.2 -> 2026.1 is not one upgrade; go through 2024.2 -> 2025.1 -> 2026.1, one `--to` at "
+            "a time") in " ".join(refused.stderr.split())
+    assert snapshot(demo_fleet) == before
