@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from beskar.catalog import catalog
 from beskar.catalog.upgrades import removed_values_keys
 from beskar.check.repository import load_repository
+from beskar.clients.flux_status import ClusterUnreachable, read_flux_status
 from beskar.fleet import load_fleet
 from beskar.fleet.documents import parse_document
 from beskar.fleet.sections import set_child
@@ -179,7 +180,10 @@ def start(root: Path, target: str) -> Moved:
     return _advance(root, result.site(first), None, "")
 
 
-def next_stage(root: Path, site: str | None = None, status: dict[str, Any] | None = None) -> Moved:
+StatusSource = Callable[[str], dict[str, Any]]  # site name -> its Flux objects, as a Kubernetes List
+
+
+def next_stage(root: Path, site: str | None = None, status: dict[str, Any] | StatusSource | None = None) -> Moved:
     """Carry one site one stage on: the named site, else the first site in flight (else the next wave's)."""
     sites, _ = _sites(root)
     result = plan(root)
@@ -196,7 +200,7 @@ def next_stage(root: Path, site: str | None = None, status: dict[str, Any] | Non
         if why:
             raise InputError([Problem(f"{site}: {why}", hint="finish the earlier wave first")])
     namespace = next(s.site.openstack.namespace for s in sites if s.name == site)
-    return _advance(root, chosen, status, namespace)
+    return _advance(root, chosen, status(site) if callable(status) else status, namespace)
 
 
 def abort(root: Path, site: str) -> Moved:
@@ -253,8 +257,21 @@ def plan_document(result: UpgradePlan) -> dict[str, Any]:
     }
 
 
-def waiting(root: Path, result: UpgradePlan, status: dict[str, Any]) -> dict[str, list[str]]:
-    """Per site in flight: why its last done stage is not applied yet, per the status document."""
+def live_status(context: str | None = None, kubeconfig: Path | None = None) -> StatusSource:
+    """The status of each site read from its cluster: the kubeconfig context `context`, else the one named as the
+    site. A cluster that cannot be read is an InputError (exit 2) saying how to give the status as a file."""
+    def read(site: str) -> dict[str, Any]:
+        try:
+            return read_flux_status(context or site, kubeconfig)
+        except ClusterUnreachable as error:
+            raise InputError([Problem(f"{site}: cannot read the cluster status (context {context or site}): {error}",
+                                      hint="pass --context, or --cluster-status FILE with the output of `kubectl get "
+                                           "kustomizations,helmreleases -A -o json`")]) from None
+    return read
+
+
+def waiting(root: Path, result: UpgradePlan, status: dict[str, Any] | StatusSource) -> dict[str, list[str]]:
+    """Per site in flight: why its last done stage is not applied yet, per the status document (or the site's)."""
     sites, _ = _sites(root)
     namespaces = {s.name: s.site.openstack.namespace for s in sites}
     found: dict[str, list[str]] = {}
@@ -262,5 +279,6 @@ def waiting(root: Path, result: UpgradePlan, status: dict[str, Any]) -> dict[str
         if site.in_flight and site.done:
             last = next((stage for stage in site.stages if stage.name == site.done[-1]), None)
             if last is not None:
-                found[site.site] = not_ready(status, last.charts, namespaces[site.site])
+                document = status(site.site) if callable(status) else status
+                found[site.site] = not_ready(document, last.charts, namespaces[site.site])
     return found
