@@ -49,11 +49,18 @@ class Step:
 
     moved: upgrading.Moved
     stage_charts: tuple[str, ...]
+    stage_images: frozenset[str]  # the images the stage pins
     changed_files: set[str]
     errors: list[str]
     warnings: set[str]
     diff: object
     seconds: float
+
+
+def name_and_tag(image: str) -> tuple[str, str]:
+    """An image's last path segment and tag, whatever registry spelling (docker.io/library/...) names it."""
+    name, _, tag = image.partition("@")[0].rpartition(":")
+    return name.rpartition("/")[2], tag
 
 
 def _image_or_job(change: ObjectChange) -> bool:
@@ -96,7 +103,8 @@ def walk(root: Path, target: str, sources: dict[str, str], cache: Path) -> list[
         result = diffing.diff(root, base, None, diffing.DiffOptions(
             sites=(moved.site,), releases=charts, chart_sources=sources, cache=cache))
         errors, warnings = _findings(checked)
-        steps.append(Step(moved, tuple(sorted(charts)), changed, errors, warnings, result,
+        pinned = frozenset(image for _, keys in stage.pins for _, image in keys) if stage else frozenset()
+        steps.append(Step(moved, tuple(sorted(charts)), pinned, changed, errors, warnings, result,
                           time.monotonic() - started))
         before, base = after, git(root, "rev-parse", "HEAD").strip()
         try:
@@ -175,16 +183,25 @@ def test_check_build_passes_before_after_and_at_each_step(walked):
 
 
 def test_diff_after_each_step_shows_only_the_stages_images_and_jobs(walked):
+    pulled: set[tuple[str, str]] = set()
     for step in walked.steps:
         (site,) = step.diff.sites
         assert site.built and not site.failures, (step.moved.stage, site.failures)
-        if step.moved.finished:
-            continue  # the release moves in the model only: the stages already carried every image
+        if step.moved.finished:  # the release moves in the model only: the stages already carried every image
+            assert site.images == () and site.objects == (), step.moved.site
+            continue
         assert site.status is Status.CHANGED, step.moved.stage
+        # the images the built pods pull that move are the stage's pins (a stage may pin only images no pod of
+        # the site pulls: mariadb's ks_user); nothing appears or goes
+        moved = {name_and_tag(image.new.upstream) for image in site.images if image.new is not None}
+        assert all(image.change is Change.CHANGED for image in site.images), step.moved.stage
+        assert moved <= {name_and_tag(image) for image in step.stage_images}, (step.moved.stage, moved)
+        pulled.update(moved)
         releases = {change.release or change.key.name for change in site.objects}
         assert releases == set(step.stage_charts), (step.moved.stage, releases)
         odd = [f"{c.key} {[f.path for f in c.fields]}" for c in site.objects if not _image_or_job(c)]
         assert odd == [], (step.moved.stage, odd)
+    assert ("keystone", f"{walked.target}-ubuntu_noble") in pulled and ("rabbitmq", "4.1") in pulled
 
 
 def test_the_walked_fleet_renders_the_bytes_of_a_fleet_written_at_the_target(walked):
