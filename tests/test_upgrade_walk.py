@@ -3,6 +3,8 @@ status file, abort. The full walks are in test_upgrade_stages.py."""
 
 from __future__ import annotations
 
+import re
+
 import json
 from pathlib import Path
 
@@ -69,6 +71,8 @@ def test_a_fleet_on_a_distro_the_target_lacks_plans_a_distro_step(demo_fleet, ru
     planned = run_beskar("upgrade", "plan", "--to", "2025.2", cwd=demo_fleet)
     assert planned.returncode == 0, planned.stdout + planned.stderr  # jammy -> noble is a distro step, not a refusal
     assert "distro step: ubuntu_jammy -> ubuntu_noble first" in planned.stdout
+    # Each stage carries its box, not eaten as console markup.
+    assert re.search(r"^  \[ \]  1\. \S+: ", planned.stdout, re.MULTILINE), planned.stdout
 
 
 def test_start_refuses_a_target_without_pins_for_an_enabled_service(demo_fleet, monkeypatch):

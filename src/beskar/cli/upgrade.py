@@ -47,7 +47,7 @@ def _show(result: upgrading.UpgradePlan) -> None:
         for number, stage in enumerate(site.stages, 1):
             mark = "x" if stage.name in site.done else " "
             note = f" [dim]{escape(stage.note)}[/]" if stage.note else ""
-            out.print(f"  [{mark}] {number:2d}. {stage.name}: {escape(', '.join(stage.charts))}{note}")
+            out.print(f"  {escape(f'[{mark}]')} {number:2d}. {stage.name}: {escape(', '.join(stage.charts))}{note}")
 
 
 @app.command("plan")

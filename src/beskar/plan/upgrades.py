@@ -8,7 +8,7 @@ from typing import Any, Iterable, Sequence
 from beskar.catalog import Catalog
 from beskar.catalog.upgrades import RemovedKey, Stage, upgrade_knowledge, upgrade_stages
 from beskar.model import Site
-from beskar.render import deployed_components
+from beskar.render.site import deployed_components
 
 PRODUCTION = "production"  # the profile whose sites go last by default
 
