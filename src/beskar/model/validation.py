@@ -73,23 +73,30 @@ def _display(path: tuple[Any, ...]) -> str:
 
 
 def _problem(layered: LayeredSite, error: dict[str, Any]) -> Problem:
-    # pydantic appends validator descriptions ("function-after[...]") to locations; they are not keys.
-    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and _VALIDATOR_STEP.match(part)))
+    loc = located(error)
     path = _key_path(layered.data, loc)
-    origin = layered.origin(path)
+    message, hint = explained(error, Site, loc, _display(path))
+    return Problem(message, layered.origin(path), hint)
+
+
+def located(error: dict[str, Any]) -> tuple[Any, ...]:
+    """A pydantic error's location as keys: pydantic appends validator descriptions ("function-after[...]")
+    to locations; they are not keys."""
+    return tuple(part for part in error["loc"] if not (isinstance(part, str) and _VALIDATOR_STEP.match(part)))
+
+
+def explained(error: dict[str, Any], model: type[BaseModel], loc: tuple[Any, ...], shown: str) -> tuple[str, str | None]:
+    """A pydantic error of `model` at `loc` (displayed as `shown`) as a message for people, and a hint."""
     kind = error["type"]
-    hint = None
     if kind == "extra_forbidden":
-        holder = _model_at(Site, loc[:-1])
+        holder = _model_at(model, loc[:-1])
         known = sorted(holder.model_fields) if holder else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else (f"known keys: {', '.join(known)}" if known else None)
-        message = f"unknown key {_display(path)!r}"
-    elif kind == "missing":
-        message = f"missing required key {_display(path)!r}"
-    else:
-        message = f"{_display(path)}: {error['msg'].removeprefix('Value error, ')}"
-    return Problem(message, origin, hint)
+        return f"unknown key {shown!r}", hint
+    if kind == "missing":
+        return f"missing required key {shown!r}", None
+    return f"{shown}: {error['msg'].removeprefix('Value error, ')}", None
 
 
 def type_site(layered: LayeredSite, catalog: Catalog) -> Site:
