@@ -11,7 +11,7 @@ from beskar.catalog import catalog
 from beskar.fleet import load_fleet
 from beskar.fleet.documents import parse_document
 from beskar.fleet.sections import set_child
-from beskar.model import type_site
+from beskar.model import type_fleet, type_site
 from beskar.operations.compilation import render_fleet
 from beskar.plan.upgrades import FleetSite, SitePlan, UpgradePlan, may_start, not_ready, plan_upgrade
 from beskar.problems import InputError, Problem
@@ -30,9 +30,10 @@ class Moved:
 
 def _sites(root: Path) -> tuple[list[FleetSite], Any]:
     fleet = load_fleet(root)
+    settings = type_fleet(fleet)  # fleet.upgrade.waves: lists of names, placed at their line when they are not
     knowledge = catalog()
     sites = [FleetSite(name, layered.profile, type_site(layered, knowledge)) for name, layered in fleet.sites.items()]
-    return sites, (fleet.settings.get("upgrade") or {}).get("waves")
+    return sites, settings.upgrade.waves
 
 
 def _target_in_flight(sites: list[FleetSite]) -> str:
