@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from beskar.model.fleet import FleetSettings, type_fleet
     from beskar.model.openstack import ApiService, Component, Neutron, Nova, OpenStack, Upgrade
     from beskar.model.site import (Attachment, Bond, Ceph, FlavorFamily, Interface, Kubernetes, Network, Node,
                                    Purpose, Role, Site)
@@ -19,11 +20,12 @@ if TYPE_CHECKING:
 _HOMES = {**dict.fromkeys(["ApiService", "Component", "Neutron", "Nova", "OpenStack", "Upgrade"], "openstack"),
           **dict.fromkeys(["Attachment", "Bond", "Ceph", "FlavorFamily", "Interface", "Kubernetes", "Network",
                            "Node", "Purpose", "Role", "Site"], "site"),
+          **dict.fromkeys(["FleetSettings", "type_fleet"], "fleet"),
           **dict.fromkeys(["type_secrets", "type_site"], "validation")}
 
-__all__ = ["ApiService", "Attachment", "Bond", "Ceph", "Component", "FlavorFamily", "Interface", "Kubernetes",
-           "Network", "Neutron", "Node", "Nova", "OpenStack", "Purpose", "Upgrade", "Role", "Site", "type_secrets",
-           "type_site"]
+__all__ = ["ApiService", "Attachment", "Bond", "Ceph", "Component", "FleetSettings", "FlavorFamily", "Interface",
+           "Kubernetes", "Network", "Neutron", "Node", "Nova", "OpenStack", "Purpose", "Upgrade", "Role", "Site",
+           "type_fleet", "type_secrets", "type_site"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,7 @@ from beskar.clients.flux_status import ClusterUnreachable, read_flux_status
 from beskar.fleet import load_fleet
 from beskar.fleet.documents import parse_document
 from beskar.fleet.sections import set_child
-from beskar.model import Site, type_site
+from beskar.model import Site, type_fleet, type_site
 from beskar.operations.compilation import compile_fleet, render_fleet
 from beskar.plan.upgrades import (FleetSite, SitePlan, UpgradePlan, ValuesFinding, may_start, not_ready, plan_upgrade,
                                   removed_keys_set, with_findings)
@@ -34,9 +34,10 @@ class Moved:
 
 def _sites(root: Path) -> tuple[list[FleetSite], Any]:
     fleet = load_fleet(root)
+    settings = type_fleet(fleet)  # fleet.upgrade.waves: lists of names, placed at their line when they are not
     knowledge = catalog()
     sites = [FleetSite(name, layered.profile, type_site(layered, knowledge)) for name, layered in fleet.sites.items()]
-    return sites, (fleet.settings.get("upgrade") or {}).get("waves")
+    return sites, settings.upgrade.waves
 
 
 def _target_in_flight(sites: list[FleetSite]) -> str:
