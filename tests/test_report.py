@@ -293,6 +293,17 @@ def test_the_matrix_shows_where_an_upgrade_stands(demo_fleet, tmp_path):
     assert not index.find_all(cls="upgrade") and not index.find_all("tr", cls="upgrading")
 
 
+def test_between_two_waves_the_sites_behind_show_they_wait(demo_fleet, tmp_path):
+    """Wave 1 done (prod-brno at 2025.2, no stage in flight), wave 2 not started: the matrix says prod-ostrava
+    still has to follow, as `beskar upgrade status` does."""
+    site_file = demo_fleet / "sites/prod-brno/site.yaml"
+    site_file.write_text(site_file.read_text().replace("openstack:\n", 'openstack:\n  release: "2025.2"\n', 1))
+    index = parse(report.make_report(demo_fleet, tmp_path / "public").index.read_text())
+    assert not index.find("tr", data_site="prod-brno").find_all(cls="upgrade")
+    waiting = index.find("tr", data_site="prod-ostrava").find("td", cls="release").find("div", cls="upgrade")
+    assert "waiting" in waiting.classes and "not started" in waiting.text() and "2025.2" in waiting.attrs["title"] + waiting.text()
+
+
 def test_an_upgrade_the_planner_refuses_says_why_on_the_site_page(demo_fleet, tmp_path):
     upgrading.start(demo_fleet, "2025.2")
     site = demo_fleet / "sites/prod-brno/site.yaml"

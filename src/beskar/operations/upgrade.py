@@ -17,7 +17,7 @@ from beskar.fleet.sections import set_child
 from beskar.model import Site, type_fleet, type_site
 from beskar.operations.compilation import compile_fleet, render_fleet
 from beskar.plan.upgrades import (FleetSite, SitePlan, UpgradePlan, ValuesFinding, may_start, not_ready, plan_upgrade,
-                                  removed_keys_set, with_findings)
+                                  removed_keys_set, targets_in_flight, with_findings)
 from beskar.problems import InputError, Problem
 from beskar.tree import write_file
 
@@ -41,18 +41,12 @@ def _sites(root: Path) -> tuple[list[FleetSite], Any]:
 
 
 def _target_in_flight(sites: list[FleetSite]) -> str:
-    """The release the fleet is moving to: the one the sites mid-upgrade name; between two sites (a wave done,
-    the next not started) the newest release a site runs, since the sites behind it are still to follow."""
-    targets = sorted({s.site.openstack.upgrade.to for s in sites if s.site.openstack.upgrade is not None})
+    targets = targets_in_flight(sites, catalog())
     if len(targets) > 1:
         raise InputError([Problem(f"sites are mid-upgrade to different releases: {', '.join(targets)}")])
-    if targets:
-        return targets[0]
-    order = list(catalog().releases)
-    running = sorted({s.site.openstack.release for s in sites}, key=order.index)
-    if len(running) < 2:
+    if not targets:
         raise InputError([Problem("no upgrade is under way", hint="start one with `beskar upgrade start --to RELEASE`")])
-    return running[-1]
+    return targets[0]
 
 
 def _chart_refs(site: Site, target: str) -> tuple[str, str] | None:

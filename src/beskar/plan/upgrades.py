@@ -158,6 +158,17 @@ def waves(sites: Sequence[FleetSite], configured: Any) -> tuple[tuple[str, ...],
     return tuple(resolved)
 
 
+def targets_in_flight(sites: Sequence[FleetSite], catalog: Catalog) -> tuple[str, ...]:
+    """The releases the fleet is moving to: those the sites mid-upgrade name; when none is (a wave done, the next
+    not started) but the sites run different releases, the newest of them, since the sites behind still follow."""
+    named = tuple(sorted({s.site.openstack.upgrade.to for s in sites if s.site.openstack.upgrade is not None}))
+    if named:
+        return named
+    order = list(catalog.releases)
+    running = sorted({s.site.openstack.release for s in sites}, key=lambda r: order.index(r) if r in order else -1)
+    return (running[-1],) if len(running) > 1 else ()
+
+
 def plan_upgrade(sites: Sequence[FleetSite], catalog: Catalog, target: str, configured_waves: Any = None) -> UpgradePlan:
     """The fleet's upgrade to `target`: every site's plan and the waves they go in."""
     if target not in catalog.releases:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from beskar.catalog import Catalog
 from beskar.catalog.upgrades import Stage
 from beskar.model import Site
-from beskar.plan.upgrades import FleetSite, plan_upgrade
+from beskar.plan.upgrades import FleetSite, plan_upgrade, targets_in_flight
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,11 @@ class SiteUpgrade:
 
 def site_upgrades(sites: Sequence[tuple[Site, str | None]], catalog: Catalog, configured_waves: Any) \
         -> dict[str, SiteUpgrade]:
-    """Per site, its place in each upgrade some site is carrying (none in flight: empty). Sites already at the
-    target are left out; so are the others when sites are mid-upgrade to different releases (check says so)."""
+    """Per site, its place in each upgrade some site is carrying, or between two waves the one the sites behind
+    still follow (none: empty). Sites already at the target are left out; so are the others when sites are
+    mid-upgrade to different releases (check says so)."""
     entries = [FleetSite(site.name, profile, site) for site, profile in sites]
-    targets = sorted({site.openstack.upgrade.to for site, _ in sites if site.openstack.upgrade is not None})
+    targets = targets_in_flight(entries, catalog)
     found: dict[str, SiteUpgrade] = {}
     for target in targets:
         plan = plan_upgrade(entries, catalog, target, configured_waves)
