@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from beskar import tree as trees
+from beskar.tree import journal
 from beskar.operations import compilation
 from beskar.problems import InputError
 
@@ -77,7 +78,7 @@ def test_a_move_that_fails_after_the_commit_point_is_rolled_back(two_trees, monk
             raise PermissionError(13, "Permission denied", str(target))
         real_replace(source, target)
 
-    monkeypatch.setattr(trees.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(InputError, match=r"cannot write the tree: .*Permission denied; the previous tree is kept"):
         trees.write(root, b, prefixes)
     monkeypatch.undo()
@@ -100,7 +101,7 @@ def test_a_killed_rollback_is_finished_by_the_next_command(two_trees, monkeypatc
             raise KeyboardInterrupt
         real_replace(source, target)
 
-    monkeypatch.setattr(trees.os, "replace", dying_replace)
+    monkeypatch.setattr(os, "replace", dying_replace)
     with pytest.raises(KeyboardInterrupt):
         trees.write(root, b, prefixes)
     monkeypatch.undo()
@@ -195,7 +196,7 @@ def _leave_committed_journal(root: Path, a: dict[str, bytes], prefixes) -> None:
     changed = {path: content + b"# old\n" for path, content in list(a.items())[:10]}
     for path, content in changed.items():
         (root / path).write_bytes(content)
-    real_apply = trees._apply
+    real_apply = journal._apply
 
     def half_apply(root_, journal, plan):
         stage = journal / "stage"
@@ -203,12 +204,12 @@ def _leave_committed_journal(root: Path, a: dict[str, bytes], prefixes) -> None:
             os.replace(stage / relative, root_ / relative)
         raise SystemExit  # killed
 
-    trees._apply = half_apply
+    journal._apply = half_apply
     try:
         with pytest.raises(SystemExit):
             trees.write(root, a, prefixes)
     finally:
-        trees._apply = real_apply
+        journal._apply = real_apply
     assert (root / trees.JOURNAL_DIR / trees.PLAN_FILE).is_file()
 
 
