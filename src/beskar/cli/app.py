@@ -217,13 +217,10 @@ def _explained_yaml(explanation: compilation.Explanation) -> list[str]:
 @app.command()
 def sites(fleet: FleetOption = Path("."), output_format: FormatOption = Format.TABLE) -> None:
     """List the fleet's sites with their profile, release and size."""
-    from beskar.operations import compilation
-    compiled = run(lambda: compilation.compile_fleet(fleet))
-    rows = []
-    for name, site in compiled.sites.items():
-        rows.append({"site": name, "profile": site.profile, "release": site.openstack.release,
-                     "region": site.region, "domain": site.domain, "nodes": len(site.nodes),
-                     "helm_releases": len(compiled.rendered[name].components)})
+    from beskar.operations import listing
+    summaries = run(lambda: listing.list_sites(fleet))
+    rows = [{"site": s.name, "profile": s.profile, "release": s.release, "region": s.region, "domain": s.domain,
+             "nodes": s.nodes, "helm_releases": s.helm_releases} for s in summaries]
     if output_format is Format.JSON:
         out.print_json(json.dumps(rows))
         return
