@@ -271,3 +271,61 @@ def test_files_and_directories_have_fixed_modes_whatever_the_umask(example_fleet
         for path in (example_fleet / top).rglob("*"):
             expected = trees.DIRECTORY_MODE if path.is_dir() else trees.FILE_MODE
             assert path.stat().st_mode & 0o777 == expected, path
+
+
+# --- the render record: sites skipped only when nothing they are rendered from, nor their tree, changed -----
+
+def _render(root, **options):
+    from beskar.operations import rendering
+    return rendering.render_tree(root, **options)
+
+
+def test_a_no_op_render_skips_every_site_and_reports_the_same(memory_fleet):
+    first = _render(memory_fleet)  # the demo's tree was written without a record: this render records it
+    assert first.skipped == ()
+    before = snapshot(memory_fleet)
+    again = _render(memory_fleet)
+    assert again.skipped == ("prod-brno", "prod-ostrava")
+    assert again.sites == first.sites and again.changes == first.changes
+    assert all(c.change is trees.Change.UNCHANGED for c in again.changes)
+    assert snapshot(memory_fleet) == before
+    assert _render(memory_fleet, check=True).skipped == ("prod-brno", "prod-ostrava")
+
+
+@pytest.mark.parametrize("damage", ["edit", "delete", "add", "unmark"])
+def test_a_hand_edited_tree_is_caught_though_the_record_matches_the_inputs(memory_fleet, run_beskar, damage):
+    _render(memory_fleet)
+    target = memory_fleet / "apps/prod-brno/00-common/00-namespaces.yaml"
+    if damage == "edit":
+        target.write_bytes(target.read_bytes().replace(b"name:", b"name: x", 1))
+    elif damage == "delete":
+        target.unlink()
+    elif damage == "add":
+        (target.parent / "99-extra.yaml").write_bytes(target.read_bytes())
+    else:  # without Beskar's mark the file is no longer Beskar's: render must write its own again
+        target.write_bytes(target.read_bytes().split(b"\n", 1)[1])
+    result = run_beskar("render", "--check", "--format", "json", cwd=memory_fleet)
+    assert result.returncode == 1, result.stdout + result.stderr
+    expected = {"edit": "stale", "delete": "missing", "add": "extra", "unmark": "stale"}[damage]
+    path = "apps/prod-brno/00-common/99-extra.yaml" if damage == "add" else target.relative_to(memory_fleet).as_posix()
+    assert json.loads(result.stdout)["changes"] == [{"path": path, "change": expected}]
+    repaired = _render(memory_fleet)
+    assert repaired.skipped == ("prod-ostrava",)
+    assert run_beskar("render", "--check", cwd=memory_fleet).returncode == 0
+
+
+def test_a_changed_input_or_beskar_renders_the_site_again(memory_fleet, monkeypatch):
+    from beskar.operations import rendering
+    _render(memory_fleet)
+    site = memory_fleet / "sites/prod-ostrava/site.yaml"
+    site.write_text(site.read_text().replace("region: ostrava", "region: ostrava-2"))
+    changed = _render(memory_fleet)
+    assert changed.skipped == ("prod-brno",)
+    assert any(c.change is trees.Change.UPDATED and c.path.startswith("clusters/prod-ostrava/") or
+               c.change is trees.Change.UPDATED and c.path.startswith("apps/prod-ostrava/") for c in changed.changes)
+    assert _render(memory_fleet).skipped == ("prod-brno", "prod-ostrava")
+    profile = memory_fleet / "profiles/production.yaml"
+    profile.write_text(profile.read_text() + "# a comment changes no value, but the profile's bytes\n")
+    assert _render(memory_fleet).skipped == ()
+    monkeypatch.setattr(rendering, "_code_digest", lambda: "another beskar")
+    assert _render(memory_fleet).skipped == ()
