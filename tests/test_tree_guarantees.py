@@ -198,10 +198,10 @@ def _leave_committed_journal(root: Path, a: dict[str, bytes], prefixes) -> None:
         (root / path).write_bytes(content)
     real_apply = journal._apply
 
-    def half_apply(root_, journal, plan):
-        stage = journal / "stage"
-        for relative in plan["write"][:5]:
-            os.replace(stage / relative, root_ / relative)
+    def half_apply(root_, journal_directory, plan):
+        staged, _ = journal._places(journal_directory, plan)
+        for relative, place in list(zip(plan["write"], staged))[:5]:
+            os.replace(place, root_ / relative)
         raise SystemExit  # killed
 
     journal._apply = half_apply
@@ -329,3 +329,15 @@ def test_a_changed_input_or_beskar_renders_the_site_again(memory_fleet, monkeypa
     assert _render(memory_fleet).skipped == ()
     monkeypatch.setattr(rendering, "_code_digest", lambda: "another beskar")
     assert _render(memory_fleet).skipped == ()
+
+
+def test_a_journal_nested_by_path_as_earlier_beskars_left_it_is_finished(two_trees):
+    root, a, b, prefixes = two_trees
+    relative = next(iter(a))
+    journal_directory = root / trees.JOURNAL_DIR
+    (journal_directory / "stage" / relative).parent.mkdir(parents=True)
+    (journal_directory / "stage" / relative).write_bytes(a[relative] + b"# new\n")
+    (journal_directory / trees.PLAN_FILE).write_text(json.dumps({"write": [relative], "delete": [], "created": []}))
+    assert trees.settle(root)
+    assert (root / relative).read_bytes() == a[relative] + b"# new\n"
+    assert not journal_directory.exists()

@@ -107,22 +107,28 @@ def _read_plan(root: Path, plan_file: Path) -> dict[str, list[str]]:
 _BATCH = 256  # files held open between their write and their fsync (well below the usual 1024 descriptors)
 
 
+def _places(journal: Path, plan: dict[str, list[str]]) -> tuple[list[Path], list[Path]]:
+    """Where each written file is staged and each replaced or deleted file kept: flat, named by its index in
+    the plan, so the stage is two directories however deep the tree (made and synced once, not once per
+    directory of the tree). A journal an earlier Beskar left nests them by path under stage/ and backup/."""
+    replaced = plan["write"] + plan["delete"]
+    if (journal / "stage").is_dir():
+        return [journal / "stage" / r for r in plan["write"]], [journal / "backup" / r for r in replaced]
+    return ([journal / "staged" / str(i) for i in range(len(plan["write"]))],
+            [journal / "kept" / str(i) for i in range(len(replaced))])
+
+
 def _stage(root: Path, journal: Path, emitted: dict[str, bytes], plan: dict[str, list[str]]) -> None:
-    """New contents into stage/, links to the files they replace or delete into backup/, all synced, then the
+    """New contents into staged/, links to the files they replace or delete into kept/, all synced, then the
     plan: the commit point. Files are fsynced in batches after they are all written, directories once."""
-    stage, backup = journal / "stage", journal / "backup"
-    make_directories(stage, root)
-    make_directories(backup, root)
-    directories = {journal, journal.parent, stage, backup}
+    make_directories(journal / "staged", root)
+    make_directories(journal / "kept", root)
+    staged, kept = _places(journal, plan)
     for start in range(0, len(plan["write"]), _BATCH):
-        batch = plan["write"][start:start + _BATCH]
         descriptors = []
         try:
-            for relative in batch:
-                staged = stage / relative
-                make_directories(staged.parent, stage)
-                directories.add(staged.parent)
-                descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+            for relative, place in zip(plan["write"][start:start + _BATCH], staged[start:start + _BATCH]):
+                descriptor = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
                                      FILE_MODE)
                 descriptors.append(descriptor)
                 os.fchmod(descriptor, FILE_MODE)
@@ -134,18 +140,15 @@ def _stage(root: Path, journal: Path, emitted: dict[str, bytes], plan: dict[str,
         finally:
             for descriptor in descriptors:
                 os.close(descriptor)
-    for relative in plan["write"] + plan["delete"]:
+    for relative, place in zip(plan["write"] + plan["delete"], kept):
         target = root / relative
         if target.is_file():
-            kept = backup / relative
-            make_directories(kept.parent, backup)
-            directories.add(kept.parent)
             try:
-                os.link(target, kept)
+                os.link(target, place)
             except OSError:  # a filesystem without hard links (or another device): a synced copy
-                shutil.copyfile(target, kept)
-                sync_file(kept)
-    for directory in sorted(directories, key=lambda d: len(d.parts), reverse=True):
+                shutil.copyfile(target, place)
+                sync_file(place)
+    for directory in (journal / "staged", journal / "kept", journal, journal.parent):
         sync_directory(directory)
     sync_file_content(journal / f"{PLAN_FILE}.tmp", json.dumps(plan, indent=1).encode())
     os.replace(journal / f"{PLAN_FILE}.tmp", journal / PLAN_FILE)  # the commit point
@@ -167,15 +170,15 @@ def _apply_or_roll_back(root: Path, journal: Path, plan: dict[str, list[str]]) -
 
 
 def _apply(root: Path, journal: Path, plan: dict[str, list[str]]) -> None:
-    stage = journal / "stage"
+    staged, _ = _places(journal, plan)
     touched: set[Path] = set()
-    for relative in plan["write"]:
-        staged = stage / relative
-        if staged.exists():  # absent only if a previous apply already moved it
+    for relative, place in zip(plan["write"], staged):
+        if place.exists():  # absent only if a previous apply already moved it
             target = root / relative
-            make_directories(target.parent, root)
-            os.replace(staged, target)
-            touched.add(target.parent)
+            if target.parent not in touched:
+                make_directories(target.parent, root)
+                touched.add(target.parent)
+            os.replace(place, target)
     for relative in plan["delete"]:
         target = root / relative
         target.unlink(missing_ok=True)
@@ -189,19 +192,21 @@ def _apply(root: Path, journal: Path, plan: dict[str, list[str]]) -> None:
 
 
 def _roll_back(root: Path, journal: Path, plan: dict[str, list[str]]) -> None:
-    """Undo a committed write, from the links in backup/: what existed is put back, what was created removed."""
-    backup = journal / "backup"
+    """Undo a committed write, from the links in kept/: what existed is put back, what was created removed."""
+    staged, kept = _places(journal, plan)
+    staged_at = dict(zip(plan["write"], staged))
     created = set(plan["created"])
     try:
-        for relative in plan["write"] + plan["delete"]:
-            kept, target = backup / relative, root / relative
+        for relative, place in zip(plan["write"] + plan["delete"], kept):
+            target = root / relative
             if relative in created:
-                if not (journal / "stage" / relative).exists():  # moved into place by the apply
+                place_staged = staged_at.get(relative)
+                if place_staged is None or not place_staged.exists():  # moved into place by the apply
                     target.unlink(missing_ok=True)
                     _prune_empty(target.parent, root)
-            elif kept.exists():  # else already put back by an earlier, interrupted rollback
+            elif place.exists():  # else already put back by an earlier, interrupted rollback
                 make_directories(target.parent, root)
-                os.replace(kept, target)
+                os.replace(place, target)
     except OSError as error:
         raise InputError([Problem(f"cannot restore the previous tree: {failure(root, error)}; the pending write "
                                   f"is kept in {JOURNAL_DIR}", hint="fix the cause; the next beskar command "
