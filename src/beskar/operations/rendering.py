@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import stat
 import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -143,26 +144,34 @@ def _code_digest() -> str:
 
 
 def _file_digest(digest, root: Path, relative: str) -> None:
-    try:
-        content = (root / relative).read_bytes()
-        digest.update(f"{relative}\0{len(content)}\0".encode() + content)
-    except OSError as error:
-        digest.update(f"{relative}\0unreadable {error.errno}\0".encode())
+    """The file's name, size and bytes into `digest`; only a regular file is read (a FIFO or a device in the
+    fleet would block or never end: the full render then says what is wrong with it, with its place)."""
+    path = root / relative
+    status = os.stat(path)  # an OSError: no digest, no skip
+    if not stat.S_ISREG(status.st_mode):
+        raise OSError(f"{relative} is not a regular file")
+    content = path.read_bytes()
+    digest.update(f"{relative}\0{len(content)}\0".encode() + content)
 
 
-def _shared_digest(root: Path) -> str:
-    """beskar.yaml and every profile: any of them may layer into any site."""
+def _shared_digest(root: Path) -> str | None:
+    """beskar.yaml and every profile: any of them may layer into any site; None if one cannot be read."""
     digest = hashlib.sha256(_code_digest().encode())
-    _file_digest(digest, root, FLEET_FILE)
-    profiles = root / "profiles"
-    for name in sorted(os.listdir(profiles)) if profiles.is_dir() else []:
-        _file_digest(digest, root, f"profiles/{name}")
+    try:
+        _file_digest(digest, root, FLEET_FILE)
+        profiles = root / "profiles"
+        for name in sorted(os.listdir(profiles)) if profiles.is_dir() else []:
+            _file_digest(digest, root, f"profiles/{name}")
+    except OSError:
+        return None
     return digest.hexdigest()
 
 
-def _inputs_digest(root: Path, name: str, shared: str) -> str | None:
+def _inputs_digest(root: Path, name: str, shared: str | None) -> str | None:
     """Everything a site's render reads: the shared layers, every file under sites/<site>/ (the site, its
     encrypted Secret, its image lock), and whether flux bootstrap wrote its flux-system; None if unreadable."""
+    if shared is None:
+        return None
     digest = hashlib.sha256(f"{shared}\0{name}\0".encode())
     digest.update(b"bootstrapped" if (root / "clusters" / name / "flux-system" / "kustomization.yaml").is_file()
                   else b"not bootstrapped")
