@@ -341,3 +341,23 @@ def test_a_journal_nested_by_path_as_earlier_beskars_left_it_is_finished(two_tre
     assert trees.settle(root)
     assert (root / relative).read_bytes() == a[relative] + b"# new\n"
     assert not journal_directory.exists()
+
+
+def test_an_input_edited_while_the_render_reads_it_is_not_recorded(memory_fleet, monkeypatch):
+    from beskar.operations import rendering
+    site = memory_fleet / "sites/prod-ostrava/site.yaml"
+    original = site.read_text()
+    real_emit = rendering._emit
+
+    def edited_meanwhile(root, only):  # after the digests are taken, before the render reads the site
+        site.write_text(original.replace("region: ostrava", "region: ostrava-2"))
+        return real_emit(root, only)
+
+    monkeypatch.setattr(rendering, "_emit", edited_meanwhile)
+    _render(memory_fleet)
+    monkeypatch.undo()
+    site.write_text(original)  # edited back: the inputs hash as before the render, the tree does not match them
+    again = _render(memory_fleet)
+    assert again.skipped == ("prod-brno",)
+    assert any(c.change is trees.Change.UPDATED for c in again.changes)
+    assert _render(memory_fleet, check=True).skipped == ("prod-brno", "prod-ostrava")

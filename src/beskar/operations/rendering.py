@@ -77,8 +77,11 @@ def render_tree(root: Path, only: list[str] | None = None, check: bool = False) 
         changes += trees.compare(root, emitted, prefixes) if check else trees.write(root, emitted, prefixes)
         figures.update(rendered)
         if not check:
-            record(root, {name: SiteRecord(digest, outputs[name], asdict(rendered[name]))
-                          for name in rendered if (digest := inputs.get(name))})
+            # Only inputs that hash the same after the render as before it were what it read: a file edited
+            # meanwhile (and perhaps edited back later) must not pair its old digest with the new output.
+            shared_after = _shared_digest(root)
+            record(root, {name: SiteRecord(digest, outputs[name], asdict(rendered[name])) for name in rendered
+                          if (digest := inputs.get(name)) and digest == _inputs_digest(root, name, shared_after)})
     order = names or sorted(figures)
     return Rendering({name: figures[name] for name in order if name in figures},
                      sorted(changes, key=lambda d: d.path), tuple(skipped))
