@@ -236,7 +236,7 @@ def test_a_failed_write_leaves_the_previous_tree(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr(trees.os, "fsync", failing_fsync)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(InputError, match="No space left on device; nothing was changed"):
         render_fleet(root)
     monkeypatch.undo()

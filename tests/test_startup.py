@@ -51,3 +51,15 @@ def test_the_encrypt_help_names_the_rule_secrets_use():
     from beskar.secrets.sops import KUBERNETES_RULE_REGEX
 
     assert f"'{KUBERNETES_RULE_REGEX}'" in Path(sopsfiles.__file__).read_text()
+
+
+def test_sites_reads_the_fleet_without_typing_or_rendering_it():
+    # `beskar sites` prints layered values: the model, the renderer and the engines stay unloaded. (typer
+    # itself loads pydantic to coerce any parameter, so pydantic is not asserted here.)
+    fleet = Path(__file__).resolve().parent.parent / "src" / "beskar" / "examples" / "fleet"
+    loaded = _modules(f"import sys\nsys.argv = ['beskar', 'sites', '-C', {str(fleet)!r}]\nfrom beskar.cli import app\n"
+                      "try:\n    app()\nexcept SystemExit:\n    pass")
+    assert "beskar.operations.listing" in loaded and "beskar.fleet.repository" in loaded
+    printing = {"rich.table", "beskar.operations", "beskar.operations.listing"}  # what the command does
+    coercing = {m for m in loaded if m == "pydantic" or m.startswith(("pydantic.", "pydantic_core"))}
+    assert _heavy(loaded - printing - coercing) == []

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from beskar import tree as trees
 from beskar.cli.app import app
 from beskar.fleet import load_fleet
+from beskar.tree import journal
 from beskar.operations import compilation
 from beskar.problems import InputError
 
@@ -92,7 +93,7 @@ def test_a_move_that_fails_after_the_commit_point_is_rolled_back(two_trees, monk
             raise PermissionError(13, "Permission denied", str(target))
         real_replace(source, target)
 
-    monkeypatch.setattr(trees.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(InputError, match=r"cannot write the tree: .*Permission denied; the previous tree is kept"):
         trees.write(root, b, prefixes)
     monkeypatch.undo()
@@ -115,7 +116,7 @@ def test_a_killed_rollback_is_finished_by_the_next_command(two_trees, monkeypatc
             raise KeyboardInterrupt
         real_replace(source, target)
 
-    monkeypatch.setattr(trees.os, "replace", dying_replace)
+    monkeypatch.setattr(os, "replace", dying_replace)
     with pytest.raises(KeyboardInterrupt):
         trees.write(root, b, prefixes)
     monkeypatch.undo()
@@ -230,20 +231,20 @@ def _leave_committed_journal(root: Path, a: dict[str, bytes], prefixes) -> None:
     changed = {path: content + b"# old\n" for path, content in list(a.items())[:10]}
     for path, content in changed.items():
         (root / path).write_bytes(content)
-    real_apply = trees._apply
+    real_apply = journal._apply
 
-    def half_apply(root_, journal, plan):
-        stage = journal / "stage"
-        for relative in plan["write"][:5]:
-            os.replace(stage / relative, root_ / relative)
+    def half_apply(root_, journal_directory, plan):
+        staged, _ = journal._places(journal_directory, plan)
+        for relative, place in list(zip(plan["write"], staged))[:5]:
+            os.replace(place, root_ / relative)
         raise SystemExit  # killed
 
-    trees._apply = half_apply
+    journal._apply = half_apply
     try:
         with pytest.raises(SystemExit):
             trees.write(root, a, prefixes)
     finally:
-        trees._apply = real_apply
+        journal._apply = real_apply
     assert (root / trees.JOURNAL_DIR / trees.PLAN_FILE).is_file()
 
 
@@ -305,3 +306,93 @@ def test_files_and_directories_have_fixed_modes_whatever_the_umask(example_fleet
         for path in (example_fleet / top).rglob("*"):
             expected = trees.DIRECTORY_MODE if path.is_dir() else trees.FILE_MODE
             assert path.stat().st_mode & 0o777 == expected, path
+
+
+# --- the render record: sites skipped only when nothing they are rendered from, nor their tree, changed -----
+
+def _render(root, **options):
+    from beskar.operations import rendering
+    return rendering.render_tree(root, **options)
+
+
+def test_a_no_op_render_skips_every_site_and_reports_the_same(memory_fleet):
+    first = _render(memory_fleet)  # the demo's tree was written without a record: this render records it
+    assert first.skipped == ()
+    before = snapshot(memory_fleet)
+    again = _render(memory_fleet)
+    assert again.skipped == ("prod-brno", "prod-ostrava")
+    assert again.sites == first.sites and again.changes == first.changes
+    assert all(c.change is trees.Change.UNCHANGED for c in again.changes)
+    assert snapshot(memory_fleet) == before
+    assert _render(memory_fleet, check=True).skipped == ("prod-brno", "prod-ostrava")
+
+
+@pytest.mark.parametrize("damage", ["edit", "delete", "add", "unmark"])
+def test_a_hand_edited_tree_is_caught_though_the_record_matches_the_inputs(memory_fleet, run_beskar, damage):
+    _render(memory_fleet)
+    target = memory_fleet / "apps/prod-brno/00-common/00-namespaces.yaml"
+    if damage == "edit":
+        target.write_bytes(target.read_bytes().replace(b"name:", b"name: x", 1))
+    elif damage == "delete":
+        target.unlink()
+    elif damage == "add":
+        (target.parent / "99-extra.yaml").write_bytes(target.read_bytes())
+    else:  # without Beskar's mark the file is no longer Beskar's: render must write its own again
+        target.write_bytes(target.read_bytes().split(b"\n", 1)[1])
+    result = run_beskar("render", "--check", "--format", "json", cwd=memory_fleet)
+    assert result.returncode == 1, result.stdout + result.stderr
+    expected = {"edit": "stale", "delete": "missing", "add": "extra", "unmark": "stale"}[damage]
+    path = "apps/prod-brno/00-common/99-extra.yaml" if damage == "add" else target.relative_to(memory_fleet).as_posix()
+    assert json.loads(result.stdout)["changes"] == [{"path": path, "change": expected}]
+    repaired = _render(memory_fleet)
+    assert repaired.skipped == ("prod-ostrava",)
+    assert run_beskar("render", "--check", cwd=memory_fleet).returncode == 0
+
+
+def test_a_changed_input_or_beskar_renders_the_site_again(memory_fleet, monkeypatch):
+    from beskar.operations import rendering
+    _render(memory_fleet)
+    site = memory_fleet / "sites/prod-ostrava/site.yaml"
+    site.write_text(site.read_text().replace("region: ostrava", "region: ostrava-2"))
+    changed = _render(memory_fleet)
+    assert changed.skipped == ("prod-brno",)
+    assert any(c.change is trees.Change.UPDATED and c.path.startswith("clusters/prod-ostrava/") or
+               c.change is trees.Change.UPDATED and c.path.startswith("apps/prod-ostrava/") for c in changed.changes)
+    assert _render(memory_fleet).skipped == ("prod-brno", "prod-ostrava")
+    profile = memory_fleet / "profiles/production.yaml"
+    profile.write_text(profile.read_text() + "# a comment changes no value, but the profile's bytes\n")
+    assert _render(memory_fleet).skipped == ()
+    monkeypatch.setattr(rendering, "_code_digest", lambda: "another beskar")
+    assert _render(memory_fleet).skipped == ()
+
+
+def test_a_journal_nested_by_path_as_earlier_beskars_left_it_is_finished(two_trees):
+    root, a, b, prefixes = two_trees
+    relative = next(iter(a))
+    journal_directory = root / trees.JOURNAL_DIR
+    (journal_directory / "stage" / relative).parent.mkdir(parents=True)
+    (journal_directory / "stage" / relative).write_bytes(a[relative] + b"# new\n")
+    (journal_directory / trees.PLAN_FILE).write_text(json.dumps({"write": [relative], "delete": [], "created": []}))
+    assert trees.settle(root)
+    assert (root / relative).read_bytes() == a[relative] + b"# new\n"
+    assert not journal_directory.exists()
+
+
+def test_an_input_edited_while_the_render_reads_it_is_not_recorded(memory_fleet, monkeypatch):
+    from beskar.operations import rendering
+    site = memory_fleet / "sites/prod-ostrava/site.yaml"
+    original = site.read_text()
+    real_emit = rendering._emit
+
+    def edited_meanwhile(root, only):  # after the digests are taken, before the render reads the site
+        site.write_text(original.replace("region: ostrava", "region: ostrava-2"))
+        return real_emit(root, only)
+
+    monkeypatch.setattr(rendering, "_emit", edited_meanwhile)
+    _render(memory_fleet)
+    monkeypatch.undo()
+    site.write_text(original)  # edited back: the inputs hash as before the render, the tree does not match them
+    again = _render(memory_fleet)
+    assert again.skipped == ("prod-brno",)
+    assert any(c.change is trees.Change.UPDATED for c in again.changes)
+    assert _render(memory_fleet, check=True).skipped == ("prod-brno", "prod-ostrava")

@@ -17,7 +17,7 @@ from beskar.cli.output import (Column, FleetOption, Format, FormatOption, SiteAr
                                out, run)
 
 if TYPE_CHECKING:
-    from beskar.operations import compilation
+    from beskar.operations import compilation, rendering
     from beskar.tree import Change
 
 # Start-up: every command module imports its operations (the model, the check engine, the crypto, the
@@ -83,21 +83,21 @@ def render(
     The write is atomic: a failed or killed render leaves the previous tree in place.
     Exit codes: 0 done (or up to date), 1 --check found differences, 2 unusable input.
     """
-    from beskar.operations import compilation
+    from beskar.operations import rendering
     from beskar.tree import Change
-    compiled, changes = run(lambda: compilation.render_fleet(fleet, site, check=check))
-    differences = [c for c in changes if c.change is not Change.UNCHANGED]
+    rendered = run(lambda: rendering.render_tree(fleet, site, check=check))
+    differences = [c for c in rendered.changes if c.change is not Change.UNCHANGED]
     if output_format is Format.JSON:
         report = {
             "check": check,
-            "sites": {name: {"files": len(r.tree.files), "releases": len(r.components), "secret_keys": len(r.secrets)}
-                      for name, r in compiled.rendered.items()},
+            "sites": {name: {"files": f.files, "releases": f.releases, "secret_keys": f.secret_keys}
+                      for name, f in rendered.sites.items()},
             "changes": [{"path": c.path, "change": _check_word(c.change) if check else c.change.value}
                         for c in differences],
         }
         out.print_json(json.dumps(report))
     else:
-        _render_table(compiled, changes, check)
+        _render_table(rendered, check)
     if check and differences:
         raise typer.Exit(1)
 
@@ -112,20 +112,17 @@ _RENDER_COLUMNS = (Column("site", keep=True), Column("release", keep=True), Colu
                    Column("secret keys", drop=2, justify="right"), Column("changed", justify="right"))
 
 
-def _render_table(compiled: compilation.CompiledFleet, changes, check: bool) -> None:
+def _render_table(rendered: rendering.Rendering, check: bool) -> None:
     from beskar.tree import Change
+    differences = [c for c in rendered.changes if c.change is not Change.UNCHANGED]
     rows = []
-    for name, rendered in compiled.rendered.items():
-        site = compiled.sites[name]
-        changed = sum(1 for c in changes if c.change is not Change.UNCHANGED
-                      and c.path.startswith((f"clusters/{name}/", f"apps/{name}/", f"inventory/{name}/")))
-        layers = len({c.layer for c in rendered.components}) + 1
-        rows.append((name, f"{site.openstack.release} ({site.openstack.distro})", str(layers),
-                     str(len(rendered.components)), str(len(rendered.tree.files)), str(len(rendered.secrets)),
-                     str(changed)))
+    for name, figures in rendered.sites.items():
+        changed = sum(1 for c in differences
+                      if c.path.startswith((f"clusters/{name}/", f"apps/{name}/", f"inventory/{name}/")))
+        rows.append((name, f"{figures.release} ({figures.distro})", str(figures.layers), str(figures.releases),
+                     str(figures.files), str(figures.secret_keys), str(changed)))
     table = fitted_table(_RENDER_COLUMNS, rows, title="Rendered sites" if not check else "Rendered sites (check only)")
     out.print(table)
-    differences = [c for c in changes if c.change is not Change.UNCHANGED]
     for difference in differences:
         word = _check_word(difference.change) if check else difference.change.value
         out.print(f"  {word:9} {difference.path}")
@@ -217,13 +214,10 @@ def _explained_yaml(explanation: compilation.Explanation) -> list[str]:
 @app.command()
 def sites(fleet: FleetOption = Path("."), output_format: FormatOption = Format.TABLE) -> None:
     """List the fleet's sites with their profile, release and size."""
-    from beskar.operations import compilation
-    compiled = run(lambda: compilation.compile_fleet(fleet))
-    rows = []
-    for name, site in compiled.sites.items():
-        rows.append({"site": name, "profile": site.profile, "release": site.openstack.release,
-                     "region": site.region, "domain": site.domain, "nodes": len(site.nodes),
-                     "helm_releases": len(compiled.rendered[name].components)})
+    from beskar.operations import listing
+    summaries = run(lambda: listing.list_sites(fleet))
+    rows = [{"site": s.name, "profile": s.profile, "release": s.release, "region": s.region, "domain": s.domain,
+             "nodes": s.nodes, "helm_releases": s.helm_releases} for s in summaries]
     if output_format is Format.JSON:
         out.print_json(json.dumps(rows))
         return

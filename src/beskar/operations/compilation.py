@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from beskar import tree as trees
-from beskar.catalog import catalog
+from beskar.catalog import Catalog, catalog
 from beskar.fleet import Fleet, Setting, load_fleet
 from beskar.model import Site, type_fleet, type_site
 from beskar.problems import InputError, Origin, Problem
@@ -37,6 +37,13 @@ class CompiledFleet:
 
 def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
     """Load, layer, type and render the fleet; every input problem of every site is raised together."""
+    fleet, knowledge, sites = type_fleet(root, only)
+    rendered = {name: render_one(fleet, knowledge, site) for name, site in sites.items()}
+    return CompiledFleet(fleet, sites, rendered)
+
+
+def type_fleet(root: Path, only: list[str] | None = None) -> tuple[Fleet, Catalog, dict[str, Site]]:
+    """Load, layer and type the fleet (every input problem of every site raised together), rendering nothing."""
     fleet = load_fleet(root, only)
     knowledge = catalog()
     sites: dict[str, Site] = {}
@@ -53,12 +60,14 @@ def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
         problems.extend(_secrets_file_problems(layered))
     if problems:
         raise InputError(problems)
-    rendered = {
-        name: render_site(site, knowledge, fleet.settings, bootstrapped=name in fleet.bootstrapped,
-                          secrets_file=fleet.sites[name].secrets_file, image_lock=fleet.sites[name].image_lock)
-        for name, site in sites.items()
-    }
-    return CompiledFleet(fleet, sites, rendered)
+    return fleet, knowledge, sites
+
+
+def render_one(fleet: Fleet, knowledge: Catalog, site: Site) -> RenderedSite:
+    """One typed site of the fleet rendered, with what the fleet holds beside it (its Secret, its image lock)."""
+    layered = fleet.sites[site.name]
+    return render_site(site, knowledge, fleet.settings, bootstrapped=site.name in fleet.bootstrapped,
+                       secrets_file=layered.secrets_file, image_lock=layered.image_lock)
 
 
 def _secrets_file_problems(layered) -> list[Problem]:

@@ -1,0 +1,43 @@
+"""How the tree on disk differs from a rendered one: created, updated, deleted and unchanged files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Iterable
+
+from beskar.tree.paths import owned_files, refuse_links
+
+
+class Change(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """How one file on disk differs from the rendered tree."""
+
+    path: str
+    change: Change
+
+
+def compare_unlocked(root: Path, emitted: dict[str, bytes], prefixes: Iterable[str],
+                     owned: Iterable[str] | None) -> list[Difference]:
+    changes: list[Difference] = []
+    checked: set[str] = set()
+    for path, content in emitted.items():
+        refuse_links(root, path, checked)
+        target = root / path
+        if not target.is_file():
+            changes.append(Difference(path, Change.CREATED))
+        elif target.read_bytes() != content:
+            changes.append(Difference(path, Change.UPDATED))
+        else:
+            changes.append(Difference(path, Change.UNCHANGED))
+    for path in (owned_files(root, prefixes) if owned is None else set(owned)) - set(emitted):
+        changes.append(Difference(path, Change.DELETED))
+    return sorted(changes, key=lambda d: d.path)

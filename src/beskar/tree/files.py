@@ -1,0 +1,71 @@
+"""Files on disk made durable: directories with fixed modes, fsyncs, and the one-file atomic write."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from beskar.tree.paths import DIRECTORY_MODE, FILE_MODE
+
+
+def failure(root: Path, error: OSError) -> str:
+    name = error.filename
+    if name:
+        try:
+            name = Path(name).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+        return f"{name}: {error.strerror}"
+    return error.strerror or str(error)
+
+
+def make_directories(directory: Path, stop: Path) -> None:
+    """mkdir -p with mode 0755 whatever the umask; `stop` (an existing ancestor) is left as it is."""
+    missing = []
+    while directory != stop and not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for created in reversed(missing):
+        created.mkdir(mode=DIRECTORY_MODE)
+        os.chmod(created, DIRECTORY_MODE)
+
+
+def sync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def sync_file(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def sync_file_content(path: Path, content: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_file(path: Path, content: bytes, mode: int = FILE_MODE) -> None:
+    """Write one file all or nothing: a synced temporary file beside it, renamed over it, the directory synced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)

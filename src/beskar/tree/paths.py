@@ -1,0 +1,70 @@
+"""Where the tree may live: the state directory, the fixed modes, and paths that stay inside the fleet."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from beskar.problems import InputError, Problem
+from beskar.tree.emission import GENERATED_MARK
+
+
+STATE_DIR = ".beskar"  # the lock and the journal; never committed (.gitignore)
+JOURNAL_DIR = f"{STATE_DIR}/txn"
+PLAN_FILE = "plan.json"
+ROLLING_BACK = "rolling-back"
+# One mode for every file and directory of the tree, whatever the umask: two renders give the same tree.
+FILE_MODE = 0o644
+DIRECTORY_MODE = 0o755
+
+
+def _generated(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(GENERATED_MARK)) == GENERATED_MARK.encode()
+    except OSError:
+        return False
+
+
+# --- staying inside the fleet ----------------------------------------------------------------------
+
+
+def unsafe(relative: Any) -> bool:
+    """A path that could leave the tree: not a plain relative path of named components."""
+    if not isinstance(relative, str) or not relative or relative.startswith("/") or "\\" in relative:
+        return True
+    return any(part in ("", ".", "..") or "\0" in part for part in relative.split("/"))
+
+
+def refuse_links(root: Path, relative: str, checked: set[str]) -> None:
+    """Refuse a path that leaves the fleet or passes through a symbolic link (its writes would land elsewhere)."""
+    if unsafe(relative):
+        raise InputError([Problem(f"{relative!r} is not a path inside the fleet; Beskar writes only inside it")])
+    parts = relative.split("/")
+    for depth in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:depth])
+        if prefix in checked:
+            continue
+        if (root / prefix).is_symlink():
+            raise InputError([Problem(f"{prefix} is a symbolic link: Beskar reads and writes the tree only inside "
+                                      "the fleet, never through a link", hint="replace the link by a directory")])
+        checked.add(prefix)
+
+
+def owned_files(root: Path, prefixes: Iterable[str]) -> set[str]:
+    """Files under the prefixes that Beskar generated (hand-written files, e.g. flux-system, are never owned)."""
+    found: set[str] = set()
+    checked: set[str] = set()
+    for prefix in prefixes:
+        refuse_links(root, prefix, checked)
+        base = root / prefix
+        if not base.is_dir():
+            continue
+        for directory, subdirectories, names in os.walk(base):  # never follows links to directories
+            here = Path(directory)
+            for name in names:
+                path = here / name
+                if not path.is_symlink() and path.is_file() and _generated(path):
+                    found.add(path.relative_to(root).as_posix())
+    return found
