@@ -37,12 +37,12 @@ class CompiledFleet:
 
 def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
     """Load, layer, type and render the fleet; every input problem of every site is raised together."""
-    fleet, knowledge, sites = type_fleet(root, only)
+    fleet, knowledge, sites = type_sites(root, only)
     rendered = {name: render_one(fleet, knowledge, site) for name, site in sites.items()}
     return CompiledFleet(fleet, sites, rendered)
 
 
-def type_fleet(root: Path, only: list[str] | None = None) -> tuple[Fleet, Catalog, dict[str, Site]]:
+def type_sites(root: Path, only: list[str] | None = None) -> tuple[Fleet, Catalog, dict[str, Site]]:
     """Load, layer and type the fleet (every input problem of every site raised together), rendering nothing."""
     fleet = load_fleet(root, only)
     knowledge = catalog()

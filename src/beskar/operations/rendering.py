@@ -105,12 +105,12 @@ def _emit(root: Path, only: list[str] | None) -> tuple[dict[str, bytes], dict[st
     paused meanwhile: it would scan the same millions of live objects again and again (1.4x the time)."""
     # Imported here, not above, for start-up: a no-op render never loads the model and the renderers (most of
     # its time). Not a cycle dodge: the arrow is the same, only later.
-    from beskar.operations.compilation import render_one, type_fleet
+    from beskar.operations.compilation import render_one, type_sites
 
     collecting = gc.isenabled()
     gc.disable()
     try:
-        fleet, knowledge, sites = type_fleet(root, only)
+        fleet, knowledge, sites = type_sites(root, only)
         emitted: dict[str, bytes] = {}
         outputs: dict[str, dict[str, str]] = {}
         figures: dict[str, SiteFigures] = {}
