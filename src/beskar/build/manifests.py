@@ -11,6 +11,7 @@ import yaml
 from beskar.build.objects import BuiltObject
 
 Namespaced = Callable[[str, str], bool]
+Parse = Callable[[str, str], list[dict[str, Any]]]  # (template name, text) -> its objects
 _TEST_HOOKS = frozenset({"test", "test-success", "test-failure"})
 
 
@@ -61,13 +62,13 @@ def parse_documents(name: str, text: str) -> list[dict[str, Any]]:
 
 
 def release_objects(rendered: Mapping[str, str], crds: Iterable[tuple[str, str]], placement: Placement,
-                    namespaced: Namespaced) -> tuple[BuiltObject, ...]:
+                    namespaced: Namespaced, parse: Parse | None = None) -> tuple[BuiltObject, ...]:
     """The objects of a render (template path -> text), plus the chart's CRDs when the policy installs them."""
     objects = []
     sources = [(name, text) for name, text in sorted(crds)]
     sources += [(name, text) for name, text in sorted(rendered.items()) if posixpath.basename(name) != "NOTES.txt"]
     for name, text in sources:
-        for body in parse_documents(name, text):
+        for body in (parse or parse_documents)(name, text):
             if is_test_hook(body):
                 continue
             objects.append(built_object(body, placement, name, namespaced))

@@ -31,7 +31,7 @@ ChartSourceOption = Annotated[Optional[list[str]], typer.Option(
     "--chart-source", metavar="NAME=PATH",
     help="Use a local checkout, chart repository folder or URL for the Flux source NAME (repeatable), "
          "e.g. openstack-helm=../openstack-helm. Also: fleet.build.chart_sources in beskar.yaml.")]
-JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Render processes (default: the cores).")]
+JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Renders at once (default: the cores).")]
 
 
 def chart_overrides(values: list[str] | None) -> dict[str, str]:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import concurrent.futures
-import hashlib
-import json
-import multiprocessing
 import os
 import posixpath
 from dataclasses import dataclass, field
@@ -16,16 +12,17 @@ from typing import Any, Callable, Iterable, Mapping
 
 from beskar import tree as trees
 from beskar.build import manifests, releases, values
-from beskar.build.objects import (CLUSTER_LAYER, BuildFailure, BuiltObject, ChartIdentity, FailureKind,
-                                  ObjectKey, ReleaseBuild, SiteBuild, object_order)
-from beskar.build.secrets import Redactor, placeholders, shown_secret
+from beskar.build.objects import (CLUSTER_LAYER, BuildFailure, BuiltObject, ChartIdentity, ObjectKey, ReleaseBuild,
+                                  SiteBuild, object_order)
+from beskar.build.secrets import placeholders, shown_secret
 from beskar.catalog import catalog
 from beskar.check import schemas
 from beskar.check.build import BuiltSite
 from beskar.check.repository import load_repository
 from beskar.check.resources import Resource
-from beskar.clients import charts, helm, kustomize
+from beskar.clients import charts
 from beskar.operations.compilation import CompiledFleet, compile_fleet
+from beskar.operations.renders import RenderJob, RenderResult, render_all
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.kubespray import node_labels
 from beskar.secrets import age as ages
@@ -33,7 +30,7 @@ from beskar.secrets import sealing, sopsfile
 from beskar.secrets.errors import SopsError
 
 SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository")
-Progress = Callable[[int, int], None]
+Progress = Callable[["Built"], None]
 
 
 @dataclass(frozen=True)
@@ -47,28 +44,14 @@ class BuildOptions:
 
 
 @dataclass(frozen=True)
-class RenderJob:
-    """One distinct render, as sent to a worker process."""
+class Built:
+    """One release done, for a progress display: rendered now, or found in the cache."""
 
-    key: str
-    chart_path: str
-    values: dict[str, Any]
-    release_name: str
-    namespace: str
-    kube_version: str
-    api_versions: tuple[str, ...]
-    include_crds: bool
-    post_renderers: tuple[Any, ...]
-    secrets: tuple[tuple[str, str], ...]  # key -> value, to replace in the output unless shown
-    show_secrets: bool
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    key: str
-    objects: tuple[tuple[str, dict[str, Any]], ...] = ()  # (template, body), placed in the release namespace
-    error: str | None = None
-    kind: FailureKind = FailureKind.TEMPLATE
+    done: int
+    total: int
+    site: str
+    release: str
+    cached: bool
 
 
 @dataclass
@@ -122,7 +105,19 @@ def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOption
 
 
 def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
-    results = _render_all(plan.jobs, plan.cache, options)
+    waiting: dict[str, list[_Pending]] = {}
+    for item in sorted(plan.pending, key=lambda p: (p.site, p.resource.name)):
+        waiting.setdefault(item.key, []).append(item)
+    results: dict[str, RenderResult] = {}
+    done, total = 0, len(plan.pending)
+    workers = options.jobs or os.cpu_count() or 1
+    # --show-secrets renders are neither read from nor written to the cache: it never holds a secret value.
+    for result in render_all(plan.jobs, plan.cache.root, workers, use_cache=not options.show_secrets):
+        results[result.key] = result
+        for item in waiting.get(result.key, ()):
+            done += 1
+            if options.progress:
+                options.progress(Built(done, total, item.site, item.resource.name, result.cached))
     built: list[SiteBuild] = []
     for name in sorted(plan.compiled.rendered):
         rows = [_release_build(item, results[item.key]) for item in plan.pending if item.site == name]
@@ -343,99 +338,6 @@ def _api_versions(cache: charts.ChartCache, fetched: Iterable[charts.FetchedChar
     for chart in fetched:
         found.update(cache.served_apis(chart))
     return tuple(sorted(found))
-
-
-# ---- rendering: distinct renders, cached, in parallel processes
-
-def _render_all(jobs: Mapping[str, RenderJob], cache: charts.ChartCache, options: BuildOptions) -> dict[str, RenderResult]:
-    results: dict[str, RenderResult] = {}
-    todo = []
-    for key in sorted(jobs):
-        cached = None if options.show_secrets else _cached(cache.root, key)
-        if cached is not None:
-            results[key] = cached
-        else:
-            todo.append(jobs[key])
-    total, done = len(jobs), len(results)
-    if options.progress:
-        options.progress(done, total)
-    workers = max(1, min(options.jobs or os.cpu_count() or 1, len(todo)))
-    finished: Iterable[RenderResult]
-    if workers == 1:
-        finished = (render_job(job) for job in todo)
-    else:
-        # spawn, not fork: the parent has the Go runtime of the Helm library loaded (dependency builds).
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        futures = [pool.submit(render_job, job) for job in todo]
-        finished = (future.result() for future in concurrent.futures.as_completed(futures))
-    try:
-        for result in finished:
-            results[result.key] = result
-            if result.error is None and not options.show_secrets:
-                _store(cache.root, result)
-            done += 1
-            if options.progress:
-                options.progress(done, total)
-    finally:
-        if workers > 1:
-            pool.shutdown(cancel_futures=True)
-    return results
-
-
-def _render_path(root: Path, key: str) -> Path:
-    return root / "renders" / key[:2] / f"{key}.json"
-
-
-def _cached(root: Path, key: str) -> RenderResult | None:
-    """A stored render, if it is whole: its digest is checked, a corrupt entry is rendered again."""
-    path = _render_path(root, key)
-    try:
-        stored = json.loads(path.read_text())
-        payload = json.dumps(stored["objects"], sort_keys=True, separators=(",", ":"))
-        if stored.get("digest") != hashlib.sha256(payload.encode()).hexdigest():
-            return None
-        return RenderResult(key, tuple((str(t), b) for t, b in stored["objects"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _store(root: Path, result: RenderResult) -> None:
-    objects = [[template, body] for template, body in result.objects]
-    payload = json.dumps(objects, sort_keys=True, separators=(",", ":"))
-    entry = {"digest": hashlib.sha256(payload.encode()).hexdigest(), "objects": objects}
-    trees.write_file(_render_path(root, result.key), json.dumps(entry, sort_keys=True).encode())
-
-
-def render_job(job: RenderJob) -> RenderResult:
-    """Render one release with Helm (in a worker process), apply its postRenderers, hide its secret values."""
-    helm.quiet()
-    try:
-        rendered = helm.render(Path(job.chart_path), job.values, name=job.release_name, namespace=job.namespace,
-                               capabilities=helm.Capabilities(job.kube_version, job.api_versions),
-                               include_crds=job.include_crds)
-    except helm.HelmError as error:
-        return RenderResult(job.key, error=str(error), kind=FailureKind.TEMPLATE)
-    placement = manifests.Placement("", "", "", job.namespace)
-    try:
-        built = manifests.release_objects(rendered.manifests, rendered.crds, placement, schemas.namespaced)
-    except manifests.ManifestError as error:
-        return RenderResult(job.key, error=str(error), kind=FailureKind.TEMPLATE)
-    objects = [(o.template, o.body) for o in built]
-    for index, renderer in enumerate(job.post_renderers):
-        patches = (renderer or {}).get("kustomize") if isinstance(renderer, dict) else None
-        if not patches:
-            continue
-        try:
-            bodies = kustomize.post_render([b for _, b in objects], patches)
-        except kustomize.KustomizeError as error:
-            return RenderResult(job.key, error=f"postRenderers[{index}]: {error}", kind=FailureKind.POSTRENDER)
-        templates = {(b.get("kind"), (b.get("metadata") or {}).get("name")): t for t, b in objects}
-        objects = [(templates.get((b.get("kind"), (b.get("metadata") or {}).get("name")), "postRenderers"), b)
-                   for b in bodies]
-    if not job.show_secrets:
-        redactor = Redactor(dict(job.secrets))
-        objects = [(template, redactor.body(body)) for template, body in objects]
-    return RenderResult(job.key, tuple(objects))
 
 
 def _release_build(item: _Pending, result: RenderResult) -> ReleaseBuild:
