@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from beskar.check import schemas
-from beskar.operations import build, compilation, renders
+from beskar.operations import compilation
+from beskar.operations.renders import _cached as cached_render
 from build_sources import HELM_REPOSITORY, Served, source_arguments
 
 EXPECTED_RELEASES = {"ingress-nginx", "rook-ceph", "rook-ceph-cluster", "kube-prometheus-stack", "keystone", "nova",
@@ -182,7 +183,7 @@ def test_a_killed_build_leaves_no_output_and_no_corrupt_cache(built_fleet, examp
     process.wait()
     assert not list(output.rglob("*.yaml")) if output.exists() else True
     for entry in (cache / "renders").rglob("*.json"):
-        assert renders._cached(cache, entry.stem) is not None, f"{entry} is corrupt"
+        assert cached_render(cache, entry.stem) is not None, f"{entry} is corrupt"
     # Corrupt what is there: a render entry and a file of a chart; both are detected and made again.
     renders = sorted((cache / "renders").rglob("*.json"))
     if renders:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import urllib.error
@@ -99,11 +100,17 @@ def digest_directory(path: Path) -> str:
 
 def stamp_directory(path: Path) -> str:
     """A cheap fingerprint (paths, sizes, modification times): unchanged stamp, unchanged files."""
-    outer = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        info = file.stat()
-        outer.update(f"{file.relative_to(path).as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
-    return outer.hexdigest()
+    rows = []
+    for directory, _, names in os.walk(path):
+        relative = os.path.relpath(directory, path)
+        for name in names:
+            try:
+                info = os.stat(os.path.join(directory, name))
+            except OSError:
+                continue  # a dangling link is no file
+            if stat.S_ISREG(info.st_mode):
+                rows.append(f"{name if relative == '.' else relative + '/' + name}\0{info.st_size}\0{info.st_mtime_ns}\0")
+    return hashlib.sha256("".join(sorted(rows)).encode()).hexdigest()
 
 
 def _sha256_file(path: Path) -> str:
@@ -121,6 +128,7 @@ class ChartCache:
         self.root = root
         self._resolved: dict[tuple[str, str], str] = {}  # (url, ref) -> commit, once per build
         self._verified: dict[Path, dict[str, Any]] = {}  # entries checked by digest in this process
+        self._indexes: dict[str, dict[str, Any]] = {}  # location -> its index.yaml, read once per build
 
     # ---- entries, written atomically and verified on use
 
@@ -292,6 +300,28 @@ class ChartCache:
             manifest = self._valid(entry) or {}
         return FetchedChart(entry / name, url, str(manifest.get("version", "")), revision, "sha256:" + key)
 
+    def fingerprint(self, source: Source, chart: str, version: str | None) -> str | None:
+        """What `chart()` would fetch, found without fetching or verifying it: the commit a git ref points at, the
+        version and archive digest a chart repository's index gives. None where only the fetch can say (OCI, a
+        plain folder, an index without digests); a source error is None too (the fetch reports it)."""
+        try:
+            location = source.location
+            if source.kind == "GitRepository":
+                local = Path(location) if "://" not in location else None
+                if local is not None and local.is_dir() and not (local / ".git").exists():
+                    return None
+                return f"git:{self._git_commit(source, location)}:{chart}"
+            if source.kind == "HelmRepository" and not source.oci and not location.startswith("oci://"):
+                location = location.rstrip("/")
+                versions = (self._index(source, location).get("entries") or {}).get(chart) or []
+                best = best_version(parse_constraint(version), [str(v.get("version")) for v in versions])
+                entry = next((v for v in versions if str(v.get("version")) == best), None)
+                digest = str((entry or {}).get("digest") or "")
+                return f"helm:{location}:{chart}:{best}:{digest}" if digest else None
+        except (SourceError, ConstraintError):
+            return None
+        return None
+
     # HelmRepository
 
     def _helm_chart(self, source: Source, chart: str, version: str | None) -> FetchedChart:
@@ -318,6 +348,11 @@ class ChartCache:
         return self._expanded(archive, source, best, "sha256:" + _sha256_file(archive))
 
     def _index(self, source: Source, location: str) -> dict[str, Any]:
+        if location not in self._indexes:
+            self._indexes[location] = self._read_index(source, location)
+        return self._indexes[location]
+
+    def _read_index(self, source: Source, location: str) -> dict[str, Any]:
         raw = _read(f"{location}/index.yaml", f"cannot read the index of {source.label} at {location}")
         try:
             index = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

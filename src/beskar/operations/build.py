@@ -23,6 +23,7 @@ from beskar.check.resources import Resource
 from beskar.clients import charts
 from beskar.operations.compilation import CompiledFleet, compile_fleet
 from beskar.operations.renders import RenderJob, RenderResult, render_all
+from beskar.operations.sitememo import Request, SiteMemo, site_key
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.kubespray import node_labels
 from beskar.secrets import age as ages
@@ -81,19 +82,31 @@ class _Plan:
     layer_objects: dict[str, list[BuiltObject]] = field(default_factory=dict)
     pending: list[_Pending] = field(default_factory=list)
     jobs: dict[str, RenderJob] = field(default_factory=dict)
+    memoized: dict[str, SiteBuild] = field(default_factory=dict)  # sites whose inputs did not change
+    to_memo: dict[str, tuple[str, list[Request]]] = field(default_factory=dict)  # site -> (memo key, its charts)
 
 
-def _plan(root: Path, sites: list[str] | None, options: BuildOptions) -> _Plan:
+def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool = False) -> _Plan:
+    """memo: give back a site's stored build when nothing it is built from changed (not for --show-secrets)."""
     compiled = compile_fleet(root, sites)
     overrides = {**_fleet_overrides(root, compiled), **dict(options.chart_sources)}
     plan = _Plan(compiled, charts.ChartCache(charts.cache_root(options.cache)))
     identities = ages.load_identities()
+    site_memo = SiteMemo(plan.cache) if memo and not options.show_secrets else None
     problems: list[Problem] = []
     for name in sorted(compiled.rendered):
-        objects, pending, jobs = _plan_site(compiled, name, overrides, plan.cache, identities, options, problems)
+        key = site_key(compiled, name, overrides, identities, options.releases) if site_memo else ""
+        found = site_memo.get(key) if site_memo else None
+        if found is not None:
+            plan.memoized[name] = found
+            continue
+        objects, pending, jobs, requests = _plan_site(compiled, name, overrides, plan.cache, identities, options,
+                                                      problems)
         plan.layer_objects[name] = objects
         plan.pending += pending
         plan.jobs.update(jobs)
+        if site_memo:
+            plan.to_memo[name] = (key, requests)
     if problems:
         raise InputError(problems)
     return plan
@@ -101,7 +114,7 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions) -> _Plan:
 
 def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> tuple[SiteBuild, ...]:
     """Build each site (all when None); every source and values problem of every release is raised together."""
-    return _build(_plan(root, sites, options), options)
+    return _build(_plan(root, sites, options, memo=True), options)
 
 
 def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
@@ -109,7 +122,12 @@ def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
     for item in sorted(plan.pending, key=lambda p: (p.site, p.resource.name)):
         waiting.setdefault(item.key, []).append(item)
     results: dict[str, RenderResult] = {}
-    done, total = 0, len(plan.pending)
+    done, total = 0, len(plan.pending) + sum(len(b.releases) for b in plan.memoized.values())
+    for name, memoized in sorted(plan.memoized.items()):
+        for release in memoized.releases:
+            done += 1
+            if options.progress:
+                options.progress(Built(done, total, name, release.release, True))
     workers = options.jobs or os.cpu_count() or 1
     # --show-secrets renders are neither read from nor written to the cache: it never holds a secret value.
     for result in render_all(plan.jobs, plan.cache.root, workers, use_cache=not options.show_secrets):
@@ -120,10 +138,16 @@ def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
                 options.progress(Built(done, total, item.site, item.resource.name, result.cached))
     built: list[SiteBuild] = []
     for name in sorted(plan.compiled.rendered):
+        if name in plan.memoized:
+            built.append(plan.memoized[name])
+            continue
         rows = [_release_build(item, results[item.key]) for item in plan.pending if item.site == name]
         rows.sort(key=lambda r: (r.layer, r.release))
-        built.append(SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
-                               tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows)))
+        site_build = SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
+                               tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows))
+        if name in plan.to_memo and not site_build.failures:
+            SiteMemo(plan.cache).put(*plan.to_memo[name], site_build)
+        built.append(site_build)
     return tuple(built)
 
 
@@ -147,7 +171,7 @@ def fetch_charts(root: Path, sites: list[str] | None = None, options: BuildOptio
 
 def built_sites(root: Path, sites: list[str] | None, options: BuildOptions) -> tuple[BuiltSite, ...]:
     """Each site's build with what the build rules need to know of the site (beskar check --build)."""
-    plan = _plan(root, sites, options)
+    plan = _plan(root, sites, options, memo=True)
     builds, compiled = _build(plan, options), plan.compiled
     knowledge = catalog()
     settings = compiled.fleet.settings.get("build") or {}
@@ -230,6 +254,7 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
             continue
         fetched.append((resource, release, chart, source))
     api_versions = _api_versions(cache, [chart for _, _, chart, _ in fetched])
+    requests = [Request(source, release.chart.chart, release.chart.version) for _, release, _, source in fetched]
     pending: list[_Pending] = []
     jobs: dict[str, RenderJob] = {}
     for resource, release, chart, source in fetched:
@@ -246,7 +271,7 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
         jobs[key] = RenderJob(key, str(chart.path), composed, release.release_name, release.target_namespace,
                               site.kubernetes.version, api_versions, release.include_crds, release.post_renderers,
                               tuple(sorted(secret_values.items())), options.show_secrets)
-    return objects, pending, jobs
+    return objects, pending, jobs, requests
 
 
 def _source(flux_sources: Mapping[tuple[str, str, str], Resource], request: releases.ChartRequest,
