@@ -20,17 +20,19 @@ REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "char
 UPSTREAM = ("ingress-nginx", "prometheus-community", "rook-release")
 
 
-def floor(root: Path, options: build.BuildOptions, jobs: int) -> tuple[float, int]:
-    """Sum of bare Helm render times of the distinct renders (charts already fetched), over the processes."""
+def floor(root: Path, options: build.BuildOptions, jobs: int) -> tuple[float, float, int]:
+    """Sum of bare Helm render times of the distinct renders (charts already fetched), over the processes; and
+    their CPU seconds (on a shared machine the wall seconds of parallel work depend on the others' load)."""
     renders = build.render_jobs(root, None, options)
     helm.quiet()
     total = 0.0
+    cpu = time.process_time()
     for job in renders:
         start = time.perf_counter()
         helm.render(Path(job.chart_path), job.values, name=job.release_name, namespace=job.namespace,
                     capabilities=helm.Capabilities(job.kube_version, job.api_versions), include_crds=job.include_crds)
         total += time.perf_counter() - start
-    return total / jobs, len(renders)
+    return total / jobs, time.process_time() - cpu, len(renders)
 
 
 def measure(label: str, root: Path, sources: dict[str, str], jobs: int, change) -> list[tuple[str, float, str]]:
@@ -38,13 +40,13 @@ def measure(label: str, root: Path, sources: dict[str, str], jobs: int, change) 
     try:
         options = build.BuildOptions(chart_sources=sources, jobs=jobs, cache=cache)
         build.fetch_charts(root, None, options)  # fetching is not rendering: the floor has no fetch either
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         builds = build.build_fleet(root, None, options)
-        cold = time.perf_counter() - start
+        cold, cold_cpu = time.perf_counter() - start, time.process_time() - cpu
         failures = [f for b in builds for f in b.failures]
         if failures:
             raise SystemExit(f"{label}: {failures[0]}")
-        bare, distinct = floor(root, options, jobs)
+        bare, bare_cpu, distinct = floor(root, options, jobs)
         unchanged = []
         for _ in range(3):
             start = time.perf_counter()
@@ -60,6 +62,8 @@ def measure(label: str, root: Path, sources: dict[str, str], jobs: int, change) 
         median = statistics.median(unchanged)
         return [(f"{label}: cold build (-j {jobs})", cold, f"{cold / bare:.2f}x floor (goal <= 1.3)"),
                 (f"{label}: floor (bare Helm / {jobs})", bare, ""),
+                (f"{label}: cold build, CPU seconds", cold_cpu, f"{cold_cpu / bare_cpu:.2f}x bare Helm's CPU"),
+                (f"{label}: bare Helm renders, CPU seconds", bare_cpu, ""),
                 (f"{label}: nothing changed (median of 3)", median, f"{median / cold:.1%} of cold (goal <= 5%)"),
                 (f"{label}: one site changed", one_site, f"1/{cold / one_site:.0f} of cold (goal <= 1/30)")]
     finally:
@@ -93,7 +97,8 @@ def main() -> int:
             rows += measure(f"generated {args.sites} sites", work / "generated", sources, args.jobs, change_one_site)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"beskar {beskar.__version__} build benchmark   cpus {os.cpu_count()}   python {platform.python_version()}")
+    print(f"beskar {beskar.__version__} build benchmark   cpus {os.cpu_count()}   python {platform.python_version()}"
+          f"   load average {os.getloadavg()[0]:.1f}")
     print(f"{'figure':<48}{'seconds':>10}  ratio")
     for label, seconds, ratio in rows:
         print(f"{label:<48}{seconds:>10.2f}  {ratio}")

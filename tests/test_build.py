@@ -168,6 +168,24 @@ def test_same_bytes_twice_any_hash_seed_cold_or_cached(built_fleet, example_sour
     assert Path("prod-brno/03-openstack/keystone/Deployment-keystone-api.yaml") in files_a
 
 
+def test_progress_one_line_per_release_on_stderr_and_none_with_json(built_fleet, example_sources, tmp_path):
+    root, _ = built_fleet
+    args = ["prod-brno", "--release", "keystone,memcached", *source_arguments(example_sources)]
+    lines = []
+    for run in ("cold", "again"):  # rendered, then the whole site from the cache
+        done = _build_cli(root, args, tmp_path / "cache")
+        assert done.returncode == 0, done.stderr
+        lines.append([line for line in done.stderr.decode().splitlines() if line.startswith("[")])
+    how = ("built", "from the cache")
+    for found, expected in zip(lines, how):
+        assert [line.split("] ")[0] for line in found] == ["[1/2", "[2/2"], found
+        assert sorted(line.split("] ")[1] for line in found) == [f"prod-brno keystone {expected}",
+                                                                 f"prod-brno memcached {expected}"]
+    as_json = _build_cli(root, [*args, "--format", "json"], tmp_path / "cache")
+    assert as_json.returncode == 0 and not as_json.stderr.strip(), as_json.stderr
+    assert {o["release"] for o in json.loads(as_json.stdout)["objects"] if o["release"]} == {"keystone", "memcached"}
+
+
 def test_a_killed_build_leaves_no_output_and_no_corrupt_cache(built_fleet, example_sources, tmp_path):
     root, builds = built_fleet
     cache, output = tmp_path / "cache", tmp_path / "out"

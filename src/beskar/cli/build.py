@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from beskar.cli.output import FleetOption, err, out, run
+from beskar.cli.progress import build_progress
 from beskar.problems import InputError, Origin, Problem
 
 if TYPE_CHECKING:
@@ -45,19 +46,6 @@ def chart_overrides(values: list[str] | None) -> dict[str, str]:
     return found
 
 
-def _progress():
-    if not err.is_terminal:
-        return None
-    status = err.status("rendering ...")
-    status.start()
-
-    def report(done: int, total: int) -> None:
-        status.update(f"rendered {done}/{total} releases")
-        if done >= total:
-            status.stop()
-    return report
-
-
 @app.command()
 def build(
     site: Annotated[Optional[str], typer.Argument(help="The site (default: every site).")] = None,
@@ -86,7 +74,7 @@ def build(
 
     def work() -> tuple[SiteBuild, ...]:
         options = building.BuildOptions(chart_sources=chart_overrides(chart_source), releases=releases, jobs=jobs,
-                                        show_secrets=show_secrets, progress=_progress())
+                                        show_secrets=show_secrets, progress=progress)
         builds = building.build_fleet(fleet, [site] if site else None, options)
         failures = [f for b in builds for f in b.failures]
         if failures:
@@ -96,7 +84,8 @@ def build(
             building.write_output(output, builds)
         return builds
 
-    builds = run(work)
+    with build_progress(output_format is not BuildFormat.JSON) as progress:
+        builds = run(work)
     if any(r.placeholders for b in builds for r in b.releases):
         err.print("note: no age key opens the sites' Secrets (SOPS_AGE_KEY_FILE), so secret values are "
                   "placeholders BESKAR_SECRET.<key>")

@@ -53,6 +53,7 @@ class Built:
     site: str
     release: str
     cached: bool
+    stage: str = ""  # which build of several, e.g. a diff's "base" and "head"
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from beskar.catalog import catalog
 from beskar.clients import git
@@ -34,6 +34,7 @@ class DiffOptions:
     chart_sources: Mapping[str, str] = field(default_factory=dict)  # as `beskar build --chart-source`
     jobs: int | None = None
     cache: Path | None = None
+    progress: Callable[[builds.Built], None] | None = field(default=None, compare=False)  # each release built
 
 
 def diff(root: Path, base: str | None = None, head: str | None = None, options: DiffOptions = DiffOptions()) -> FleetDiff:
@@ -119,8 +120,11 @@ def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], op
             present = frozenset(m.key.name for m in compiled.manifests if m.key.kind == "HelmRelease")
             groups.setdefault(options.releases & present if options.releases else None, []).append(name)
     for releases, wanted in sorted(groups.items(), key=lambda item: item[1]):
+        shown = options.progress
         settings = builds.BuildOptions(chart_sources=dict(options.chart_sources), jobs=options.jobs,
-                                       cache=options.cache, releases=releases)
+                                       cache=options.cache, releases=releases,
+                                       progress=(lambda event: shown(replace(event, stage=side.value))) if shown
+                                       else None)
         try:
             built = builds.build_fleet(root, wanted, settings)
         except InputError as error:
