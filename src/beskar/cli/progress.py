@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def describe(event: Built) -> str:
     """`[3/39] prod-brno nova built`, `[4/39] head prod-brno keystone from the cache`."""
     stage = f"{event.stage} " if event.stage else ""
-    how = "from the cache" if event.cached else "built"
+    how = "failed" if event.failed else "from the cache" if event.cached else "built"
     return f"[{event.done}/{event.total}] {stage}{event.site} {event.release} {how}"
 
 

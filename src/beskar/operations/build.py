@@ -53,6 +53,7 @@ class Built:
     site: str
     release: str
     cached: bool
+    failed: bool = False  # it does not render
     stage: str = ""  # which build of several, e.g. a diff's "base" and "head"
 
 
@@ -136,7 +137,8 @@ def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
         for item in waiting.get(result.key, ()):
             done += 1
             if options.progress:
-                options.progress(Built(done, total, item.site, item.resource.name, result.cached))
+                options.progress(Built(done, total, item.site, item.resource.name, result.cached,
+                                       result.error is not None))
     built: list[SiteBuild] = []
     for name in sorted(plan.compiled.rendered):
         if name in plan.memoized:
