@@ -23,7 +23,7 @@ from beskar.check.resources import Resource
 from beskar.clients import charts
 from beskar.operations.compilation import CompiledFleet, compile_fleet
 from beskar.operations.renders import RenderJob, RenderResult, render_all
-from beskar.operations.sitememo import Request, SiteMemo, site_key
+from beskar.operations.sitememo import Request, SiteMemo, build_context, input_keys, site_key
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.kubespray import node_labels
 from beskar.secrets import age as ages
@@ -79,28 +79,39 @@ def build_site(root: Path, site: str, options: BuildOptions = BuildOptions()) ->
 class _Plan:
     """Every site's layer objects and releases with their charts fetched and values composed, and the renders."""
 
-    compiled: CompiledFleet
+    compiled: CompiledFleet | None  # None when every site was found by its input files
     cache: charts.ChartCache
     layer_objects: dict[str, list[BuiltObject]] = field(default_factory=dict)
     pending: list[_Pending] = field(default_factory=list)
     jobs: dict[str, RenderJob] = field(default_factory=dict)
     memoized: dict[str, SiteBuild] = field(default_factory=dict)  # sites whose inputs did not change
-    to_memo: dict[str, tuple[str, list[Request]]] = field(default_factory=dict)  # site -> (memo key, its charts)
+    # site -> its key by compiled tree, its charts, its key by input files (if known)
+    to_memo: dict[str, tuple[str, list[Request], str | None]] = field(default_factory=dict)
 
 
-def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool = False) -> _Plan:
-    """memo: give back a site's stored build when nothing it is built from changed (not for --show-secrets)."""
-    compiled = compile_fleet(root, sites)
-    overrides = {**_fleet_overrides(root, compiled), **dict(options.chart_sources)}
-    plan = _Plan(compiled, charts.ChartCache(charts.cache_root(options.cache)))
+def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool = False,
+          compile_all: bool = True) -> _Plan:
+    """memo: give back a site's stored build when nothing it is built from changed (not for --show-secrets): by its
+    input files without compiling it (unless compile_all: the caller needs every site compiled), else by its
+    compiled tree."""
+    cache = charts.ChartCache(charts.cache_root(options.cache))
     identities = ages.load_identities()
-    site_memo = SiteMemo(plan.cache) if memo and not options.show_secrets else None
+    site_memo = SiteMemo(cache) if memo and not options.show_secrets else None
+    context = build_context(options.chart_sources, identities, options.releases)
+    inputs = (input_keys(Path(root), sites, context) or {}) if site_memo and not compile_all else {}
+    memoized = {name: found for name, key in inputs.items() if site_memo and (found := site_memo.get(key))}
+    remaining = [name for name in inputs if name not in memoized] if inputs else sites
+    compiled = compile_fleet(root, remaining) if remaining is None or remaining else None
+    plan = _Plan(compiled, cache, memoized=memoized)
+    overrides = {**_fleet_overrides(root, compiled), **dict(options.chart_sources)} if compiled else {}
     problems: list[Problem] = []
-    for name in sorted(compiled.rendered):
-        key = site_key(compiled, name, overrides, identities, options.releases) if site_memo else ""
+    for name in sorted(compiled.rendered if compiled else ()):
+        key = site_key(compiled, name, overrides, context) if site_memo else ""
         found = site_memo.get(key) if site_memo else None
         if found is not None:
             plan.memoized[name] = found
+            if name in inputs:
+                site_memo.point(inputs[name], key)
             continue
         objects, pending, jobs, requests = _plan_site(compiled, name, overrides, plan.cache, identities, options,
                                                       problems)
@@ -108,7 +119,7 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool
         plan.pending += pending
         plan.jobs.update(jobs)
         if site_memo:
-            plan.to_memo[name] = (key, requests)
+            plan.to_memo[name] = (key, requests, inputs.get(name))
     if problems:
         raise InputError(problems)
     return plan
@@ -116,7 +127,7 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool
 
 def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> tuple[SiteBuild, ...]:
     """Build each site (all when None); every source and values problem of every release is raised together."""
-    return _build(_plan(root, sites, options, memo=True), options)
+    return _build(_plan(root, sites, options, memo=True, compile_all=False), options)
 
 
 def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
@@ -140,16 +151,19 @@ def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
                 options.progress(Built(done, total, item.site, item.resource.name, result.cached,
                                        result.error is not None))
     built: list[SiteBuild] = []
-    for name in sorted(plan.compiled.rendered):
+    for name in sorted({*plan.memoized, *(plan.compiled.rendered if plan.compiled else ())}):
         if name in plan.memoized:
             built.append(plan.memoized[name])
             continue
+        assert plan.compiled is not None
         rows = [_release_build(item, results[item.key]) for item in plan.pending if item.site == name]
         rows.sort(key=lambda r: (r.layer, r.release))
         site_build = SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
                                tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows))
         if name in plan.to_memo and not site_build.failures:
-            SiteMemo(plan.cache).put(*plan.to_memo[name], site_build)
+            key, requests, input_key = plan.to_memo[name]
+            if SiteMemo(plan.cache).put(key, requests, site_build) and input_key:
+                SiteMemo(plan.cache).point(input_key, key)
         built.append(site_build)
     return tuple(built)
 

@@ -155,7 +155,8 @@ def _cached(root: Path, key: str) -> RenderResult | None:
 
 
 def _store(root: Path, result: RenderResult) -> None:
-    payload = json.dumps([[template, body] for template, body in result.objects], sort_keys=True,
-                         separators=(",", ":")).encode()
+    # Keys in the order the templates wrote them, as a fresh render has them: a cached build is the same build.
+    payload = json.dumps([[template, body] for template, body in result.objects], separators=(",", ":"),
+                         ensure_ascii=False).encode()
     trees.write_file(_render_path(root, result.key), hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
 
