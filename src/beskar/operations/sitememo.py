@@ -71,7 +71,8 @@ def input_keys(root: Path, names: list[str] | None, context: list[object]) -> di
     counts for every site); None when the fleet cannot be read so (its compile says why) or a write is pending."""
     try:
         present, problems = site_directories(root)
-        if problems or not (root / FLEET_FILE).is_file() or (root / ".beskar").exists():
+        pending = (root / trees.JOURNAL_DIR).exists() or (root / trees.STATE_DIR).is_file()  # as tree.settle sees
+        if problems or pending or not (root / FLEET_FILE).is_file():
             return None
         shared = _digest_files(root, _NOT_SHARED)
         keys = {}
