@@ -366,3 +366,28 @@ def test_charts_list_and_clean(built_fleet, build_cache, tmp_path):
     cleaned = subprocess.run([sys.executable, "-m", "beskar", "charts", "clean"], capture_output=True,
                              env=_cli_env(other, "0"), timeout=120)
     assert cleaned.returncode == 0 and not any(other.iterdir())
+
+
+def _progress_lines(done) -> list[str]:
+    return sorted(line.split("] ", 1)[1] for line in done.stderr.decode().splitlines() if line.startswith("["))
+
+
+def test_a_change_to_one_site_renders_only_the_release_it_changes(fleet_copy, example_sources, tmp_path):
+    args = ["--release", "nova,keystone", *source_arguments(example_sources)]
+    cache = tmp_path / "cache"
+    first = _build_cli(fleet_copy, args, cache)
+    assert first.returncode == 0, first.stderr
+    assert _progress_lines(first) == sorted(f"{site} {release} built" for site in ("prod-brno", "prod-ostrava")
+                                            for release in ("keystone", "nova"))
+    site = fleet_copy / "sites" / "prod-brno" / "site.yaml"
+    site.write_text(site.read_text().replace("cpu_allocation_ratio: 3.0", "cpu_allocation_ratio: 2.5", 1))
+    second = _build_cli(fleet_copy, args, cache)
+    assert second.returncode == 0, second.stderr
+    assert _progress_lines(second) == ["prod-brno keystone from the cache", "prod-brno nova built",
+                                       "prod-ostrava keystone from the cache", "prod-ostrava nova from the cache"]
+    # The stored builds are the builds: the same bytes as a build with an empty cache.
+    again = _build_cli(fleet_copy, args, cache)
+    cold = _build_cli(fleet_copy, args, tmp_path / "cold")
+    assert again.stdout == cold.stdout and b"cpu_allocation_ratio = 2.5" in again.stdout
+    assert _progress_lines(again) == sorted(f"{site} {release} from the cache" for site in ("prod-brno", "prod-ostrava")
+                                            for release in ("keystone", "nova"))
