@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from beskar import tree as trees
 from beskar.build import manifests, releases, values
+from beskar.build.memo import paused_gc
 from beskar.build.objects import (CLUSTER_LAYER, BuildFailure, BuiltObject, ChartIdentity, ObjectKey, ReleaseBuild,
                                   SiteBuild, object_order)
 from beskar.build.secrets import placeholders, shown_secret
@@ -127,7 +128,9 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool
 
 def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> tuple[SiteBuild, ...]:
     """Build each site (all when None); every source and values problem of every release is raised together."""
-    return _build(_plan(root, sites, options, memo=True, compile_all=False), options)
+    plan = _plan(root, sites, options, memo=True, compile_all=False)
+    with paused_gc():  # a build makes many objects and no cycles: the collector would walk them again and again
+        return _build(plan, options)
 
 
 def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:

@@ -12,6 +12,7 @@ from typing import Any, Iterator, Mapping
 
 from beskar import tree as trees
 from beskar.build import manifests
+from beskar.build.memo import paused_gc
 from beskar.build.objects import FailureKind
 from beskar.build.secrets import Redactor
 from beskar.check import schemas
@@ -148,7 +149,8 @@ def _cached(root: Path, key: str) -> RenderResult | None:
     if digest.decode(errors="replace") != hashlib.sha256(payload).hexdigest():
         return None
     try:
-        objects = json.loads(payload)
+        with paused_gc():
+            objects = json.loads(payload)
         return RenderResult(key, tuple((str(t), b) for t, b in objects), cached=True)
     except (ValueError, TypeError):
         return None

@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 
 import beskar
 from beskar import tree as trees
-from beskar.build.memo import memo_key, site_from_json, site_to_json
+from beskar.build.memo import memo_key, paused_gc, site_from_json, site_to_json
 from beskar.build.objects import SiteBuild
 from beskar.build.releases import RENDER_FORMAT
 from beskar.clients import charts
@@ -105,7 +105,8 @@ class SiteMemo:
         if digest.decode(errors="replace") != hashlib.sha256(payload).hexdigest():
             return None  # corrupt: built again and stored anew
         try:
-            entry = json.loads(payload)
+            with paused_gc():
+                entry = json.loads(payload)
         except ValueError:
             return None
         return entry if isinstance(entry, dict) else None
@@ -125,7 +126,8 @@ class SiteMemo:
             for source, chart, version, fingerprint in entry["charts"]:
                 if self.cache.fingerprint(charts.Source(**source), chart, version) != fingerprint:
                     return None
-            return site_from_json(entry["build"])
+            with paused_gc():
+                return site_from_json(entry["build"])
         except (ValueError, KeyError, TypeError):
             return None
 
