@@ -86,27 +86,32 @@ class _Plan:
     pending: list[_Pending] = field(default_factory=list)
     jobs: dict[str, RenderJob] = field(default_factory=dict)
     memoized: dict[str, SiteBuild] = field(default_factory=dict)  # sites whose inputs did not change
+    names: list[str] = field(default_factory=list)  # every site built, in order
     # site -> its key by compiled tree, its charts, its key by input files (if known)
     to_memo: dict[str, tuple[str, list[Request], str | None]] = field(default_factory=dict)
 
 
 def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool = False,
-          compile_all: bool = True) -> _Plan:
+          compile_all: bool = True, compiled: CompiledFleet | None = None) -> _Plan:
     """memo: give back a site's stored build when nothing it is built from changed (not for --show-secrets): by its
     input files without compiling it (unless compile_all: the caller needs every site compiled), else by its
-    compiled tree."""
+    compiled tree. compiled: the fleet as the caller compiled it already (a diff compiles each revision once)."""
     cache = charts.ChartCache(charts.cache_root(options.cache))
     identities = ages.load_identities()
     site_memo = SiteMemo(cache) if memo and not options.show_secrets else None
     context = build_context(options.chart_sources, identities, options.releases)
-    inputs = (input_keys(Path(root), sites, context) or {}) if site_memo and not compile_all else {}
-    memoized = {name: found for name, key in inputs.items() if site_memo and (found := site_memo.get(key))}
-    remaining = [name for name in inputs if name not in memoized] if inputs else sites
-    compiled = compile_fleet(root, remaining) if remaining is None or remaining else None
-    plan = _Plan(compiled, cache, memoized=memoized)
+    inputs: dict[str, str] = {}
+    memoized: dict[str, SiteBuild] = {}
+    if compiled is None:
+        inputs = (input_keys(Path(root), sites, context) or {}) if site_memo and not compile_all else {}
+        memoized = {name: found for name, key in inputs.items() if site_memo and (found := site_memo.get(key))}
+        remaining = [name for name in inputs if name not in memoized] if inputs else sites
+        compiled = compile_fleet(root, remaining) if remaining is None or remaining else None
+    names = sorted(n for n in (compiled.rendered if compiled else ()) if sites is None or n in sites)
+    plan = _Plan(compiled, cache, memoized=memoized, names=sorted({*memoized, *names}))
     overrides = {**_fleet_overrides(root, compiled), **dict(options.chart_sources)} if compiled else {}
     problems: list[Problem] = []
-    for name in sorted(compiled.rendered if compiled else ()):
+    for name in names:
         key = site_key(compiled, name, overrides, context) if site_memo else ""
         found = site_memo.get(key) if site_memo else None
         if found is not None:
@@ -126,9 +131,11 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool
     return plan
 
 
-def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> tuple[SiteBuild, ...]:
-    """Build each site (all when None); every source and values problem of every release is raised together."""
-    plan = _plan(root, sites, options, memo=True, compile_all=False)
+def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions(),
+                compiled: CompiledFleet | None = None) -> tuple[SiteBuild, ...]:
+    """Build each site (all when None); every source and values problem of every release is raised together.
+    compiled: the fleet at root as compile_fleet gave it, when the caller has it (it is not compiled again)."""
+    plan = _plan(root, sites, options, memo=True, compile_all=False, compiled=compiled)
     with paused_gc():  # a build makes many objects and no cycles: the collector would walk them again and again
         return _build(plan, options)
 
@@ -154,7 +161,7 @@ def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
                 options.progress(Built(done, total, item.site, item.resource.name, result.cached,
                                        result.error is not None))
     built: list[SiteBuild] = []
-    for name in sorted({*plan.memoized, *(plan.compiled.rendered if plan.compiled else ())}):
+    for name in plan.names:
         if name in plan.memoized:
             built.append(plan.memoized[name])
             continue

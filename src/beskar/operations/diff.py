@@ -62,15 +62,16 @@ def diff(root: Path, base: str | None = None, head: str | None = None, options: 
         base_root = checkout.fleet_in(stack.enter_context(git.worktree(checkout.top, base_commit)))
         head_root = root if not head_commit else checkout.fleet_in(stack.enter_context(git.worktree(checkout.top,
                                                                                                     head_commit)))
-        before = compile_revision(base_root, options.sites, Side.BASE)
-        after = compile_revision(head_root, options.sites, Side.HEAD)
+        compiled: dict[Side, CompiledFleet] = {}  # each revision compiled once, for its diff and its build
+        before = compile_revision(base_root, options.sites, Side.BASE, compiled)
+        after = compile_revision(head_root, options.sites, Side.HEAD, compiled)
         names = sorted(set(before) | set(after))
         if options.build:
             # Only the sites whose model or tree changed are built, each revision in one build (renders are
             # cached by content, so a release both revisions render alike is rendered once).
             changed = [n for n in names if not unchanged(before.get(n), after.get(n))]
-            before = _built(base_root, before, changed, options, Side.BASE)
-            after = _built(head_root, after, changed, options, Side.HEAD)
+            before = _built(base_root, before, changed, options, Side.BASE, compiled.get(Side.BASE))
+            after = _built(head_root, after, changed, options, Side.HEAD, compiled.get(Side.HEAD))
         sites = tuple(_site_diff(name, before.get(name), after.get(name), options) for name in names)
     return FleetDiff(Revision(base_name, base_commit), Revision(head or WORKING_TREE, head_commit), sites)
 
@@ -108,7 +109,7 @@ def _site_diff(name: str, base: SiteSide | Broken | None, head: SiteSide | Broke
 
 
 def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], options: DiffOptions,
-           side: Side) -> dict[str, SiteSide | Broken]:
+           side: Side, compiled: CompiledFleet | None = None) -> dict[str, SiteSide | Broken]:
     """The sides of `names` with the objects `beskar build` makes of them; a site whose build input is unusable
     (a chart not at its ref, a valuesFrom key missing) is Broken on this side, the others are still built."""
     result = dict(sides)
@@ -126,7 +127,7 @@ def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], op
                                        progress=(lambda event: shown(replace(event, stage=side.value))) if shown
                                        else None)
         try:
-            built = builds.build_fleet(root, wanted, settings)
+            built = builds.build_fleet(root, wanted, settings, compiled)
         except InputError as error:
             broken = _problems_by_site(error.problems, wanted)
             if side is Side.BASE and len(broken) == len(wanted):
@@ -135,7 +136,7 @@ def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], op
                 result[name] = Broken(tuple(Failure(side, p.message, str(p.origin) if p.origin else "")
                                             for p in problems))
             rest = [n for n in wanted if n not in broken]
-            built = builds.build_fleet(root, rest, settings) if rest else ()
+            built = builds.build_fleet(root, rest, settings, compiled) if rest else ()
         for site_build in built:
             result[site_build.site] = _with_build(result[site_build.site], site_build, side)
     return result
@@ -180,17 +181,23 @@ def _site_names(root: Path) -> list[str]:
     return sorted(p.parent.name for p in (root / "sites").glob("*/site.yaml"))
 
 
-def compile_revision(root: Path, sites: tuple[str, ...], side: Side) -> dict[str, SiteSide | Broken]:
-    """Every site of one revision as a SiteSide, or Broken with the problems that stop it compiling."""
+def compile_revision(root: Path, sites: tuple[str, ...], side: Side,
+                     compiled: dict[Side, CompiledFleet] | None = None) -> dict[str, SiteSide | Broken]:
+    """Every site of one revision as a SiteSide, or Broken with the problems that stop it compiling; the whole
+    compiled fleet under `side` in `compiled` when every site compiles (its build needs not compile it again)."""
     if not (root / FLEET_FILE).is_file():
         return {}  # the revision has no fleet yet: every site of the other one is added
     names = [n for n in _site_names(root) if not sites or n in sites]
     if not names:
         return {}
     try:
-        return _sides(compile_fleet(root, names))
+        whole = compile_fleet(root, names)
     except InputError:
         pass
+    else:
+        if compiled is not None:
+            compiled[side] = whole
+        return _sides(whole)
     result: dict[str, SiteSide | Broken] = {}
     for name in names:  # one site at a time, to say which sites fail and which still diff
         try:
