@@ -109,7 +109,7 @@ def _site_diff(name: str, base: SiteSide | Broken | None, head: SiteSide | Broke
 
 
 def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], options: DiffOptions,
-           side: Side, compiled: CompiledFleet | None = None) -> dict[str, SiteSide | Broken]:
+           side: Side, fleet: CompiledFleet | None = None) -> dict[str, SiteSide | Broken]:
     """The sides of `names` with the objects `beskar build` makes of them; a site whose build input is unusable
     (a chart not at its ref, a valuesFrom key missing) is Broken on this side, the others are still built."""
     result = dict(sides)
@@ -127,7 +127,7 @@ def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], op
                                        progress=(lambda event: shown(replace(event, stage=side.value))) if shown
                                        else None)
         try:
-            built = builds.build_fleet(root, wanted, settings, compiled)
+            built = builds.build_fleet(root, wanted, settings, fleet)
         except InputError as error:
             broken = _problems_by_site(error.problems, wanted)
             if side is Side.BASE and len(broken) == len(wanted):
@@ -136,7 +136,7 @@ def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], op
                 result[name] = Broken(tuple(Failure(side, p.message, str(p.origin) if p.origin else "")
                                             for p in problems))
             rest = [n for n in wanted if n not in broken]
-            built = builds.build_fleet(root, rest, settings, compiled) if rest else ()
+            built = builds.build_fleet(root, rest, settings, fleet) if rest else ()
         for site_build in built:
             result[site_build.site] = _with_build(result[site_build.site], site_build, side)
     return result
