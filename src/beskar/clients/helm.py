@@ -65,7 +65,7 @@ def render(chart_path: Path, values: dict[str, Any], *, name: str, namespace: st
 
 class LoadedCharts:
     """Each chart loaded once and shared by the renders of every release that uses it, on any thread: the SDK's
-    charts are immutable and safe to share, and it releases the GIL while it renders."""
+    charts are immutable and safe to share (it releases the GIL while it renders, but renders one at a time)."""
 
     def __init__(self) -> None:
         self._charts: dict[Path, helm_python.Chart | HelmError] = {}

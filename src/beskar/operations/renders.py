@@ -67,8 +67,9 @@ class _Documents:
 
 def render_all(jobs: Mapping[str, RenderJob], cache: Path, workers: int, use_cache: bool) -> Iterator[RenderResult]:
     """Every job's result, cached ones first, then the others as they finish. Renders run on `workers` threads of
-    this process: the Helm library releases the GIL while it renders, so no process has to load Beskar and Helm
-    again, each chart is loaded once for every release that uses it, and nothing is pickled between processes."""
+    this process: no process has to load Beskar and Helm again, each chart is loaded once for every release that
+    uses it, and nothing is pickled between processes. The Helm SDK renders one chart at a time in a process, so
+    the threads overlap the reading of one render's YAML with the rendering of the next, not two renders."""
     todo = []
     for key in sorted(jobs):
         cached = _cached(cache, key) if use_cache else None
