@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from beskar.check import schemas
-from beskar.operations import build, compilation
+from beskar.operations import compilation
+from beskar.operations.renders import _cached as cached_render
 from build_sources import HELM_REPOSITORY, Served, source_arguments
 
 EXPECTED_RELEASES = {"ingress-nginx", "rook-ceph", "rook-ceph-cluster", "kube-prometheus-stack", "keystone", "nova",
@@ -167,6 +168,25 @@ def test_same_bytes_twice_any_hash_seed_cold_or_cached(built_fleet, example_sour
     assert Path("prod-brno/03-openstack/keystone/Deployment-keystone-api.yaml") in files_a
 
 
+def test_progress_one_line_per_release_on_stderr_and_none_with_json(built_fleet, example_sources, tmp_path):
+    root, _ = built_fleet
+    args = ["prod-brno", "--release", "keystone,memcached", *source_arguments(example_sources)]
+    lines = []
+    for run in ("cold", "again"):  # rendered, then the whole site from the cache
+        done = _build_cli(root, args, tmp_path / "cache")
+        assert done.returncode == 0, done.stderr
+        lines.append([line for line in done.stderr.decode().splitlines() if line.startswith("[")])
+    how = ("built", "from the cache")
+    for found, expected in zip(lines, how):
+        assert [line.split("] ")[0] for line in found] == ["[1/2", "[2/2"], found
+        assert sorted(line.split("] ")[1] for line in found) == [f"prod-brno keystone {expected}",
+                                                                 f"prod-brno memcached {expected}"]
+    as_json = _build_cli(root, [*args, "--format", "json"], tmp_path / "cache")
+    assert as_json.returncode == 0, as_json.stderr
+    assert not [line for line in as_json.stderr.decode().splitlines() if line.startswith("[")], as_json.stderr
+    assert {o["release"] for o in json.loads(as_json.stdout)["objects"] if o["release"]} == {"keystone", "memcached"}
+
+
 def test_a_killed_build_leaves_no_output_and_no_corrupt_cache(built_fleet, example_sources, tmp_path):
     root, builds = built_fleet
     cache, output = tmp_path / "cache", tmp_path / "out"
@@ -182,7 +202,7 @@ def test_a_killed_build_leaves_no_output_and_no_corrupt_cache(built_fleet, examp
     process.wait()
     assert not list(output.rglob("*.yaml")) if output.exists() else True
     for entry in (cache / "renders").rglob("*.json"):
-        assert build._cached(cache, entry.stem) is not None, f"{entry} is corrupt"
+        assert cached_render(cache, entry.stem) is not None, f"{entry} is corrupt"
     # Corrupt what is there: a render entry and a file of a chart; both are detected and made again.
     renders = sorted((cache / "renders").rglob("*.json"))
     if renders:
@@ -346,3 +366,29 @@ def test_charts_list_and_clean(built_fleet, build_cache, tmp_path):
     cleaned = subprocess.run([sys.executable, "-m", "beskar", "charts", "clean"], capture_output=True,
                              env=_cli_env(other, "0"), timeout=120)
     assert cleaned.returncode == 0 and not any(other.iterdir())
+
+
+def _progress_lines(done) -> list[str]:
+    return sorted(line.split("] ", 1)[1] for line in done.stderr.decode().splitlines() if line.startswith("["))
+
+
+def test_a_change_to_one_site_renders_only_the_release_it_changes(fleet_copy, example_sources, tmp_path):
+    args = ["--release", "nova,keystone", *source_arguments(example_sources)]
+    cache = tmp_path / "cache"
+    first = _build_cli(fleet_copy, args, cache)
+    assert first.returncode == 0, first.stderr
+    assert _progress_lines(first) == sorted(f"{site} {release} built" for site in ("prod-brno", "prod-ostrava")
+                                            for release in ("keystone", "nova"))
+    site = fleet_copy / "sites" / "prod-brno" / "site.yaml"
+    site.write_text(site.read_text().replace("cpu_allocation_ratio: 3.0", "cpu_allocation_ratio: 2.5", 1))
+    second = _build_cli(fleet_copy, args, cache)
+    assert second.returncode == 0, second.stderr
+    assert _progress_lines(second) == ["prod-brno keystone from the cache", "prod-brno nova built",
+                                       "prod-ostrava keystone from the cache", "prod-ostrava nova from the cache"]
+    # The stored builds are the builds: the same bytes as a build with an empty cache.
+    again = _build_cli(fleet_copy, args, cache)
+    cold = _build_cli(fleet_copy, args, tmp_path / "cold")
+    assert again.returncode == cold.returncode == 0
+    assert again.stdout == cold.stdout and b"kind: DaemonSet" in again.stdout
+    assert _progress_lines(again) == sorted(f"{site} {release} from the cache" for site in ("prod-brno", "prod-ostrava")
+                                            for release in ("keystone", "nova"))

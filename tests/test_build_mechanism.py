@@ -181,3 +181,33 @@ def test_oci_repository_from_a_registry(oci_registry, tmp_path):
     with pytest.raises(charts.SourceError, match="satisfies"):
         cache.chart(charts.Source("OCIRepository", "flux-system", "small", f"oci://{oci_registry}/charts/small",
                                   {"semver": ">=2"}), "", None)
+
+
+YAML_CASES = [
+    "a: &x {b: 1}\nc:\n  <<: *x\n  d: 2\n",  # a merge key: PyYAML's own reading
+    "a: !!binary aGVsbG8=\nb: 2020-01-01\nc: =\nd: yes\ne: 0755\nf: 1.5\ng: ~\nh: 12:30\ni: '3'\nj: \"x\"\n",
+    "---\n---\na: 1\n...\n---\n# only a comment\n",
+    "a: &y [1, {b: 2}]\nc: *y\nd: !!str 3\ne: !!int '7'\nf: !!float '1'\n",
+    "key: |+\n  text\n\n\nother: >-\n  folded\n  text\n",
+    "- a\n- [b, {c: d}]\n",
+    "k: {}\nl: []\n? complex\n: value\n",
+]
+
+
+@pytest.mark.parametrize("text", YAML_CASES)
+def test_rendered_yaml_reads_as_pyyaml_reads_it(text):
+    import yaml
+    expected = list(yaml.load_all(text, Loader=manifests._Loader))
+    found = manifests._load_all(text)
+    assert found == expected
+    assert [type(v) for d in found if isinstance(d, dict) for v in d.values()] == \
+        [type(v) for d in expected if isinstance(d, dict) for v in d.values()]
+
+
+@pytest.mark.parametrize("text", ["a: [1, 2\n", "? [a]\n: 1\n", "a: *nowhere\n"])
+def test_unreadable_yaml_is_pyyamls_error(text):
+    import yaml
+    with pytest.raises(yaml.YAMLError):
+        list(yaml.load_all(text, Loader=manifests._Loader))
+    with pytest.raises(manifests.ManifestError):
+        manifests.parse_documents("t.yaml", text)

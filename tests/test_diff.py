@@ -275,6 +275,16 @@ def test_scenario(scenario_repository, mode, run_beskar, diff_arguments, request
     for name, expected in expect["sites"].items():
         if expected["status"] != "unchanged":
             assert f"<summary><b>{name}</b>" in markdown.stdout
+    # Progress on stderr, one line per release built in either revision; none with --format json.
+    progress = [line for line in markdown.stderr.splitlines() if line.startswith("[")]
+    assert all(re.fullmatch(r"\[(\d+)/(\d+)\] (base|head) [\w.-]+ [\w.-]+ (built|from the cache|failed)", line)
+               for line in progress), progress
+    if mode == "built" and any(e["status"] != "unchanged" for e in expect["sites"].values()):
+        assert {line.split()[1] for line in progress} == {"base", "head"}, markdown.stderr
+        assert any(line.endswith(" failed") for line in progress) is (case == "broken-template"), progress
+    else:
+        assert not progress
+    assert not [line for line in as_json.stderr.splitlines() if line.startswith("[")]
 
     if "secret" in change:  # no format may show a decrypted value, before or after the rotation
         rich = beskar_diff()

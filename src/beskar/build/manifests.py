@@ -11,6 +11,7 @@ import yaml
 from beskar.build.objects import BuiltObject
 
 Namespaced = Callable[[str, str], bool]
+Parse = Callable[[str, str], list[dict[str, Any]]]  # (template name, text) -> its objects
 _TEST_HOOKS = frozenset({"test", "test-success", "test-failure"})
 
 
@@ -42,9 +43,103 @@ def is_test_hook(body: Mapping[str, Any]) -> bool:
     return any(h.strip() in _TEST_HOOKS for h in hooks.split(","))
 
 
+_STR, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
+_UNTYPED = (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+_NO_KEY = object()
+
+
+class _Unusual(Exception):
+    """A document the fast reading leaves to PyYAML's own (merge keys, complex keys, an error to report)."""
+
+
+def _scalar(event: yaml.ScalarEvent, loader: _Loader, resolvable: frozenset[str]) -> Any:
+    value, tag = event.value, event.tag
+    if tag is None and event.implicit[0]:  # plain: typed by its text, as YAML 1.1 does
+        if value[:1] not in resolvable:
+            return value
+        tag = loader.resolve(yaml.ScalarNode, value, event.implicit)
+    elif tag is None or tag == "!":
+        return value  # quoted
+    if tag == _STR:
+        return value
+    if tag == _MERGE:
+        raise _Unusual
+    try:
+        return loader.construct_object(yaml.ScalarNode(tag, value, style=event.style))
+    except yaml.YAMLError:
+        raise _Unusual from None
+
+
+def _fast_load_all(text: str) -> list[Any]:
+    """yaml.load_all(text, _Loader) straight from libyaml's events. PyYAML's composer asks Python to resolve every
+    node and builds a node tree only to walk it again; this was most of a build's time."""
+    loader = _Loader(text)
+    resolvable = frozenset(k for k in loader.yaml_implicit_resolvers if k is not None)
+    if None in loader.yaml_implicit_resolvers:
+        raise _Unusual
+    documents: list[Any] = []
+    anchors: dict[str, Any] = {}
+    stack: list[list[Any]] = []  # [container, pending key of a mapping]
+    root: Any = None
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                value = _scalar(event, loader, resolvable)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.tag not in _UNTYPED:
+                    raise _Unusual
+                container: Any = {} if kind is yaml.MappingStartEvent else []
+                if event.anchor is not None:
+                    anchors[event.anchor] = container
+                stack.append([container, _NO_KEY])
+                continue
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                value = stack.pop()[0]
+            elif kind is yaml.AliasEvent:
+                if event.anchor not in anchors:
+                    raise _Unusual
+                value = anchors[event.anchor]
+            elif kind is yaml.DocumentStartEvent:
+                anchors, root = {}, None
+                loader.constructed_objects = {}
+                continue
+            elif kind is yaml.DocumentEndEvent:
+                documents.append(root)
+                continue
+            else:
+                continue
+            if kind is yaml.ScalarEvent and event.anchor is not None:
+                anchors[event.anchor] = value
+            if not stack:
+                root = value
+                continue
+            top = stack[-1]
+            if type(top[0]) is list:
+                top[0].append(value)
+            elif top[1] is _NO_KEY:
+                if isinstance(value, (dict, list)):
+                    raise _Unusual
+                top[1] = value
+            else:
+                top[0][top[1]] = value
+                top[1] = _NO_KEY
+        return documents
+    finally:
+        loader.dispose()
+
+
+def _load_all(text: str) -> list[Any]:
+    try:
+        return _fast_load_all(text)
+    except (_Unusual, yaml.YAMLError):
+        return list(yaml.load_all(text, Loader=_Loader))  # the exact reading, and its error with line and column
+
+
 def parse_documents(name: str, text: str) -> list[dict[str, Any]]:
     try:
-        documents = list(yaml.load_all(text, Loader=_Loader))
+        documents = _load_all(text)
     except yaml.YAMLError as error:
         raise ManifestError(f"{name}: the rendered template is not YAML: {error}") from None
     found = []
@@ -61,13 +156,13 @@ def parse_documents(name: str, text: str) -> list[dict[str, Any]]:
 
 
 def release_objects(rendered: Mapping[str, str], crds: Iterable[tuple[str, str]], placement: Placement,
-                    namespaced: Namespaced) -> tuple[BuiltObject, ...]:
+                    namespaced: Namespaced, parse: Parse | None = None) -> tuple[BuiltObject, ...]:
     """The objects of a render (template path -> text), plus the chart's CRDs when the policy installs them."""
     objects = []
     sources = [(name, text) for name, text in sorted(crds)]
     sources += [(name, text) for name, text in sorted(rendered.items()) if posixpath.basename(name) != "NOTES.txt"]
     for name, text in sources:
-        for body in parse_documents(name, text):
+        for body in (parse or parse_documents)(name, text):
             if is_test_hook(body):
                 continue
             objects.append(built_object(body, placement, name, namespaced))

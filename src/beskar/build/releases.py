@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-RENDER_FORMAT = 1  # bump when what a cached render holds changes
+RENDER_FORMAT = 2  # bump when what a cached render holds changes (2: keys in template order, digest line)
 
 
 class ReleaseError(Exception):

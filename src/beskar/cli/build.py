@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from beskar.cli.output import FleetOption, err, out, run
+from beskar.cli.progress import build_progress
 from beskar.problems import InputError, Origin, Problem
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ ChartSourceOption = Annotated[Optional[list[str]], typer.Option(
     "--chart-source", metavar="NAME=PATH",
     help="Use a local checkout, chart repository folder or URL for the Flux source NAME (repeatable), "
          "e.g. openstack-helm=../openstack-helm. Also: fleet.build.chart_sources in beskar.yaml.")]
-JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Render processes (default: the cores).")]
+JobsOption = Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Renders at once (default: the cores).")]
 
 
 def chart_overrides(values: list[str] | None) -> dict[str, str]:
@@ -43,19 +44,6 @@ def chart_overrides(values: list[str] | None) -> dict[str, str]:
                                       hint="e.g. --chart-source openstack-helm=../openstack-helm")])
         found[name] = location if "://" in location else str(Path(location).resolve())
     return found
-
-
-def _progress():
-    if not err.is_terminal:
-        return None
-    status = err.status("rendering ...")
-    status.start()
-
-    def report(done: int, total: int) -> None:
-        status.update(f"rendered {done}/{total} releases")
-        if done >= total:
-            status.stop()
-    return report
 
 
 @app.command()
@@ -86,7 +74,7 @@ def build(
 
     def work() -> tuple[SiteBuild, ...]:
         options = building.BuildOptions(chart_sources=chart_overrides(chart_source), releases=releases, jobs=jobs,
-                                        show_secrets=show_secrets, progress=_progress())
+                                        show_secrets=show_secrets, progress=progress)
         builds = building.build_fleet(fleet, [site] if site else None, options)
         failures = [f for b in builds for f in b.failures]
         if failures:
@@ -96,7 +84,8 @@ def build(
             building.write_output(output, builds)
         return builds
 
-    builds = run(work)
+    with build_progress(output_format is not BuildFormat.JSON) as progress:
+        builds = run(work)
     if any(r.placeholders for b in builds for r in b.releases):
         err.print("note: no age key opens the sites' Secrets (SOPS_AGE_KEY_FILE), so secret values are "
                   "placeholders BESKAR_SECRET.<key>")

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from beskar.cli.build import ChartSourceOption, JobsOption, chart_overrides
 from beskar.cli.output import FleetOption, SiteOption, out, run
+from beskar.cli.progress import build_progress
 
 if TYPE_CHECKING:
     from beskar.diff import FleetDiff, SiteDiff
@@ -64,8 +65,10 @@ def diff_command(
     from beskar.diff import Side
     from beskar.diff.report import as_json, as_markdown
     from beskar.operations.diff import DiffOptions, diff as diff_revisions
-    result = run(lambda: diff_revisions(fleet, base, head, DiffOptions(
-        tuple(site or ()), frozenset(release or ()), everything, build, chart_overrides(chart_source), jobs)))
+    with build_progress(output_format is not DiffFormat.JSON) as progress:
+        result = run(lambda: diff_revisions(fleet, base, head, DiffOptions(
+            tuple(site or ()), frozenset(release or ()), everything, build, chart_overrides(chart_source), jobs,
+            progress=progress)))
     if output_format is DiffFormat.JSON:
         out.print_json(json.dumps(as_json(result)))
     elif output_format is DiffFormat.MARKDOWN:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,15 +55,69 @@ def build_dependencies(chart_dir: Path) -> None:
 def render(chart_path: Path, values: dict[str, Any], *, name: str, namespace: str,
            capabilities: Capabilities, include_crds: bool) -> Rendered:
     """Render as `helm install` would (is_install, revision 1), offline: `lookup` finds nothing."""
+    try:
+        chart = helm_python.Chart.load(chart_path)
+    except helm_python.HelmError as error:
+        raise HelmError(_message(error)) from None
+    with chart:
+        return _render(chart, values, name, namespace, capabilities, include_crds)
+
+
+class LoadedCharts:
+    """Each chart loaded once and shared by the renders of every release that uses it, on any thread: the SDK's
+    charts are immutable and safe to share (it releases the GIL while it renders, but renders one at a time)."""
+
+    def __init__(self) -> None:
+        self._charts: dict[Path, helm_python.Chart | HelmError] = {}
+        self._crds: dict[Path, tuple[tuple[str, str], ...]] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> LoadedCharts:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            for chart in self._charts.values():
+                if isinstance(chart, helm_python.Chart):
+                    chart.close()
+            self._charts.clear()
+
+    def _chart(self, path: Path) -> helm_python.Chart:
+        with self._lock:
+            if path not in self._charts:
+                try:
+                    self._charts[path] = helm_python.Chart.load(path)
+                except helm_python.HelmError as error:
+                    self._charts[path] = HelmError(_message(error))
+            found = self._charts[path]
+        if isinstance(found, HelmError):
+            raise HelmError(str(found))
+        return found
+
+    def render(self, chart_path: Path, values: dict[str, Any], *, name: str, namespace: str,
+               capabilities: Capabilities, include_crds: bool) -> Rendered:
+        chart = self._chart(chart_path)
+        rendered = _render(chart, values, name, namespace, capabilities, include_crds=False)
+        if not include_crds:
+            return rendered
+        if chart_path not in self._crds:
+            try:
+                self._crds[chart_path] = tuple((c["filename"], c["data"]) for c in chart.crds)
+            except helm_python.HelmError as error:
+                raise HelmError(_message(error)) from None
+        return Rendered(rendered.manifests, self._crds[chart_path])
+
+
+def _render(chart: helm_python.Chart, values: dict[str, Any], name: str, namespace: str, capabilities: Capabilities,
+            include_crds: bool) -> Rendered:
     options: dict[str, Any] = {"name": name, "namespace": namespace, "revision": 1, "is_install": True,
                                "kube_version": capabilities.kube_version}
     if capabilities.api_versions:
         options["api_versions"] = list(capabilities.api_versions)
     try:
-        with helm_python.Chart.load(chart_path) as chart:
-            # The wrapper's render() does not pass Capabilities; the C ABI takes them in the same options.
-            output = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(options))
-            crds = tuple((c["filename"], c["data"]) for c in chart.crds) if include_crds else ()
+        # The wrapper's render() does not pass Capabilities; the C ABI takes them in the same options.
+        output = _native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(options))
+        crds = tuple((c["filename"], c["data"]) for c in chart.crds) if include_crds else ()
     except helm_python.HelmError as error:
         raise HelmError(_message(error)) from None
     return Rendered(json.loads(output), crds)

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import concurrent.futures
-import hashlib
-import json
-import multiprocessing
 import os
 import posixpath
 from dataclasses import dataclass, field
@@ -16,16 +12,19 @@ from typing import Any, Callable, Iterable, Mapping
 
 from beskar import tree as trees
 from beskar.build import manifests, releases, values
-from beskar.build.objects import (CLUSTER_LAYER, BuildFailure, BuiltObject, ChartIdentity, FailureKind,
-                                  ObjectKey, ReleaseBuild, SiteBuild, object_order)
-from beskar.build.secrets import Redactor, placeholders, shown_secret
+from beskar.build.memo import paused_gc
+from beskar.build.objects import (CLUSTER_LAYER, BuildFailure, BuiltObject, ChartIdentity, ObjectKey, ReleaseBuild,
+                                  SiteBuild, object_order)
+from beskar.build.secrets import placeholders, shown_secret
 from beskar.catalog import catalog
 from beskar.check import schemas
 from beskar.check.build import BuiltSite
 from beskar.check.repository import load_repository
 from beskar.check.resources import Resource
-from beskar.clients import charts, helm, kustomize
+from beskar.clients import charts
 from beskar.operations.compilation import CompiledFleet, compile_fleet
+from beskar.operations.renders import RenderJob, RenderResult, render_all
+from beskar.operations.sitememo import Request, SiteMemo, build_context, input_keys, site_key
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.kubespray import node_labels
 from beskar.secrets import age as ages
@@ -33,7 +32,7 @@ from beskar.secrets import sealing, sopsfile
 from beskar.secrets.errors import SopsError
 
 SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository")
-Progress = Callable[[int, int], None]
+Progress = Callable[["Built"], None]
 
 
 @dataclass(frozen=True)
@@ -47,28 +46,16 @@ class BuildOptions:
 
 
 @dataclass(frozen=True)
-class RenderJob:
-    """One distinct render, as sent to a worker process."""
+class Built:
+    """One release done, for a progress display: rendered now, or found in the cache."""
 
-    key: str
-    chart_path: str
-    values: dict[str, Any]
-    release_name: str
-    namespace: str
-    kube_version: str
-    api_versions: tuple[str, ...]
-    include_crds: bool
-    post_renderers: tuple[Any, ...]
-    secrets: tuple[tuple[str, str], ...]  # key -> value, to replace in the output unless shown
-    show_secrets: bool
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    key: str
-    objects: tuple[tuple[str, dict[str, Any]], ...] = ()  # (template, body), placed in the release namespace
-    error: str | None = None
-    kind: FailureKind = FailureKind.TEMPLATE
+    done: int
+    total: int
+    site: str
+    release: str
+    cached: bool
+    failed: bool = False  # it does not render
+    stage: str = ""  # which build of several, e.g. a diff's "base" and "head"
 
 
 @dataclass
@@ -93,42 +80,101 @@ def build_site(root: Path, site: str, options: BuildOptions = BuildOptions()) ->
 class _Plan:
     """Every site's layer objects and releases with their charts fetched and values composed, and the renders."""
 
-    compiled: CompiledFleet
+    compiled: CompiledFleet | None  # None when every site was found by its input files
     cache: charts.ChartCache
     layer_objects: dict[str, list[BuiltObject]] = field(default_factory=dict)
     pending: list[_Pending] = field(default_factory=list)
     jobs: dict[str, RenderJob] = field(default_factory=dict)
+    memoized: dict[str, SiteBuild] = field(default_factory=dict)  # sites whose inputs did not change
+    names: list[str] = field(default_factory=list)  # every site built, in order
+    # site -> its key by compiled tree, its charts, its key by input files (if known)
+    to_memo: dict[str, tuple[str, list[Request], str | None]] = field(default_factory=dict)
 
 
-def _plan(root: Path, sites: list[str] | None, options: BuildOptions) -> _Plan:
-    compiled = compile_fleet(root, sites)
-    overrides = {**_fleet_overrides(root, compiled), **dict(options.chart_sources)}
-    plan = _Plan(compiled, charts.ChartCache(charts.cache_root(options.cache)))
+def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool = False,
+          compile_all: bool = True, compiled: CompiledFleet | None = None) -> _Plan:
+    """memo: give back a site's stored build when nothing it is built from changed (not for --show-secrets): by its
+    input files without compiling it (unless compile_all: the caller needs every site compiled), else by its
+    compiled tree. compiled: the fleet as the caller compiled it already (a diff compiles each revision once)."""
+    cache = charts.ChartCache(charts.cache_root(options.cache))
     identities = ages.load_identities()
+    site_memo = SiteMemo(cache) if memo and not options.show_secrets else None
+    context = build_context(options.chart_sources, identities, options.releases)
+    inputs: dict[str, str] = {}
+    memoized: dict[str, SiteBuild] = {}
+    if compiled is None:
+        inputs = (input_keys(Path(root), sites, context) or {}) if site_memo and not compile_all else {}
+        memoized = {name: found for name, key in inputs.items() if site_memo and (found := site_memo.get(key))}
+        remaining = [name for name in inputs if name not in memoized] if inputs else sites
+        compiled = compile_fleet(root, remaining) if remaining is None or remaining else None
+    names = sorted(n for n in (compiled.rendered if compiled else ()) if sites is None or n in sites)
+    plan = _Plan(compiled, cache, memoized=memoized, names=sorted({*memoized, *names}))
+    overrides = {**_fleet_overrides(root, compiled), **dict(options.chart_sources)} if compiled else {}
     problems: list[Problem] = []
-    for name in sorted(compiled.rendered):
-        objects, pending, jobs = _plan_site(compiled, name, overrides, plan.cache, identities, options, problems)
+    for name in names:
+        key = site_key(compiled, name, overrides, context) if site_memo else ""
+        found = site_memo.get(key) if site_memo else None
+        if found is not None:
+            plan.memoized[name] = found
+            if name in inputs:
+                site_memo.point(inputs[name], key)
+            continue
+        objects, pending, jobs, requests = _plan_site(compiled, name, overrides, plan.cache, identities, options,
+                                                      problems)
         plan.layer_objects[name] = objects
         plan.pending += pending
         plan.jobs.update(jobs)
+        if site_memo:
+            plan.to_memo[name] = (key, requests, inputs.get(name))
     if problems:
         raise InputError(problems)
     return plan
 
 
-def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions()) -> tuple[SiteBuild, ...]:
-    """Build each site (all when None); every source and values problem of every release is raised together."""
-    return _build(_plan(root, sites, options), options)
+def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOptions = BuildOptions(),
+                compiled: CompiledFleet | None = None) -> tuple[SiteBuild, ...]:
+    """Build each site (all when None); every source and values problem of every release is raised together.
+    compiled: the fleet at root as compile_fleet gave it, when the caller has it (it is not compiled again)."""
+    plan = _plan(root, sites, options, memo=True, compile_all=False, compiled=compiled)
+    with paused_gc():  # a build makes many objects and no cycles: the collector would walk them again and again
+        return _build(plan, options)
 
 
 def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
-    results = _render_all(plan.jobs, plan.cache, options)
+    waiting: dict[str, list[_Pending]] = {}
+    for item in sorted(plan.pending, key=lambda p: (p.site, p.resource.name)):
+        waiting.setdefault(item.key, []).append(item)
+    results: dict[str, RenderResult] = {}
+    done, total = 0, len(plan.pending) + sum(len(b.releases) for b in plan.memoized.values())
+    for name, memoized in sorted(plan.memoized.items()):
+        for release in memoized.releases:
+            done += 1
+            if options.progress:
+                options.progress(Built(done, total, name, release.release, True))
+    workers = options.jobs or os.cpu_count() or 1
+    # --show-secrets renders are neither read from nor written to the cache: it never holds a secret value.
+    for result in render_all(plan.jobs, plan.cache.root, workers, use_cache=not options.show_secrets):
+        results[result.key] = result
+        for item in waiting.get(result.key, ()):
+            done += 1
+            if options.progress:
+                options.progress(Built(done, total, item.site, item.resource.name, result.cached,
+                                       result.error is not None))
     built: list[SiteBuild] = []
-    for name in sorted(plan.compiled.rendered):
+    for name in plan.names:
+        if name in plan.memoized:
+            built.append(plan.memoized[name])
+            continue
+        assert plan.compiled is not None
         rows = [_release_build(item, results[item.key]) for item in plan.pending if item.site == name]
         rows.sort(key=lambda r: (r.layer, r.release))
-        built.append(SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
-                               tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows)))
+        site_build = SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
+                               tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows))
+        if name in plan.to_memo and not site_build.failures:
+            key, requests, input_key = plan.to_memo[name]
+            if SiteMemo(plan.cache).put(key, requests, site_build) and input_key:
+                SiteMemo(plan.cache).point(input_key, key)
+        built.append(site_build)
     return tuple(built)
 
 
@@ -152,7 +198,7 @@ def fetch_charts(root: Path, sites: list[str] | None = None, options: BuildOptio
 
 def built_sites(root: Path, sites: list[str] | None, options: BuildOptions) -> tuple[BuiltSite, ...]:
     """Each site's build with what the build rules need to know of the site (beskar check --build)."""
-    plan = _plan(root, sites, options)
+    plan = _plan(root, sites, options, memo=True)
     builds, compiled = _build(plan, options), plan.compiled
     knowledge = catalog()
     settings = compiled.fleet.settings.get("build") or {}
@@ -235,6 +281,7 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
             continue
         fetched.append((resource, release, chart, source))
     api_versions = _api_versions(cache, [chart for _, _, chart, _ in fetched])
+    requests = [Request(source, release.chart.chart, release.chart.version) for _, release, _, source in fetched]
     pending: list[_Pending] = []
     jobs: dict[str, RenderJob] = {}
     for resource, release, chart, source in fetched:
@@ -251,7 +298,7 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
         jobs[key] = RenderJob(key, str(chart.path), composed, release.release_name, release.target_namespace,
                               site.kubernetes.version, api_versions, release.include_crds, release.post_renderers,
                               tuple(sorted(secret_values.items())), options.show_secrets)
-    return objects, pending, jobs
+    return objects, pending, jobs, requests
 
 
 def _source(flux_sources: Mapping[tuple[str, str, str], Resource], request: releases.ChartRequest,
@@ -343,99 +390,6 @@ def _api_versions(cache: charts.ChartCache, fetched: Iterable[charts.FetchedChar
     for chart in fetched:
         found.update(cache.served_apis(chart))
     return tuple(sorted(found))
-
-
-# ---- rendering: distinct renders, cached, in parallel processes
-
-def _render_all(jobs: Mapping[str, RenderJob], cache: charts.ChartCache, options: BuildOptions) -> dict[str, RenderResult]:
-    results: dict[str, RenderResult] = {}
-    todo = []
-    for key in sorted(jobs):
-        cached = None if options.show_secrets else _cached(cache.root, key)
-        if cached is not None:
-            results[key] = cached
-        else:
-            todo.append(jobs[key])
-    total, done = len(jobs), len(results)
-    if options.progress:
-        options.progress(done, total)
-    workers = max(1, min(options.jobs or os.cpu_count() or 1, len(todo)))
-    finished: Iterable[RenderResult]
-    if workers == 1:
-        finished = (render_job(job) for job in todo)
-    else:
-        # spawn, not fork: the parent has the Go runtime of the Helm library loaded (dependency builds).
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        futures = [pool.submit(render_job, job) for job in todo]
-        finished = (future.result() for future in concurrent.futures.as_completed(futures))
-    try:
-        for result in finished:
-            results[result.key] = result
-            if result.error is None and not options.show_secrets:
-                _store(cache.root, result)
-            done += 1
-            if options.progress:
-                options.progress(done, total)
-    finally:
-        if workers > 1:
-            pool.shutdown(cancel_futures=True)
-    return results
-
-
-def _render_path(root: Path, key: str) -> Path:
-    return root / "renders" / key[:2] / f"{key}.json"
-
-
-def _cached(root: Path, key: str) -> RenderResult | None:
-    """A stored render, if it is whole: its digest is checked, a corrupt entry is rendered again."""
-    path = _render_path(root, key)
-    try:
-        stored = json.loads(path.read_text())
-        payload = json.dumps(stored["objects"], sort_keys=True, separators=(",", ":"))
-        if stored.get("digest") != hashlib.sha256(payload.encode()).hexdigest():
-            return None
-        return RenderResult(key, tuple((str(t), b) for t, b in stored["objects"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _store(root: Path, result: RenderResult) -> None:
-    objects = [[template, body] for template, body in result.objects]
-    payload = json.dumps(objects, sort_keys=True, separators=(",", ":"))
-    entry = {"digest": hashlib.sha256(payload.encode()).hexdigest(), "objects": objects}
-    trees.write_file(_render_path(root, result.key), json.dumps(entry, sort_keys=True).encode())
-
-
-def render_job(job: RenderJob) -> RenderResult:
-    """Render one release with Helm (in a worker process), apply its postRenderers, hide its secret values."""
-    helm.quiet()
-    try:
-        rendered = helm.render(Path(job.chart_path), job.values, name=job.release_name, namespace=job.namespace,
-                               capabilities=helm.Capabilities(job.kube_version, job.api_versions),
-                               include_crds=job.include_crds)
-    except helm.HelmError as error:
-        return RenderResult(job.key, error=str(error), kind=FailureKind.TEMPLATE)
-    placement = manifests.Placement("", "", "", job.namespace)
-    try:
-        built = manifests.release_objects(rendered.manifests, rendered.crds, placement, schemas.namespaced)
-    except manifests.ManifestError as error:
-        return RenderResult(job.key, error=str(error), kind=FailureKind.TEMPLATE)
-    objects = [(o.template, o.body) for o in built]
-    for index, renderer in enumerate(job.post_renderers):
-        patches = (renderer or {}).get("kustomize") if isinstance(renderer, dict) else None
-        if not patches:
-            continue
-        try:
-            bodies = kustomize.post_render([b for _, b in objects], patches)
-        except kustomize.KustomizeError as error:
-            return RenderResult(job.key, error=f"postRenderers[{index}]: {error}", kind=FailureKind.POSTRENDER)
-        templates = {(b.get("kind"), (b.get("metadata") or {}).get("name")): t for t, b in objects}
-        objects = [(templates.get((b.get("kind"), (b.get("metadata") or {}).get("name")), "postRenderers"), b)
-                   for b in bodies]
-    if not job.show_secrets:
-        redactor = Redactor(dict(job.secrets))
-        objects = [(template, redactor.body(body)) for template, body in objects]
-    return RenderResult(job.key, tuple(objects))
 
 
 def _release_build(item: _Pending, result: RenderResult) -> ReleaseBuild:

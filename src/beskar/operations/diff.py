@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from beskar.catalog import catalog
 from beskar.clients import git
@@ -34,6 +34,7 @@ class DiffOptions:
     chart_sources: Mapping[str, str] = field(default_factory=dict)  # as `beskar build --chart-source`
     jobs: int | None = None
     cache: Path | None = None
+    progress: Callable[[builds.Built], None] | None = field(default=None, compare=False)  # each release built
 
 
 def diff(root: Path, base: str | None = None, head: str | None = None, options: DiffOptions = DiffOptions()) -> FleetDiff:
@@ -61,15 +62,16 @@ def diff(root: Path, base: str | None = None, head: str | None = None, options: 
         base_root = checkout.fleet_in(stack.enter_context(git.worktree(checkout.top, base_commit)))
         head_root = root if not head_commit else checkout.fleet_in(stack.enter_context(git.worktree(checkout.top,
                                                                                                     head_commit)))
-        before = compile_revision(base_root, options.sites, Side.BASE)
-        after = compile_revision(head_root, options.sites, Side.HEAD)
+        compiled: dict[Side, CompiledFleet] = {}  # each revision compiled once, for its diff and its build
+        before = compile_revision(base_root, options.sites, Side.BASE, compiled)
+        after = compile_revision(head_root, options.sites, Side.HEAD, compiled)
         names = sorted(set(before) | set(after))
         if options.build:
             # Only the sites whose model or tree changed are built, each revision in one build (renders are
             # cached by content, so a release both revisions render alike is rendered once).
             changed = [n for n in names if not unchanged(before.get(n), after.get(n))]
-            before = _built(base_root, before, changed, options, Side.BASE)
-            after = _built(head_root, after, changed, options, Side.HEAD)
+            before = _built(base_root, before, changed, options, Side.BASE, compiled.get(Side.BASE))
+            after = _built(head_root, after, changed, options, Side.HEAD, compiled.get(Side.HEAD))
         sites = tuple(_site_diff(name, before.get(name), after.get(name), options) for name in names)
     return FleetDiff(Revision(base_name, base_commit), Revision(head or WORKING_TREE, head_commit), sites)
 
@@ -107,7 +109,7 @@ def _site_diff(name: str, base: SiteSide | Broken | None, head: SiteSide | Broke
 
 
 def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], options: DiffOptions,
-           side: Side) -> dict[str, SiteSide | Broken]:
+           side: Side, fleet: CompiledFleet | None = None) -> dict[str, SiteSide | Broken]:
     """The sides of `names` with the objects `beskar build` makes of them; a site whose build input is unusable
     (a chart not at its ref, a valuesFrom key missing) is Broken on this side, the others are still built."""
     result = dict(sides)
@@ -119,10 +121,13 @@ def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], op
             present = frozenset(m.key.name for m in compiled.manifests if m.key.kind == "HelmRelease")
             groups.setdefault(options.releases & present if options.releases else None, []).append(name)
     for releases, wanted in sorted(groups.items(), key=lambda item: item[1]):
+        shown = options.progress
         settings = builds.BuildOptions(chart_sources=dict(options.chart_sources), jobs=options.jobs,
-                                       cache=options.cache, releases=releases)
+                                       cache=options.cache, releases=releases,
+                                       progress=(lambda event: shown(replace(event, stage=side.value))) if shown
+                                       else None)
         try:
-            built = builds.build_fleet(root, wanted, settings)
+            built = builds.build_fleet(root, wanted, settings, fleet)
         except InputError as error:
             broken = _problems_by_site(error.problems, wanted)
             if side is Side.BASE and len(broken) == len(wanted):
@@ -131,7 +136,7 @@ def _built(root: Path, sides: dict[str, SiteSide | Broken], names: list[str], op
                 result[name] = Broken(tuple(Failure(side, p.message, str(p.origin) if p.origin else "")
                                             for p in problems))
             rest = [n for n in wanted if n not in broken]
-            built = builds.build_fleet(root, rest, settings) if rest else ()
+            built = builds.build_fleet(root, rest, settings, fleet) if rest else ()
         for site_build in built:
             result[site_build.site] = _with_build(result[site_build.site], site_build, side)
     return result
@@ -176,17 +181,23 @@ def _site_names(root: Path) -> list[str]:
     return sorted(p.parent.name for p in (root / "sites").glob("*/site.yaml"))
 
 
-def compile_revision(root: Path, sites: tuple[str, ...], side: Side) -> dict[str, SiteSide | Broken]:
-    """Every site of one revision as a SiteSide, or Broken with the problems that stop it compiling."""
+def compile_revision(root: Path, sites: tuple[str, ...], side: Side,
+                     compiled: dict[Side, CompiledFleet] | None = None) -> dict[str, SiteSide | Broken]:
+    """Every site of one revision as a SiteSide, or Broken with the problems that stop it compiling; the whole
+    compiled fleet under `side` in `compiled` when every site compiles (its build needs not compile it again)."""
     if not (root / FLEET_FILE).is_file():
         return {}  # the revision has no fleet yet: every site of the other one is added
     names = [n for n in _site_names(root) if not sites or n in sites]
     if not names:
         return {}
     try:
-        return _sides(compile_fleet(root, names))
+        whole = compile_fleet(root, names)
     except InputError:
         pass
+    else:
+        if compiled is not None:
+            compiled[side] = whole
+        return _sides(whole)
     result: dict[str, SiteSide | Broken] = {}
     for name in names:  # one site at a time, to say which sites fail and which still diff
         try:

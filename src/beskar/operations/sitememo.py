@@ -1,0 +1,149 @@
+"""Whole site builds kept in the cache by a digest of their inputs, so an unchanged site is neither compiled,
+planned nor rendered again. Two keys lead to a build: the fleet's input files (the site's own folder and every
+shared file), which spares the compile; and the compiled site (its tree, Kubernetes version), for a change that
+renders alike. Both also hold the chart sources and keys; the revision each chart resolves to is checked on use."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import beskar
+from beskar import tree as trees
+from beskar.build.memo import memo_key, paused_gc, site_from_json, site_to_json
+from beskar.build.objects import SiteBuild
+from beskar.build.releases import RENDER_FORMAT
+from beskar.clients import charts
+from beskar.fleet.repository import FLEET_FILE, site_directories
+from beskar.operations.compilation import CompiledFleet
+from beskar.secrets import age as ages
+
+
+@dataclass(frozen=True)
+class Request:
+    """A chart a site's HelmRelease asks for: the source, the chart in it, the version constraint."""
+
+    source: charts.Source
+    chart: str
+    version: str | None
+
+
+def build_context(chart_sources: Mapping[str, str], identities: Iterable[ages.Identity],
+                  releases: frozenset[str] | None) -> list[object]:
+    """What a build depends on besides the fleet: the chart sources given, the keys at hand, --release."""
+    return [sorted(chart_sources.items()), sorted({i.recipient for i in identities}),
+            sorted(releases) if releases is not None else None]
+
+
+def site_key(compiled: CompiledFleet, name: str, overrides: Mapping[str, str], context: list[object]) -> str:
+    """Everything but the charts' revisions (checked on use: a branch or an index moves on its own)."""
+    tree = compiled.rendered[name].tree
+    prefixes = (f"clusters/{name}/", f"apps/{name}/")
+    files = [[path, tree.files[path]] for path in sorted(tree.files) if path.startswith(prefixes)]
+    raw = [[path, hashlib.sha256(tree.raw[path]).hexdigest()] for path in sorted(tree.raw) if path.startswith(prefixes)]
+    return memo_key(beskar.__version__, RENDER_FORMAT, name, compiled.sites[name].kubernetes.version,
+                    sorted(overrides.items()), context, files, raw)
+
+
+# Not inputs of a compile: the rendered output (but for the mark of a bootstrapped site), git, Beskar's journal.
+_NOT_SHARED = frozenset({"sites", "clusters", "apps"})
+
+
+def _digest_files(directory: Path, skip: frozenset[str] = frozenset()) -> str:
+    rows = []
+    for folder, subfolders, names in os.walk(directory):
+        if folder == str(directory):
+            subfolders[:] = [d for d in subfolders if d not in skip and not d.startswith(".")]
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as handle:
+                rows.append(f"{os.path.relpath(path, directory)}\0{hashlib.sha256(handle.read()).hexdigest()}\n")
+    return hashlib.sha256("".join(sorted(rows)).encode()).hexdigest()
+
+
+def input_keys(root: Path, names: list[str] | None, context: list[object]) -> dict[str, str] | None:
+    """Each site's key by the files its compile reads (a superset: any file outside sites/, clusters/ and apps/
+    counts for every site); None when the fleet cannot be read so (its compile says why) or a write is pending."""
+    try:
+        present, problems = site_directories(root)
+        pending = (root / trees.JOURNAL_DIR).exists() or (root / trees.STATE_DIR).is_file()  # as tree.settle sees
+        if problems or pending or not (root / FLEET_FILE).is_file():
+            return None
+        shared = _digest_files(root, _NOT_SHARED)
+        keys = {}
+        for name in names if names is not None else present:
+            if name not in present:
+                return None  # the compile reports it
+            bootstrapped = (root / "clusters" / name / "flux-system" / "kustomization.yaml").is_file()
+            keys[name] = memo_key("inputs", beskar.__version__, RENDER_FORMAT, name, shared,
+                                  _digest_files(root / "sites" / name), bootstrapped, context)
+        return keys
+    except OSError:
+        return None
+
+
+class SiteMemo:
+    """sites/<key[:2]>/<key>.json in the chart cache, the sha256 of the payload on the first line."""
+
+    def __init__(self, cache: charts.ChartCache):
+        self.cache = cache
+
+    def _path(self, key: str) -> Path:
+        return self.cache.root / "sites" / key[:2] / f"{key}.json"
+
+    def _read(self, key: str) -> dict | None:
+        try:
+            stored = self._path(key).read_bytes()
+        except OSError:
+            return None
+        digest, _, payload = stored.partition(b"\n")
+        if digest.decode(errors="replace") != hashlib.sha256(payload).hexdigest():
+            return None  # corrupt: built again and stored anew
+        try:
+            with paused_gc():
+                entry = json.loads(payload)
+        except ValueError:
+            return None
+        return entry if isinstance(entry, dict) else None
+
+    def _write(self, key: str, entry: dict) -> None:
+        payload = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode()
+        trees.write_file(self._path(key), hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+
+    def get(self, key: str) -> SiteBuild | None:
+        """The build stored under a site key, or under the site key an input key points at."""
+        entry = self._read(key)
+        if entry is not None and isinstance(entry.get("site_key"), str):
+            entry = self._read(entry["site_key"])
+        if entry is None:
+            return None
+        try:
+            for source, chart, version, fingerprint in entry["charts"]:
+                if self.cache.fingerprint(charts.Source(**source), chart, version) != fingerprint:
+                    return None
+            with paused_gc():
+                return site_from_json(entry["build"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def point(self, input_key: str, site_key: str) -> None:
+        """The next build of the same input files finds the build without compiling the site."""
+        self._write(input_key, {"site_key": site_key})
+
+    def put(self, key: str, requests: list[Request], build: SiteBuild) -> bool:
+        rows = []
+        for request in requests:
+            fingerprint = self.cache.fingerprint(request.source, request.chart, request.version)
+            if fingerprint is None:
+                return False  # only a fetch would tell whether this chart moved: the site is not kept
+            rows.append([dataclasses.asdict(request.source), request.chart, request.version, fingerprint])
+        try:
+            self._write(key, {"charts": rows, "build": site_to_json(build)})
+        except (TypeError, ValueError):
+            return False  # an object JSON cannot hold as it is (a date, a key that is no string): built each time
+        return True
