@@ -41,7 +41,7 @@ def register(app: typer.Typer, identities: Callable) -> None:
         file: Annotated[Path, typer.Argument(help="A plain YAML or JSON file.")],
         recipients: Annotated[str, typer.Option("--age", help="Comma-separated age recipients (age1...).")],
         encrypted_regex: Annotated[Optional[str], typer.Option(
-            "--encrypted-regex", help=f"Encrypt only values under a key matching this, e.g. "
+            "--encrypted-regex", help="Encrypt only values under a key matching this, e.g. "
                                       "'^(data|stringData)$' for Kubernetes Secrets.")] = None,
         unencrypted_suffix: Annotated[Optional[str], typer.Option(
             "--unencrypted-suffix", help="Leave values under keys ending with this clear (sops' default: "
