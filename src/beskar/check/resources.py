@@ -39,6 +39,9 @@ class Resource:
     # The name as written, before kustomize's prefixes, suffixes and hashes: references to it follow renames.
     origin_name: str | None = None
     hashed: bool = False  # a generated object that gets kustomize's content hash appended to its name
+    # Every (name, namespace) the object had before its current one, oldest first (kustomize's previousNames and
+    # previousNamespaces): replacements select by them, and references holding one follow the renames.
+    previous: tuple[tuple[str, str], ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -86,7 +89,8 @@ class Resource:
     def copy(self, **changes: Any) -> Resource:
         fields = {"data": self.data, "document": self.document, "namespace": self.namespace,
                   "overrides": list(self.overrides), "generator": self.generator, "applied_by": self.applied_by,
-                  "origin_name": self.origin_name, "hashed": self.hashed}
+                  "origin_name": self.origin_name, "hashed": self.hashed,
+                  "previous": self.previous}
         fields.update(changes)
         return Resource(**fields)
 
