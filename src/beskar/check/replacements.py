@@ -30,10 +30,11 @@ _NOT_NAMESPACED = "~X"  # kustomize's effective namespace of a cluster-scoped ob
 class Refused(Exception):
     """A replacement kustomize refuses: why, and the path (in the entry's document) of the part at fault."""
 
-    def __init__(self, message: str, where: Path = ()):
+    def __init__(self, message: str, where: Path = (), hint: str | None = None):
         super().__init__(message)
         self.message = message
         self.where = where
+        self.hint = hint
 
 
 @dataclass
@@ -70,9 +71,8 @@ def replace(sources: Sources, directory: str, document: Document, spec: dict[str
             replaced.failed = True
             replaced.problems.append(Problem(
                 "tree/kustomization", entry.document.file, entry.document.line_of(entry.where + refused.where),
-                f"kustomize refuses this replacement: {refused.message}",
-                "a replacement's source must select exactly one object that has the field, and every target "
-                "field must exist (or be made: options.create)"))
+                f"kustomize refuses to build {directory or '.'}: this replacement fails: {refused.message}",
+                refused.hint))
             return replaced
     replaced.resources = [_changed(r, data) for r, data in zip(resources, work)]
     return replaced
@@ -188,13 +188,16 @@ def _value(resources: list[Resource], work: list[dict[str, Any]], source: dict[s
     matches = [data for resource, data in zip(resources, work)
                if any(_selects(source, i) for i in _ids(resource, data))]
     if not matches:
-        raise Refused(f"nothing selected by the source {_label(source)}", ("source",))
+        raise Refused(f"nothing selected by the source {_label(source)}", ("source",),
+                      "a replacement's source selects exactly one object of what the kustomization builds")
     if len(matches) > 1:
-        raise Refused(f"the source {_label(source)} selects {len(matches)} objects, not one", ("source",))
+        raise Refused(f"the source {_label(source)} selects {len(matches)} objects, not one", ("source",),
+                      "add kind, name or namespace to the source until it selects one object")
     path = str(source.get("fieldPath") or _DEFAULT_FIELD)
     value = fieldpaths.lookup(matches[0], fieldpaths.split(path))
     if value is None or value == {} or value == []:
-        raise Refused(f"fieldPath `{path}` is missing for the source {_label(source)}", ("source", "fieldPath"))
+        raise Refused(f"fieldPath `{path}` is missing for the source {_label(source)}", ("source", "fieldPath"),
+                      "the source object must have the field (not null, not empty)")
     options = source.get("options") if isinstance(source.get("options"), dict) else {}
     if options.get("delimiter"):
         if isinstance(value, (dict, list)):
@@ -214,7 +217,8 @@ def _write(data: dict[str, Any], path: str, value: Any, options: dict[str, Any],
     try:
         found = list(fieldpaths.slots({"": data}, "", fieldpaths.split(path), create, value))
         if not found:
-            raise Refused(f"{what} {path!r} in replacement target", where)
+            raise Refused(f"{what} {path!r} in replacement target", where,
+                          None if create else "correct the field path, or set options.create: true to make it")
         for holder, key in found:
             holder[key] = _set(holder[key], value, options)
     except fieldpaths.PathError as error:
