@@ -9,8 +9,7 @@ import re
 from typing import Any
 
 from beskar.check import patches as patching
-from beskar.check import replacements
-from beskar.check import transformers
+from beskar.check import replacements, transformers
 from beskar.check.builds import Build, RealBuild, Sources
 from beskar.check.documents import Document, YamlFile, parse_yaml
 from beskar.check.generators import generate

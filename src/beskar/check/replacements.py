@@ -13,16 +13,20 @@ from typing import Any
 from beskar.check import fieldpaths
 from beskar.check.builds import Sources
 from beskar.check.documents import Document, Path, parse_yaml
-from beskar.check.kustomization import entries
+from beskar.check.kustomization import entries, shape as shape_name
 from beskar.check.resources import Problem, Resource
 from beskar.check.schemas import namespaced
 
-_ID = {"group", "version", "kind", "name", "namespace"}
-_OPTIONS = {"delimiter", "index", "encoding", "create"}
-# The fields of kustomize's Replacement types: a kustomization file is read strictly, so it refuses any other.
-_FIELDS = {(): {"path", "source", "targets"}, ("source",): _ID | {"fieldPath", "options"},
-           ("targets",): {"select", "reject", "fieldPaths", "options"},
-           ("select",): _ID | {"labelSelector", "annotationSelector"}, ("options",): _OPTIONS}
+_ID = {key: str for key in ("group", "version", "kind", "name", "namespace")}
+# The fields of kustomize's Replacement types and the type of each: kustomize refuses another type, and reads the
+# kustomization file strictly, so an unknown field there too.
+_FIELDS: dict[str, dict[str, Any]] = {
+    "entry": {"path": str, "source": "source", "targets": ["target"]},
+    "source": {**_ID, "fieldPath": str, "options": "options"},
+    "target": {"select": "select", "reject": ["select"], "fieldPaths": [str], "options": "options"},
+    "select": {**_ID, "labelSelector": str, "annotationSelector": str},
+    "options": {"delimiter": str, "index": int, "encoding": str, "create": bool},
+}
 _DEFAULT_FIELD = "metadata.name"
 _NOT_NAMESPACED = "~X"  # kustomize's effective namespace of a cluster-scoped object: equal to no namespace asked
 
@@ -96,13 +100,11 @@ def _load(sources: Sources, directory: str, document: Document, spec: dict[str, 
     loaded = []
     for index, entry in entries(spec, "replacements"):
         where = ("replacements", index)
-        unknown = _unknown(entry, ())
-        if unknown is not None:
-            _refuse(replaced, document, where + unknown[0], f"invalid Kustomization: unknown field {unknown[1]!r} "
-                    "in a replacement", "kustomize reads the kustomization file strictly")
-            continue
-        if not isinstance(entry, dict):
-            _refuse(replaced, document, where, "a replacement must be a mapping (source and targets, or path)")
+        malformed = _malformed(entry, "entry", True)
+        if malformed is not None or not isinstance(entry, dict):
+            part, what = malformed or ((), "must be a mapping")
+            _refuse(replaced, document, where + part, f"invalid Kustomization: {_dotted(where + part)} {what}",
+                    "a replacement has source and targets (select, reject, fieldPaths, options), or path")
             continue
         if entry.get("path") is None:
             loaded.append(_Entry(entry, document, where))
@@ -128,32 +130,48 @@ def _load(sources: Sources, directory: str, document: Document, spec: dict[str, 
             continue
         items = list(enumerate(held.data)) if isinstance(held.data, list) else [(None, held.data)]
         for number, item in items:
-            if isinstance(item, dict):
-                loaded.append(_Entry(item, held, () if number is None else (number,)))
+            at = () if number is None else (number,)
+            malformed = _malformed(item, "entry", False)
+            if malformed is None and isinstance(item, dict):
+                loaded.append(_Entry(item, held, at))
             else:
-                _refuse(replaced, held, () if number is None else (number,), "a replacement must be a mapping")
+                part, what = malformed or ((), "must be a mapping")
+                _refuse(replaced, held, at + part, f"replacement {_dotted(at + part) or 'file'} {what}",
+                        "a replacement has source and targets (select, reject, fieldPaths, options)")
     return loaded
 
 
-def _unknown(value: Any, shape: tuple[str, ...]) -> tuple[Path, str] | None:
-    """The path and name of the first field kustomize's Replacement types do not have."""
-    if not isinstance(value, dict):
+def _malformed(value: Any, shape: Any, strict: bool, where: Path = ()) -> tuple[Path, str] | None:
+    """The path of the first part that is not of its type in kustomize's Replacement types (or, when `strict`,
+    not one of their fields), and what is wrong there."""
+    if value is None:
+        return None  # null is every type's empty value
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return where, "must be a list"
+        for index, item in enumerate(value):
+            found = _malformed(item, shape[0], strict, where + (index,))
+            if found is not None:
+                return found
         return None
+    if shape in (str, int, bool):
+        fits = isinstance(value, shape) and (shape is bool or not isinstance(value, bool))
+        return None if fits else (where, f"must be a {shape_name(shape.__name__)}")
+    if not isinstance(value, dict):
+        return where, "must be a mapping"
     for key, item in value.items():
         if key not in _FIELDS[shape]:
-            return (key,), str(key)
-        inner: list[tuple[Path, Any, tuple[str, ...]]] = []
-        if key in ("source", "options", "select"):
-            inner = [((key,), item, (key,))]
-        elif key == "targets" and isinstance(item, list):
-            inner = [((key, i), target, ("targets",)) for i, target in enumerate(item)]
-        elif key == "reject" and isinstance(item, list):
-            inner = [((key, i), selector, ("select",)) for i, selector in enumerate(item)]
-        for path, child, child_shape in inner:
-            found = _unknown(child, child_shape)
-            if found is not None:
-                return path + found[0], found[1]
+            if strict:
+                return where + (key,), f"unknown field {key!r}"
+            continue
+        found = _malformed(item, _FIELDS[shape][key], strict, where + (key,))
+        if found is not None:
+            return found
     return None
+
+
+def _dotted(path: Path) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[")
 
 
 def _refuse(replaced: Replaced, document: Document, where: Path, message: str, hint: str | None = None) -> None:
@@ -174,7 +192,7 @@ def _apply(resources: list[Resource], work: list[dict[str, Any]], spec: dict[str
             raise Refused("target must specify resources to select", where)
         paths = target.get("fieldPaths") or [_DEFAULT_FIELD]
         options = target.get("options") if isinstance(target.get("options"), dict) else {}
-        rejects = [r for r in target.get("reject") or [] if isinstance(r, dict)]
+        rejects = [r for r in target.get("reject") or [] if r is not None]
         for resource, data in zip(resources, work):
             ids = _ids(resource, data)
             if not any(_selects(select, i) for i in ids) or not _labelled(select, data) \
