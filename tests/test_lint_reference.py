@@ -61,16 +61,16 @@ def test_reference_repository_with_the_real_kustomize(repository):
 @needs_kubectl
 def test_the_model_and_the_real_kustomize_check_what_a_replacement_made(tmp_path):
     """A replacement copies an image with the `latest` tag into a Deployment: Beskar's own build and the real
-    kustomize's (--kustomize-binary) both report it, at the line of the object it changed."""
+    kustomize's (--kustomize-binary) both report it, at the replacement's target field path (what set it)."""
     root = tmp_path / "repo"
     shutil.copytree(BINARY_CASES / "replacements", root)
 
     def worker_tags(findings):
-        return [f for f in findings if f.rule == "tree/image-tag" and f.file == "apps/worker.yaml"]
+        return [f for f in findings if f.rule == "tree/image-tag" and "Deployment jobs/worker" in f.message]
 
     for found in (worker_tags(review.lint(root).findings),
                   worker_tags(review.lint(root, kustomize_binary=True).findings)):
-        assert [(f.file, f.line) for f in found] == [("apps/worker.yaml", 17)]
+        assert [(f.file, f.line) for f in found] == [("apps/kustomization.yaml", 16)]
         assert "worker:latest" in found[0].message
 
 

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import yaml
 
-Slot = tuple[Any, Any]  # (the mapping or list holding a field, its key or index)
+Slot = tuple[Any, Any, tuple]  # the mapping or list holding a field, its key or index, and its path from the root
 
 
 class PathError(Exception):
@@ -86,11 +86,11 @@ def _shape(node: Any) -> str:
     return "mapping" if isinstance(node, dict) else "list" if isinstance(node, list) else "scalar"
 
 
-def slots(holder: Any, key: Any, parts: list[str], create: bool, value: Any) -> Iterator[Slot]:
+def slots(holder: Any, key: Any, parts: list[str], create: bool, value: Any, trail: tuple = ()) -> Iterator[Slot]:
     """Every field `parts` reaches from holder[key] (kyaml's PathMatcher: list entries match by regular
     expression, `*` is every element), made on the way when `create`."""
     if not parts:
-        yield holder, key
+        yield holder, key, trail
         return
     node, part, rest = holder[key], parts[0], parts[1:]
     following = rest[0] if rest else None
@@ -102,14 +102,14 @@ def slots(holder: Any, key: Any, parts: list[str], create: bool, value: Any) -> 
             node.append(_kind_for(following, value))
         if index >= len(node):
             raise PathError(f"index {index} specified but only {len(node)} elements found")
-        yield from slots(node, index, rest, create, value)
+        yield from slots(node, index, rest, create, value, trail + (index,))
     elif part == "*":
         if not isinstance(node, list):
             raise PathError(f"wrong node kind: expected a list but got a {_shape(node)} at '*'")
         for index in range(len(node)):
-            yield from slots(node, index, rest, create, value)
+            yield from slots(node, index, rest, create, value, trail + (index,))
     elif _list_entry(part) is not None:
-        yield from _entries(node, part, rest, create, value)
+        yield from _entries(node, part, rest, create, value, trail)
     else:
         if not isinstance(node, dict):
             raise PathError(f"wrong node kind: expected a mapping but got a {_shape(node)} at {part!r}")
@@ -117,10 +117,10 @@ def slots(holder: Any, key: Any, parts: list[str], create: bool, value: Any) -> 
             if not create:
                 return
             node[part] = _kind_for(following, value)
-        yield from slots(node, part, rest, create, value)
+        yield from slots(node, part, rest, create, value, trail + (part,))
 
 
-def _entries(node: Any, part: str, rest: list[str], create: bool, value: Any) -> Iterator[Slot]:
+def _entries(node: Any, part: str, rest: list[str], create: bool, value: Any, trail: tuple) -> Iterator[Slot]:
     field, pattern = _list_entry(part) or ("", "")
     if not isinstance(node, list):
         raise PathError(f"wrong node kind: expected a list but got a {_shape(node)} at {part!r}")
@@ -132,12 +132,14 @@ def _entries(node: Any, part: str, rest: list[str], create: bool, value: Any) ->
     for index, item in enumerate(node):
         if not field:
             if expression.search(text(item).strip()):
-                found.append((node, index))  # a list of scalars: the element itself, whatever follows
+                found.append((node, index, trail + (index,)))  # a scalar element itself, whatever follows
         elif isinstance(item, dict) and item.get(field) is not None and expression.search(text(item[field]).strip()):
-            found.extend(slots(node, index, rest, create, value))
+            found.extend(slots(node, index, rest, create, value, trail + (index,)))
     if not found and create:  # kyaml appends the entry the part describes, and walks on from it
         node.append(plain(pattern) if not field else {field: plain(pattern)})
-        found = [(node, len(node) - 1)] if not field else list(slots(node, len(node) - 1, rest, create, value))
+        last = len(node) - 1
+        found = [(node, last, trail + (last,))] if not field else \
+            list(slots(node, last, rest, create, value, trail + (last,)))
     yield from found
 
 

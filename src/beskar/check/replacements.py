@@ -68,9 +68,10 @@ def replace(sources: Sources, directory: str, document: Document, spec: dict[str
     if replaced.failed or not loaded:
         return replaced
     work = [copy.deepcopy(r.data) for r in resources]
+    written: list[dict[Path, tuple[str, int]]] = [{} for _ in resources]  # per object: path -> what set it
     for entry in loaded:
         try:
-            _apply(resources, work, entry.spec)
+            _apply(resources, work, written, entry)
         except Refused as refused:
             replaced.failed = True
             replaced.problems.append(Problem(
@@ -78,11 +79,11 @@ def replace(sources: Sources, directory: str, document: Document, spec: dict[str
                 f"kustomize refuses to build {directory or '.'}: this replacement fails: {refused.message}",
                 refused.hint))
             return replaced
-    replaced.resources = [_changed(r, data) for r, data in zip(resources, work)]
+    replaced.resources = [_changed(r, data, w) for r, data, w in zip(resources, work, written)]
     return replaced
 
 
-def _changed(resource: Resource, data: dict[str, Any]) -> Resource:
+def _changed(resource: Resource, data: dict[str, Any], written: dict[Path, tuple[str, int]]) -> Resource:
     if data == resource.data:
         return resource
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
@@ -91,7 +92,7 @@ def _changed(resource: Resource, data: dict[str, Any]) -> Resource:
         metadata["annotations"] = {k: v if isinstance(v, (str, dict, list)) or v is None else fieldpaths.text(v)
                                    for k, v in annotations.items()}
     namespace = str(metadata.get("namespace") or "") if namespaced(resource.api_version, resource.kind) else ""
-    return resource.copy(data=data, namespace=namespace)
+    return resource.copy(data=data, namespace=namespace, replaced={**resource.replaced, **written})
 
 
 def _load(sources: Sources, directory: str, document: Document, spec: dict[str, Any],
@@ -179,7 +180,9 @@ def _refuse(replaced: Replaced, document: Document, where: Path, message: str, h
     replaced.problems.append(Problem("tree/kustomization", document.file, document.line_of(where), message, hint))
 
 
-def _apply(resources: list[Resource], work: list[dict[str, Any]], spec: dict[str, Any]) -> None:
+def _apply(resources: list[Resource], work: list[dict[str, Any]], written: list[dict[Path, tuple[str, int]]],
+           entry: _Entry) -> None:
+    spec = entry.spec
     source, targets = spec.get("source"), spec.get("targets")
     if not isinstance(source, dict) or not isinstance(targets, list):
         raise Refused("replacements must specify a source and at least one target",
@@ -193,13 +196,16 @@ def _apply(resources: list[Resource], work: list[dict[str, Any]], spec: dict[str
         paths = target.get("fieldPaths") or [_DEFAULT_FIELD]
         options = target.get("options") if isinstance(target.get("options"), dict) else {}
         rejects = [r for r in target.get("reject") or [] if r is not None]
-        for resource, data in zip(resources, work):
+        for resource, data, locations in zip(resources, work, written):
             ids = _ids(resource, data)
             if not any(_selects(select, i) for i in ids) or not _labelled(select, data) \
                     or any(_rejects(reject, ids, data) for reject in rejects):
                 continue
             for position, path in enumerate(paths):
-                _write(data, str(path), value, options, where + ("fieldPaths", position))
+                at = where + ("fieldPaths", position)
+                line = entry.document.line_of(entry.where + at)
+                for trail in _write(data, str(path), value, options, at):
+                    locations[trail] = (entry.document.file, line)
 
 
 def _value(resources: list[Resource], work: list[dict[str, Any]], source: dict[str, Any]) -> Any:
@@ -229,7 +235,8 @@ def _value(resources: list[Resource], work: list[dict[str, Any]], source: dict[s
     return copy.deepcopy(value)
 
 
-def _write(data: dict[str, Any], path: str, value: Any, options: dict[str, Any], where: Path) -> None:
+def _write(data: dict[str, Any], path: str, value: Any, options: dict[str, Any], where: Path) -> list[Path]:
+    """Set every field `path` reaches; returns their paths in the object."""
     create = options.get("create") is True
     what = "unable to find or create field" if create else "unable to find field"
     try:
@@ -237,8 +244,9 @@ def _write(data: dict[str, Any], path: str, value: Any, options: dict[str, Any],
         if not found:
             raise Refused(f"{what} {path!r} in replacement target", where,
                           None if create else "correct the field path, or set options.create: true to make it")
-        for holder, key in found:
+        for holder, key, _ in found:
             holder[key] = _set(holder[key], value, options)
+        return [trail for _, _, trail in found]
     except fieldpaths.PathError as error:
         raise Refused(f"{what} {path!r} in replacement target: {error}", where) from None
 
