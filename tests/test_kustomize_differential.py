@@ -88,6 +88,18 @@ def test_corpus_case(name, tmp_path):
     assert differences(root) == []
 
 
+FEATURE_CASES = Path(__file__).parent / "kustomize_cases"
+FEATURES = sorted(f"{feature.name}/{case.name}" for feature in FEATURE_CASES.iterdir() if feature.is_dir()
+                  for case in feature.iterdir() if case.is_dir())
+
+
+@pytest.mark.parametrize("name", FEATURES)
+def test_kustomize_feature(name):
+    """Small builds of one kustomize feature each (tests/kustomize_cases/<feature>/<case>/), the ones kustomize
+    refuses among them: Beskar builds the same objects, and refuses the same builds."""
+    assert differences(FEATURE_CASES / name) == []
+
+
 def test_example_fleet_as_rendered(tmp_path):
     root = tmp_path / "fleet"
     write_example(root)

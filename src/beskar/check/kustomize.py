@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from beskar.check import patches as patching
-from beskar.check import transformers
+from beskar.check import replacements, transformers
 from beskar.check.builds import Build, RealBuild, Sources
 from beskar.check.documents import Document, YamlFile, parse_yaml
 from beskar.check.generators import generate
@@ -244,8 +244,19 @@ class Kustomize:
         images = [e for _, e in entries(spec, "images") if isinstance(e, dict)]
         build.resources = [transformers.set_images(transformers.set_replicas(r, replicas), images)
                            for r in build.resources]
-        if spec.get("replacements") or spec.get("vars") or spec.get("helmCharts"):
+        self._replace(build, directory, document, spec)
+        if spec.get("vars") or spec.get("helmCharts"):
             build.incomplete = True  # not modelled: their objects and values may differ from kustomize's
+
+    def _replace(self, build: Build, directory: str, document: Document, spec: dict[str, Any]) -> None:
+        """replacements, the last of kustomize's built-in transformers."""
+        if not spec.get("replacements"):
+            return
+        replaced = replacements.replace(self.sources, directory, document, spec, build.resources)
+        build.resources = replaced.resources
+        build.reached |= replaced.reached
+        build.failed |= replaced.failed
+        self.problems.extend(replaced.problems)
 
     def _valid(self, build: Build, document: Document, spec: dict[str, Any]) -> None:
         for problem in field_problems(document, spec):

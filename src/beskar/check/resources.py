@@ -39,6 +39,11 @@ class Resource:
     # The name as written, before kustomize's prefixes, suffixes and hashes: references to it follow renames.
     origin_name: str | None = None
     hashed: bool = False  # a generated object that gets kustomize's content hash appended to its name
+    # Every (name, namespace) the object had before its current one, oldest first (kustomize's previousNames and
+    # previousNamespaces): replacements select by them, and references holding one follow the renames.
+    previous: tuple[tuple[str, str], ...] = ()
+    # Fields a kustomize replacement set: their path in the object -> the file and line of the replacement target.
+    replaced: dict[Path, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def api_version(self) -> str:
@@ -66,9 +71,17 @@ class Resource:
         return self.kind == "Kustomization" and self.api_version.startswith(FLUX_KUSTOMIZATION_GROUP)
 
     def where(self, path: Path = ()) -> tuple[str, int]:
-        """File and line that set `path` of the object: the last patch that has it, else the object's file."""
+        """File and line that set `path` of the object: the replacement that set it, a part of it or (below the
+        top level) one of its own fields, else the last patch that has it, else the object's file."""
         if self.generator is not None:
             return self.document.file, self.document.line_of(self.generator)
+        for length in range(len(path), 0, -1) if self.replaced else ():
+            if path[:length] in self.replaced:
+                return self.replaced[path[:length]]
+        if self.replaced and len(path) >= 2:  # a reference (sourceRef ...) whose name a replacement set
+            for replaced, where in self.replaced.items():
+                if len(replaced) == len(path) + 1 and replaced[:-1] == path:
+                    return where
         for document, root in reversed(self.overrides):
             if document.find(root + path) is not None:
                 return document.file, document.line_of(root + path)
@@ -86,7 +99,8 @@ class Resource:
     def copy(self, **changes: Any) -> Resource:
         fields = {"data": self.data, "document": self.document, "namespace": self.namespace,
                   "overrides": list(self.overrides), "generator": self.generator, "applied_by": self.applied_by,
-                  "origin_name": self.origin_name, "hashed": self.hashed}
+                  "origin_name": self.origin_name, "hashed": self.hashed,
+                  "previous": self.previous, "replaced": dict(self.replaced)}
         fields.update(changes)
         return Resource(**fields)
 

@@ -42,7 +42,7 @@ def set_namespace(resource: Resource, namespace: str) -> Resource:
     if resource.kind == "Namespace" and resource.api_version == "v1":
         data = copy.deepcopy(resource.data)
         _metadata(data)["name"] = namespace
-        return resource.copy(data=data)
+        return resource.copy(data=data, previous=_moved(resource))
     if not namespaced(resource.api_version, resource.kind):
         return resource
     data = copy.deepcopy(resource.data)
@@ -53,7 +53,12 @@ def set_namespace(resource: Resource, namespace: str) -> Resource:
             if isinstance(subject, dict) and subject.get("kind") == "ServiceAccount" \
                     and subject.get("namespace") in (None, "", resource.namespace or "default"):
                 subject["namespace"] = namespace
-    return resource.copy(data=data, namespace=namespace)
+    return resource.copy(data=data, namespace=namespace, previous=_moved(resource))
+
+
+def _moved(resource: Resource) -> tuple[tuple[str, str], ...]:
+    """The object's ids before a rename or a move: what it had, and the one it has now."""
+    return resource.previous + ((resource.name, resource.namespace),)
 
 
 def rename(resource: Resource, prefix: str, suffix: str) -> Resource:
@@ -63,7 +68,7 @@ def rename(resource: Resource, prefix: str, suffix: str) -> Resource:
     metadata = _metadata(data)
     origin = resource.origin_name if resource.origin_name is not None else resource.name
     metadata["name"] = f"{prefix}{metadata.get('name', '')}{suffix}"
-    return resource.copy(data=data, origin_name=origin)
+    return resource.copy(data=data, origin_name=origin, previous=_moved(resource))
 
 
 def add_labels(resource: Resource, labels: dict[str, str], selectors: bool, templates: bool) -> Resource:
@@ -200,7 +205,7 @@ def hash_name(resource: Resource) -> Resource:
     metadata = _metadata(data)
     origin = resource.origin_name if resource.origin_name is not None else resource.name
     metadata["name"] = f"{metadata.get('name', '')}-{content_hash(resource)}"
-    return resource.copy(data=data, origin_name=origin, hashed=False)
+    return resource.copy(data=data, origin_name=origin, hashed=False, previous=_moved(resource))
 
 
 def _pod_spec(data: dict[str, Any], kind: str) -> dict[str, Any] | None:
@@ -255,8 +260,10 @@ def follow_renames(resources: list[Resource]) -> list[Resource]:
     """Point references at the final names of the objects they name (after prefixes, suffixes and hashes)."""
     renamed: dict[tuple[str, str], list[Resource]] = {}
     for resource in resources:
-        if resource.origin_name is not None and resource.origin_name != resource.name:
-            renamed.setdefault((resource.kind, resource.origin_name), []).append(resource)
+        # a reference holds the name as written, or (set by a replacement) one the object had on the way
+        names = {name for name, _ in resource.previous} | {resource.origin_name}
+        for name in sorted(n for n in names if n is not None and n != resource.name):
+            renamed.setdefault((resource.kind, name), []).append(resource)
     if not renamed:
         return resources
     result = []
