@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from beskar.fleet.documents import CachedResolver, Expansion, compose
+from beskar.fleet.documents import MAX_DEPTH, CachedResolver, Expansion, compose
 from beskar.fleet.documents import Flaw as Unreadable
 
 
@@ -209,6 +209,66 @@ def parse_yaml(path: str, text: str) -> YamlFile:
             parsed.documents.append(Document(path, index, data, node))
     parsed.flaws.extend(builder.flaws)
     return parsed
+
+
+class _ComposedLater:
+    """The node trees of an emitted file, composed from its text the first time a position is asked for: most
+    files of a rendered tree never have a finding, so most are never composed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.nodes: list[yaml.Node | None] | None = None
+
+    def node(self, index: int) -> yaml.Node | None:
+        if self.nodes is None:
+            self.nodes = _compose(self.text)
+        return self.nodes[index]
+
+
+class EmittedDocument(Document):
+    """A document Beskar has just emitted: its data is the rendered object itself (what parsing the emitted text
+    gives back, see `emitted_yaml`), its node is composed from the text only when a line is asked for."""
+
+    def __init__(self, file: str, index: int, data: Any, later: _ComposedLater) -> None:
+        self._later = later
+        super().__init__(file, index, data, None)
+
+    @property  # type: ignore[override]
+    def node(self) -> yaml.Node | None:
+        return self._later.node(self.index)
+
+    @node.setter
+    def node(self, value: yaml.Node | None) -> None:
+        pass  # always the composed text's
+
+
+_PLAIN_SCALARS = (str, int, bool, float, type(None))
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is what reading its YAML back gives: string keys, lists, and scalars that keep their type
+    (the tree's dumper quotes a string that would read as another type). Tuples, other key types, dates or
+    objects would come back changed, so their files are parsed instead."""
+    kind = type(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            return False
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    if kind is list:
+        if depth >= MAX_DEPTH:
+            return False
+        return all(_plain(item, depth + 1) for item in value)
+    return kind in _PLAIN_SCALARS and value == value  # NaN is not equal to what it reads back as
+
+
+def emitted_yaml(path: str, text: str, documents: list[Any]) -> YamlFile:
+    """A file the render has just emitted (`text`) from `documents`, as `parse_yaml(path, text)` would read it,
+    without parsing: the data are the rendered objects (shared, never to be changed), the nodes come later."""
+    if not all(_plain(document) for document in documents):
+        return parse_yaml(path, text)
+    later = _ComposedLater(text)
+    return YamlFile(path, text, [EmittedDocument(path, index, data, later)
+                                 for index, data in enumerate(documents) if data is not None])
 
 
 @dataclass(frozen=True)

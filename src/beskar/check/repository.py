@@ -5,12 +5,12 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
-from beskar.check.documents import YamlFile
+from beskar.check.documents import YamlFile, emitted_yaml, parse_yaml
 from beskar.check.findings import Finding, report
 from beskar.check.builds import Build, RealBuild
-from beskar.check.kustomize import KUSTOMIZATION_FILES, Kustomize
+from beskar.check.kustomize import KUSTOMIZATION_FILES, YAML_SUFFIXES, Kustomize
 from beskar.check.resources import Problem, Resource, is_object, resource_of
 from beskar.check.schemas import namespaced
 
@@ -111,13 +111,21 @@ def cluster_directories(paths: frozenset[str], files: dict[str, YamlFile]) -> li
 
 def load_repository(contents: dict[str, str], other_paths: frozenset[str] = frozenset(),
                     options: TreeOptions | None = None, own_urls: frozenset[str] = frozenset(),
-                    real: dict[str, RealBuild] | None = None) -> FluxRepository:
+                    real: dict[str, RealBuild] | None = None,
+                    emitted: Mapping[str, list[Any]] | None = None) -> FluxRepository:
     """Parse every YAML file given (path relative to the root -> text) and resolve each cluster's objects.
 
     `other_paths` names files that exist but whose content the rules do not need; `real` holds the real
-    kustomize's builds of directories, used instead of Beskar's own.
+    kustomize's builds of directories, used instead of Beskar's own; `emitted` holds the documents a render has
+    just emitted as the text of some of the paths, which are then taken as they are instead of parsed again.
     """
-    kustomize = Kustomize.of(contents, other_paths, real)
+    if emitted:
+        files = {path: emitted_yaml(path, text, emitted[path]) if path in emitted else parse_yaml(path, text)
+                 for path, text in sorted(contents.items()) if path.endswith(YAML_SUFFIXES)}
+        texts = {path: text for path, text in contents.items() if not path.endswith(YAML_SUFFIXES)}
+        kustomize = Kustomize(files, frozenset(contents) | other_paths, texts, real)
+    else:
+        kustomize = Kustomize.of(contents, other_paths, real)
     files, paths = kustomize.files, kustomize.paths
     clusters = {}
     for directory in cluster_directories(paths, files):

@@ -115,7 +115,11 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
                                 release=site.openstack.release) for name, site in compiled.sites.items()}
     repository_url = (compiled.fleet.settings.get("repository") or {}).get("url")
     options = TreeOptions(clusters=facts, charts=read_chart_skeletons(charts) if charts is not None else None)
-    repository = load_repository(contents, others, options, frozenset({repository_url} - {None}))
+    # The rendered documents are what parsing their emitted text gives back: they are taken as they are.
+    documents = {path: files for rendered in compiled.rendered.values()
+                 for path, files in rendered.tree.files.items()}
+    repository = load_repository(contents, others, options, frozenset({repository_url} - {None}),
+                                 emitted=documents)
     repository.stale = tuple(d for d in differences if d.change is not trees.Change.UNCHANGED)
     # Compiled once: every rule reads the same typed site, render and secrets file.
     checked = tuple(CheckedSite(site, compiled.fleet.sites[name], compiled.rendered[name],
