@@ -68,7 +68,7 @@ def test_plain_documents_are_taken_as_they_are_and_composed_only_when_a_line_is_
     assert [d.data is original for d, original in zip(taken.documents, [documents[0], documents[2]])] == [True, True]
     assert [d.index for d in taken.documents] == [0, 2]
     assert taken.documents[0]._later.nodes is None
-    assert taken.documents[1].line_of(("b",)) == 10 and taken.documents[0].line_of(("items", 0, "value")) == 5
+    assert taken.documents[1].line_of(("b",)) == 10 and taken.documents[0].line_of(("items", 0, "value")) == 6
     assert taken.documents[0]._later.nodes is not None
     _same_as_parsed("f.yaml", text, documents)
 
