@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from beskar.check.documents import EmittedDocument, emitted_yaml, parse_yaml
+from beskar.check.documents import emitted_yaml, parse_yaml
 from beskar.operations import compilation, review
 from beskar.tree import emit_file
 
@@ -57,7 +57,7 @@ def test_every_rendered_file_of_the_example_reads_as_its_emitted_text(demo_fleet
 def test_a_document_that_would_read_back_changed_is_parsed(documents):
     text = emit_file(documents, "test").decode()
     taken = emitted_yaml("f.yaml", text, documents)
-    assert not any(isinstance(d, EmittedDocument) for d in taken.documents)
+    assert taken.documents[0].data is not documents[0]
     assert [d.data for d in taken.documents] == [d.data for d in parse_yaml("f.yaml", text).documents]
 
 
@@ -71,6 +71,17 @@ def test_plain_documents_are_taken_as_they_are_and_composed_only_when_a_line_is_
     assert taken.documents[1].line_of(("b",)) == 10 and taken.documents[0].line_of(("items", 0, "value")) == 6
     assert taken.documents[0]._later.nodes is not None
     _same_as_parsed("f.yaml", text, documents)
+
+
+def test_a_parsed_file_is_composed_again_only_for_a_line_and_as_first_read():
+    text = "base: &base\n  a: 1\n  b: 2\nmerged:\n  <<: *base\n  b: 3\n---\n---\nlist: [x, y]\n"
+    parsed = parse_yaml("f.yaml", text)
+    assert [d.data for d in parsed.documents] == [{"base": {"a": 1, "b": 2}, "merged": {"a": 1, "b": 3}},
+                                                 {"list": ["x", "y"]}]
+    assert parsed.documents[0]._later.nodes is None
+    assert parsed.documents[0].line_of(("merged", "a")) == 2  # a merged key is where its anchor set it
+    assert parsed.documents[0].line_of(("merged", "b")) == 6
+    assert [d.index for d in parsed.documents] == [0, 2] and parsed.documents[1].line_of(("list", 1)) == 9
 
 
 def test_the_check_leaves_the_rendered_objects_as_rendered(demo_fleet):

@@ -191,7 +191,9 @@ def _metadata_schema() -> dict[str, Any]:
 @lru_cache(maxsize=None)
 def _fast(api_version: str, kind: str) -> Callable[[Any], Any]:
     schema = _schema(api_version, kind) if kind else _metadata_schema()
-    return fastjsonschema.compile(schema)
+    # use_default=False: a validator that filled in the schema's defaults would change the object it checks (the
+    # rendered objects themselves, which later rules and `beskar report` read).
+    return fastjsonschema.compile(schema, use_default=False)
 
 
 @lru_cache(maxsize=None)
