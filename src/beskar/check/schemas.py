@@ -7,11 +7,17 @@ fails is validated again by jsonschema, which lists every error with its path.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+import marshal
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Callable
 
 import fastjsonschema
@@ -191,9 +197,44 @@ def _metadata_schema() -> dict[str, Any]:
 @lru_cache(maxsize=None)
 def _fast(api_version: str, kind: str) -> Callable[[Any], Any]:
     schema = _schema(api_version, kind) if kind else _metadata_schema()
-    # use_default=False: a validator that filled in the schema's defaults would change the object it checks (the
-    # rendered objects themselves, which later rules and `beskar report` read).
-    return fastjsonschema.compile(schema, use_default=False)
+    return _compiled(schema, f"{api_version} {kind}".strip() or "ObjectMeta")
+
+
+def _cache_directory() -> Path:
+    """Where compiled validators are kept between processes: $BESKAR_CACHE or $XDG_CACHE_HOME/beskar, as the chart
+    cache."""
+    if os.environ.get("BESKAR_CACHE"):
+        return Path(os.environ["BESKAR_CACHE"]) / "schemas"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "beskar" / "schemas"
+
+
+def _compiled(schema: dict[str, Any], label: str) -> Callable[[Any], Any]:
+    """fastjsonschema's validator for `schema`, its bytecode kept on disk: generating and compiling the code of the
+    seven schemas a check uses costs a quarter of a second in every process, loading it a few milliseconds. The
+    key covers the schema, fastjsonschema's and Python's versions; a cache that cannot be read or written is
+    skipped."""
+    key = hashlib.sha256(json.dumps([schema, fastjsonschema.VERSION, sys.version, _NO_DEFAULTS],
+                                    sort_keys=True).encode()).hexdigest()
+    cached = _cache_directory() / f"{key}.marshal"
+    try:
+        code = marshal.loads(cached.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        # use_default=False: a validator that filled in the schema's defaults would change the object it checks
+        # (the rendered objects themselves, which later rules and `beskar report` read).
+        code = compile(fastjsonschema.compile_to_code(schema, use_default=False), f"<schema {label}>", "exec")
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False, suffix=".part") as staged:
+                staged.write(marshal.dumps(code))
+            os.replace(staged.name, cached)
+        except OSError:
+            pass
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # the code fastjsonschema.compile would exec, read back
+    return namespace["validate"]
+
+
+_NO_DEFAULTS = "use_default=False"
 
 
 @lru_cache(maxsize=None)
