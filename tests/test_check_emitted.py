@@ -91,3 +91,17 @@ def test_the_check_leaves_the_rendered_objects_as_rendered(demo_fleet):
     for rendered in result.compiled.rendered.values():
         after.update(rendered.tree.emit())
     assert after == before
+
+
+def test_emitting_in_worker_processes_gives_the_same_bytes_and_findings(demo_fleet, monkeypatch):
+    from beskar.operations import emission
+
+    compiled = compilation.compile_fleet(demo_fleet)
+    serial = emission.emit_sites(compiled.rendered, jobs=1)
+    assert serial == compiled.emitted()
+    assert list(serial) == sorted(serial)
+    assert emission.emit_sites(compiled.rendered, jobs=2, min_sites=1) == serial
+    alone = review.check(demo_fleet, jobs=1)
+    monkeypatch.setattr(emission, "MIN_PARALLEL_SITES", 1)
+    forked = review.check(demo_fleet, jobs=2)
+    assert forked.findings == alone.findings and forked.files == alone.files and forked.stale == alone.stale
