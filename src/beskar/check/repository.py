@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from beskar.check.documents import YamlFile, emitted_yaml, parse_yaml
 from beskar.check.findings import Finding, report
@@ -14,6 +14,7 @@ from beskar.check.kustomize import KUSTOMIZATION_FILES, YAML_SUFFIXES, Kustomize
 from beskar.check.resources import Problem, Resource, is_object, resource_of
 from beskar.check.schemas import namespaced
 
+T = TypeVar("T")
 DEFAULT_NAMESPACE = "default"
 BOOTSTRAP_SOURCE = ("flux-system", "flux-system")  # created by `flux bootstrap`, also when not committed
 
@@ -67,6 +68,15 @@ class FluxRepository:
     options: TreeOptions = field(default_factory=TreeOptions)
     stale: tuple[Any, ...] = ()  # tree.Difference of the committed rendered tree (beskar check)
     patch_files: frozenset[str] = frozenset()  # files kustomizations read as patches, not as objects
+    # What several rules derive from the same objects (e.g. every image), computed once per run: see `derived`.
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, name: str, compute: Callable[[FluxRepository], T]) -> T:
+        """`compute(self)`, computed once for all the rules that ask by the same name (the repository does not
+        change while they run; the result is shared, so never changed by a rule)."""
+        if name not in self._derived:
+            self._derived[name] = compute(self)
+        return self._derived[name]
 
     def documents(self) -> Iterator[tuple[YamlFile, Any]]:
         for path in sorted(self.files):
