@@ -129,6 +129,8 @@ def main() -> int:
     parser.add_argument("--process-rounds", type=int, default=3,
                         help="alternating whole `beskar check` and `beskar render` processes (default 3)")
     parser.add_argument("--no-schemas", action="store_true", help="leave out the kubernetes-validate comparison")
+    parser.add_argument("--fleet", type=Path, help="a fleet generated (and rendered) by an earlier run, e.g. of 200 "
+                        "sites, to check instead of generating one; it is rendered again in place")
     args = parser.parse_args()
     try:
         import kubernetes_validate
@@ -136,10 +138,12 @@ def main() -> int:
         print("kubernetes-validate is not installed: pip install kubernetes-validate", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="beskar-check-bench-"))
-    root = work / "fleet"
+    root = work / "fleet" if args.fleet is None else args.fleet.resolve()
     try:
-        generate_fleet(root, args.sites)
+        if args.fleet is None:
+            generate_fleet(root, args.sites)
         render_fleet(root)
+        args.sites = len(list((root / "sites").glob("*/site.yaml")))
         print(f"beskar {beskar.__version__} check benchmark: {args.sites} sites x ({CONTROL} control-plane + "
               f"{COMPUTE} compute + {STORAGE} storage nodes); cpus {os.cpu_count()}, python "
               f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at start", flush=True)
