@@ -3,20 +3,26 @@ network and the console, take screenshots and look at them. Also takes the READM
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import pytest
+
+from pngs import png_size
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1280, "height": 800}
 LOCAL = ("file:", "data:", "about:")
+# Screenshots are test artifacts here; the README's copies are in DOCS.
+ARTIFACTS = Path(os.environ.get("BESKAR_ARTIFACTS", Path(__file__).resolve().parents[1] / "build" / "test-artifacts"))
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def require_browser() -> None:
@@ -103,14 +109,15 @@ class Browser:
             page.close()
 
 
-# The README's pictures: (file, page of the report, what to show: a selector, or None for the whole page, and the
-# most of its height to show)
+# The README's pictures: (file, which report (the example with one finding; the same mid-upgrade; the example after a
+# real `beskar images verify`, in test_report_images.py), page of the report, what to show: a selector, or None for
+# the whole page, and the most of its height to show)
 SCREENSHOTS = (
-    ("report-fleet.png", "index.html", "#fleet", None),
-    ("report-wiring.png", "sites/prod-brno.html", "svg.wiring", None),
-    ("report-deployment.png", "sites/prod-brno.html", "svg.deployment", None),
-    ("report-findings.png", "sites/prod-brno.html", "#findings", None),
-    ("report-images.png", "sites/prod-brno.html", "#images", 640),
+    ("report-fleet.png", "upgrading", "index.html", "#fleet", None),
+    ("report-wiring.png", "example", "sites/prod-brno.html", "svg.wiring", None),
+    ("report-deployment.png", "example", "sites/prod-brno.html", "svg.deployment", None),
+    ("report-findings.png", "example", "sites/prod-brno.html", "#findings", None),
+    ("report-images.png", "verified", "sites/prod-brno.html", "#images", 640),
 )
 
 
@@ -142,22 +149,39 @@ def screenshot(page, selector: str | None, path: Path, most: int | None = None) 
     return expected
 
 
-def take_screenshots(report: Path, into: Path, browser: Browser) -> dict[str, tuple[Path, dict]]:
-    """Every README picture of the report at `report`, into `into`; with the size each must have."""
+def take_screenshots(reports: Mapping[str, Path], into: Path, browser: Browser) -> dict[str, tuple[Path, dict]]:
+    """The README pictures of the reports given (by the names SCREENSHOTS use), into `into`; with the size each must
+    have."""
     taken = {}
     pages = {}
-    for name, relative, selector, most in SCREENSHOTS:
-        if relative not in pages:
-            pages[relative] = browser.visit((report / relative).as_uri())[0]
-        taken[name] = (into / name, screenshot(pages[relative], selector, into / name, most))
+    for name, report, relative, selector, most in SCREENSHOTS:
+        if report not in reports:
+            continue
+        if (report, relative) not in pages:
+            pages[report, relative] = browser.visit((reports[report] / relative).as_uri())[0]
+        taken[name] = (into / name, screenshot(pages[report, relative], selector, into / name, most))
     for page in pages.values():
         page.close()
     return taken
 
 
-if __name__ == "__main__":  # python tests/browser.py REPORT_DIR OUT_DIR: the README's screenshots
+def check_screenshot(browser: Browser, path: Path, expected: dict, docs: Path) -> None:
+    """The picture has the element's size and is not blank; BESKAR_UPDATE_SCREENSHOTS=1 copies it into `docs`."""
+    width, height = png_size(path)
+    assert abs(width - expected["width"]) <= 2 and abs(height - expected["height"]) <= 2, (width, height, expected)
+    assert expected["width"] >= 300 and expected["height"] >= 150
+    look = browser.look(path)
+    assert (look["width"], look["height"]) == png_size(path)
+    assert look["colours"] > 8 and 0.02 < look["ink"] < 0.98, look  # something drawn, not a solid colour
+    if os.environ.get("BESKAR_UPDATE_SCREENSHOTS"):  # the README's pictures: docs/report-*.png
+        docs.mkdir(exist_ok=True)
+        shutil.copyfile(path, docs / path.name)
+
+
+if __name__ == "__main__":  # python tests/browser.py REPORT_DIR OUT_DIR: the README's screenshots of one report
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch, chromium(Path(scratch) / "profile") as driver:
-        for name, (path, _) in take_screenshots(Path(sys.argv[1]), Path(sys.argv[2]), driver).items():
+        every = {report: Path(sys.argv[1]) for _, report, _, _, _ in SCREENSHOTS}
+        for name, (path, _) in take_screenshots(every, Path(sys.argv[2]), driver).items():
             print(path)

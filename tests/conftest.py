@@ -3,6 +3,7 @@ CLI run as a real process."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +22,20 @@ def example_fleet(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def demo_fleet(tmp_path: Path) -> Path:
-    """The example fleet as a user gets it from `beskar demo`: written, each site's secrets synced (encrypted to the
-    published DEMO keys, which `beskar check` warns about), rendered; in tmp_path/fleet."""
-    root = tmp_path / "fleet"
+@pytest.fixture(scope="session")
+def demo_prototype(tmp_path_factory) -> Path:
+    """`beskar demo` written once per session (writing, syncing and rendering it is most of a small test's time)."""
+    root = tmp_path_factory.mktemp("demo-prototype") / "fleet"
     demo.write_demo(root)
+    return root
+
+
+@pytest.fixture
+def demo_fleet(tmp_path: Path, demo_prototype: Path) -> Path:
+    """The example fleet as a user gets it from `beskar demo`: written, each site's secrets synced (encrypted to the
+    published DEMO keys, which `beskar check` warns about), rendered; in tmp_path/fleet, a copy of its own."""
+    root = tmp_path / "fleet"
+    shutil.copytree(demo_prototype, root, symlinks=True)
     return root
 
 

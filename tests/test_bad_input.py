@@ -6,6 +6,8 @@ says what stderr must contain. Adding a case needs no code. Keys:
   file:      path of the file to break, relative to the fleet root
   edit:      one of  replace: {old: TEXT, new: TEXT}   (old must occur exactly once)
                      append: TEXT
+                     sub: {pattern: REGEX, new: TEXT}   (the first match only; for files whose text is
+                                                        random, such as secrets: pattern must match)
                      write: TEXT                        (the whole file)
                      bytes: HEX                         (the whole file, as bytes)
                      repeat: {text: T, close: C, times: N}  (the whole file: T N times then C N times)
@@ -73,6 +75,9 @@ def apply_edit(path: Path, edit: dict) -> None:
         count = text.count(spec["old"])
         assert count == 1, f"replace.old occurs {count} times in {path.name}, must be exactly once: {spec['old']!r}"
         text = text.replace(spec["old"], spec["new"])
+    elif kind == "sub":
+        assert re.search(spec["pattern"], text), f"sub.pattern matches nothing in {path.name}: {spec['pattern']!r}"
+        text = re.sub(spec["pattern"], spec["new"], text, count=1)
     elif kind == "append":
         text += spec
     elif kind == "write":

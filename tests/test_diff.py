@@ -39,11 +39,16 @@ def demo_repository(tmp_path_factory) -> Path:
 
 
 def apply_change(root: Path, change: dict, monkeypatch) -> None:
+    for name, text in change.get("files", {}).items():
+        (root / name).write_text(text)
     for edit in change.get("edits", []):
         path = root / edit["file"]
         text = path.read_text()
         assert text.count(edit["old"]) == 1, f"{edit['file']} must hold the edited text exactly once"
         path.write_text(text.replace(edit["old"], edit["new"]))
+    if "sync" in change:  # `beskar secrets sync SITE`: the credentials a newly enabled service needs
+        key = root / "demo-keys" / "DEMO-operator.agekey"
+        site_secrets.sync(root, change["sync"], lambda: age.load_identities([key]))
     if "rotate" in change:
         rotate = change["rotate"]
         monkeypatch.setattr(site_secrets, "today", lambda: rotate["day"])
@@ -62,6 +67,10 @@ def scenario_repository(demo_repository: Path, tmp_path: Path, monkeypatch, requ
     root = tmp_path / "fleet"
     shutil.copytree(demo_repository, root, symlinks=True)
     change = yaml.safe_load((SCENARIOS / case / "change.yaml").read_text())
+    if "base" in change:  # the fleet the change is made on, when it is not the demo's as it is
+        apply_change(root, change["base"], monkeypatch)
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", change["base"]["description"])
     apply_change(root, change, monkeypatch)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", change["description"])
@@ -73,7 +82,7 @@ def normalise(text: str) -> str:
     checksum annotations of the configuration that holds them when the build can decrypt) and set-on dates."""
     text = re.sub(r"\(([0-9a-f]{8})\)", "(COMMIT)", text)
     text = re.sub(r"\b[0-9a-f]{64}\b", "SHA256", text)
-    text = re.sub(r"sha256:[0-9a-f]{10}", "sha256:DIGEST", text)
+    text = re.sub(r"sha256:[0-9a-f]{10}\b", "sha256:DIGEST", text)  # a secret's salted digest, not a locked one
     return re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "YYYY-MM-DD", text)
 
 
@@ -94,7 +103,7 @@ def _subject(item: dict) -> str:
 def check_site(site: dict, summary: dict, expected: dict) -> None:
     assert site["status"] == expected["status"], site
     if expected["status"] == "unchanged":
-        assert not site["objects"] and not site["files"] and not site["model"]
+        assert not site["objects"] and not site["files"] and not site["model"] and not site["images"]
     if "objects" in expected:
         assert summary["objects"] == expected["objects"]
     if "model" in expected:
@@ -168,6 +177,42 @@ def check_site(site: dict, summary: dict, expected: dict) -> None:
             assert all(line in text["lines"] for line in want["lines"]), text["lines"]
     if "failures" in expected:
         assert len(site["failures"]) == len(expected["failures"])
+    check_images(site, summary, expected)
+
+
+def _image_matches(got: dict, want: dict) -> bool:
+    if got["repository"] != want["repository"] or got["change"] != want.get("change", "changed"):
+        return False
+    return all(got[side] is not None and all(got[side][k] == v for k, v in want[side].items())
+               for side in ("old", "new") if want.get(side))
+
+
+def check_images(site: dict, summary: dict, expected: dict) -> None:
+    """The image changes: counts per change, and images that must (or must not) be reported, with their upstream
+    reference, tag, digest and the workloads that pull them."""
+    counted = {c: sum(1 for i in site["images"] if i["change"] == c) for c in ("added", "changed", "removed")}
+    assert summary["images"] == counted
+    if "images" in expected:
+        assert counted == expected["images"], site["images"]
+    for change, least in expected.get("images_at_least", {}).items():
+        assert counted[change] >= least, site["images"]
+    for want in expected.get("image_changes", []):
+        found = [i for i in site["images"] if _image_matches(i, want)]
+        assert len(found) == 1, (want, [(i["repository"], i["change"]) for i in site["images"]])
+        image = found[0]
+        for side in ("old", "new"):
+            if want.get(side) is None and side in want:
+                assert image[side] is None
+        for workload in want.get("workloads_include", []):
+            assert workload in image["workloads"], image["workloads"]
+        assert sorted(image["workloads"]) == sorted({u["subject"] for u in image["uses"]})
+        kinds = [w.split(" ")[0] for w in image["workloads"]]
+        if "Deployment" in kinds:  # the pods that run all the time are named before the Jobs
+            assert not {"Job", "CronJob"} & set(kinds[:kinds.index("Deployment")]), kinds
+        for use in image["uses"]:
+            assert use["source"] == want.get("source", use["source"]) and use["where"]
+    for repository in expected.get("images_not", []):  # pulled in both revisions: no image change
+        assert repository not in [i["repository"] for i in site["images"]], site["images"]
 
 
 def _modes() -> list[tuple[str, str]]:
@@ -289,12 +334,29 @@ def test_site_release_and_limit_options(scenario_repository, run_beskar):
     ostrava = _site(nova, "prod-ostrava")
     assert [_subject(o) for o in ostrava["objects"]] == ["HelmRelease openstack/nova"]
     assert {f["subject"] for f in ostrava["flags"]} == {"HelmRelease openstack/nova"}
+    images = {i["repository"]: i for i in ostrava["images"]}
+    assert "quay.io/airshipit/nova" in images and "quay.io/airshipit/keystone" not in images
+    assert {u["release"] for i in ostrava["images"] for u in i["uses"]} == {"nova"}
+    assert images["quay.io/airshipit/openstack-client"]["workloads"] == ["HelmRelease openstack/nova"]
     short = run_beskar("diff", "HEAD~1", "HEAD", "--no-build", "--format", "markdown", "--limit-bytes", "4000",
                        cwd=root)
     assert short.returncode == 1
     assert len(short.stdout.encode()) <= 4000
     assert "**truncated**" in short.stdout and short.stdout.count("```") % 2 == 0
     assert short.stdout.startswith("### beskar diff") and "| prod-ostrava | changed |" in short.stdout
+
+
+@pytest.mark.parametrize("scenario_repository", ["image-lock-digest"], indirect=True)
+def test_terminal_output_counts_and_names_image_changes(scenario_repository, run_beskar):
+    root, _ = scenario_repository
+    done = run_beskar("diff", "HEAD~1", "HEAD", "--no-build", cwd=root)
+    assert done.returncode == 1, done.stderr
+    header = next(line for line in done.stdout.splitlines() if "images + ~ -" in line)
+    row = next(line for line in done.stdout.splitlines() if "prod-brno" in line and "changed" in line)
+    cells = [cell.strip() for cell in re.split(r"[│┃]", row)]
+    assert cells[[c.strip() for c in re.split(r"[│┃]", header)].index("images + ~ -")] == "0 1 0"
+    assert ("~ quay.io/airshipit/keystone: 2025.1-ubuntu_noble@sha256:4d1e0f9a8b7c -> "
+            "2025.1-ubuntu_noble@sha256:9a7b5c3d1e0f, pulled by HelmRelease openstack/keystone") in done.stdout
 
 
 def test_missing_revision_is_exit_2_naming_it(demo_repository, run_beskar):

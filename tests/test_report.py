@@ -12,8 +12,11 @@ import yaml
 
 from beskar.catalog import catalog
 from beskar.operations import compilation, report, review
-from beskar.report import MirrorRecord, MirrorState, ReportInput, SiteInput, build_report
+from beskar.operations import upgrade as upgrading
+from beskar.fleet.image_record import Presence, VerifiedImage, VerifyRecord, write_verify_record
+from beskar.report import ReportInput, SiteInput, build_report
 from beskar.report.weblinks import Style, web_base, web_repository
+from html_tree import Element, parse
 
 
 def inputs_of(root: Path, **extra) -> ReportInput:
@@ -62,6 +65,15 @@ def test_pages_are_pure_and_deterministic(demo_fleet):
 
 
 def test_two_runs_differ_only_in_the_generated_at_line(run_beskar, demo_fleet, tmp_path):
+    # With every part of the pages in play: an upgrade in flight and a verify record as well.
+    upgrading.start(demo_fleet, "2025.2")
+    cache = "mirror.example.org/cache/"
+    write_verify_record(demo_fleet, "prod-brno", cache.rstrip("/"), {
+        f"{cache}quay.io__airshipit__nova:2025.1-ubuntu_noble": VerifiedImage(
+            Presence.PRESENT, "2026-12-01T10:00:00Z", "quay.io/airshipit/nova:2025.1-ubuntu_noble", "sha256:" + "c" * 64,
+            ("nova",)),
+        f"{cache}quay.io__example__sidecar:1.0": VerifiedImage(Presence.MISSING, "2026-12-01T10:00:00Z",
+                                                                releases=("kube-prometheus-stack", "nova"))})
     env_outputs = []
     for epoch, folder in (("1700000000", "one"), ("1800000000", "two")):
         done = run_beskar_with(run_beskar, demo_fleet, tmp_path / folder, epoch)
@@ -74,6 +86,8 @@ def test_two_runs_differ_only_in_the_generated_at_line(run_beskar, demo_fleet, t
     assert [f for f in files if f.startswith(".beskar/")] == [".beskar/lock"]
     files = [f for f in files if not f.startswith(".beskar/")]
     assert files == ["index.html", "sites/prod-brno.html", "sites/prod-ostrava.html"]
+    assert 'class="release upgrading"' in (one / "index.html").read_text()
+    assert 'class="verified"' in (one / "sites/prod-brno.html").read_text()
     for relative in files:
         a, b = (one / relative).read_text().splitlines(), (two / relative).read_text().splitlines()
         changed = [(x, y) for x, y in zip(a, b) if x != y]
@@ -139,22 +153,61 @@ def test_the_matrix_highlights_the_site_that_differs_from_its_siblings(demo_flee
     assert 'title="prod-plzen differs from its profile production: 2 other site(s): 2026.1.0' in html
 
 
+def images_of_page(html: str) -> dict[str, Element]:
+    return {row.attrs["data-image"]: row for row in parse(html).find("section", id="images").find_all("tr", cls="image")}
+
+
 def test_images_show_what_verify_found_when_it_has_run(demo_fleet):
-    inputs = inputs_of(demo_fleet)
-    page = build_report(inputs)["sites/prod-brno.html"]
-    images = page.split('<section id="images">')[1]
-    assert "Mirror status: not verified" in images
-    assert "mirror.example.org/cache/quay.io__airshipit__nova:2025.1-ubuntu_noble" in images
-    assert "upstream quay.io/airshipit/nova:2025.1-ubuntu_noble" in images
-    nova = "mirror.example.org/cache/quay.io__airshipit__nova:2025.1-ubuntu_noble"
-    keystone = "mirror.example.org/cache/quay.io__airshipit__keystone:2025.1-ubuntu_noble"
-    verified = inputs_of(demo_fleet, mirror_status={"prod-brno": {
-        nova: MirrorRecord(MirrorState.PRESENT, "sha256:" + "a" * 64), keystone: MirrorRecord(MirrorState.MISSING)}})
-    images = build_report(verified)["sites/prod-brno.html"].split('<section id="images">')[1]
-    row = next(r for r in images.split("<tr") if nova in r)
-    assert 'class="mirror present">present' in row and "sha256:" + "a" * 64 in row
-    assert 'class="mirror missing">missing' in next(r for r in images.split("<tr") if keystone in r)
-    assert "not verified" not in images.split("</p>", 1)[1]
+    page = build_report(inputs_of(demo_fleet))["sites/prod-brno.html"]
+    assert "Mirror status: not verified" in parse(page).find("section", id="images").text()
+    rows = images_of_page(page)
+    cache = "mirror.example.org/cache/"
+    nova, keystone = (f"{cache}quay.io__airshipit__{name}:2025.1-ubuntu_noble" for name in ("nova", "keystone"))
+    assert "upstream quay.io/airshipit/nova:2025.1-ubuntu_noble" in rows[nova].text()
+    # Mutable as `beskar images` says (the catalog's rule): a release series tag moves, a patch version does not.
+    assert "mutable" in rows[nova].text() and "mutable" not in rows[f"{cache}docker.io__bitnami__kubectl:1.32.5"].text()
+    assert {row.find("td", cls="mirror").text() for row in rows.values()} == {"not verified"}
+    # kube-prometheus-stack's values name grafana's repository only: the chart picks the tag, not `latest`
+    grafana = rows[f"{cache}docker.io__grafana__grafana:"]
+    assert "the chart's" in grafana.text() and "mutable" not in grafana.text()
+    assert [hint.text() for hint in grafana.find_all("div", cls="hint")] == [
+        "upstream docker.io/grafana/grafana", "the values name the repository; the chart picks the tag"]
+
+    checked = "2026-12-01T10:00:00Z"
+    record = VerifyRecord(f"{cache.rstrip('/')}", {
+        nova: VerifiedImage(Presence.PRESENT, checked, "quay.io/airshipit/nova:2025.1-ubuntu_noble", "sha256:" + "a" * 64,
+                            ("nova",)),
+        keystone: VerifiedImage(Presence.MISSING, checked, "quay.io/airshipit/keystone:2025.1-ubuntu_noble",
+                                releases=("keystone",)),
+        f"{cache}docker.io__grafana__grafana:12.0.2": VerifiedImage(Presence.PRESENT, checked, None, "sha256:" + "b" * 64,
+                                                                    ("kube-prometheus-stack",)),
+        f"{cache}quay.io__example__sidecar:1.0": VerifiedImage(Presence.MISSING, checked,
+                                                                           releases=("kube-prometheus-stack",))},
+        "sites/prod-brno/images.verified.yaml")
+    page = build_report(inputs_of(demo_fleet, mirror_status={"prod-brno": record}))["sites/prod-brno.html"]
+    rows = images_of_page(page)
+    state = {image: row.find("td", cls="mirror") for image, row in rows.items()}
+    assert state[nova].text() == "present\nsha256:" + "a" * 64 and state[nova].attrs["title"] == f"looked at {checked}"
+    assert "missing" in state[keystone].classes and state[keystone].text() == "missing"
+    # The repository-only pin is the image the chart made of it; the image no value names is there too, as the chart's.
+    assert f"{cache}docker.io__grafana__grafana:" not in rows
+    grafana = rows[f"{cache}docker.io__grafana__grafana:12.0.2"]
+    assert "present" in grafana.find("td", cls="mirror").text() and "kube-prometheus-stack:repository" in grafana.text()
+    exporter = rows[f"{cache}quay.io__example__sidecar:1.0"]
+    assert "the chart's default: no value names it" in exporter.text() and "missing" in exporter.text()
+    assert exporter.find("td", cls="users").text() == "kube-prometheus-stack"
+    # Images verify did not see pulled (unused, or the fleet changed since) say so; the note says when and where it was recorded.
+    others = [image for image in rows if image not in record.images]
+    assert others and {state[image].text() for image in others} == {"not pulled"}
+    # The missing ones first, then the present ones, then those verify did not see pulled.
+    assert [state[image].text().split("\n")[0] for image in rows][:4] == ["missing", "missing", "present", "present"]
+    note = parse(page).find("p", cls="verified").text()
+    assert "at 2026-12-01 10:00:00 UTC" in note and "2 present, 2 missing" in note and "images.verified.yaml" in note
+    assert "recorded for mirror" not in note
+    moved = VerifyRecord("other.example.org/cache", record.images, record.file)
+    page = build_report(inputs_of(demo_fleet, mirror_status={"prod-brno": moved}))["sites/prod-brno.html"]
+    assert "recorded for mirror other.example.org/cache; the site now uses mirror.example.org/cache" in \
+        parse(page).find("p", cls="verified").text()
 
 
 @pytest.mark.parametrize("case", ["file", "foreign-folder", "bad-fleet"])
@@ -190,3 +243,76 @@ def test_layout_takes_edges_in_input_order_not_by_object_address():
         components = _components(sizes, edges)
         assert [[v.data for v in c.sV] for c in components] == [[f"r{i}" for i in range(9)], ["alone"]]
         assert [(e.v[0].data, e.v[1].data) for e in components[0].sE] == list(edges)
+
+
+def test_the_matrix_shows_where_an_upgrade_stands(demo_fleet, tmp_path):
+    """`beskar upgrade start` on the example fleet: prod-brno carries stage 1 in wave 1, prod-ostrava waits in wave 2."""
+    plan = upgrading.plan(demo_fleet, "2025.2")
+    stages = [stage.name for stage in plan.site("prod-brno").stages]
+    moved = upgrading.start(demo_fleet, "2025.2")
+    assert moved.site == "prod-brno" and moved.stage == stages[0]
+    written = report.make_report(demo_fleet, tmp_path / "public")
+    index = parse(written.index.read_text())
+    matrix = index.find("table", cls="matrix")
+    brno, ostrava = (matrix.find("tr", data_site=name) for name in ("prod-brno", "prod-ostrava"))
+    assert "upgrading" in brno.classes and "upgrading" not in ostrava.classes
+    badge = brno.find("td", cls="release").find("div", cls="upgrade")
+    assert (badge.attrs["data-stage"], badge.attrs["data-wave"]) == (stages[0], "1")
+    assert " ".join(badge.text().split()) == f"stage 1/{len(stages)} {stages[0]} wave 1/2"
+    assert "2025.1 → 2025.2" in brno.find("td", cls="release").text()
+    waiting = ostrava.find("td", cls="release").find("div", cls="upgrade")
+    assert "waiting" in waiting.classes and waiting.attrs["data-wave"] == "2" and "not started" in waiting.text()
+    # The services the carried stage moved to the target's images are marked, in that site's row only.
+    carried = {c.attrs["data-service"] for c in matrix.find_all("td", cls="carried")}
+    assert carried == set(plan.site("prod-brno").stages[0].charts) and not ostrava.find_all("td", cls="carried")
+    page = parse((written.output / "sites/prod-brno.html").read_text())
+    line = page.find("p", cls="upgrade")
+    assert line.attrs["data-stage"] == stages[0] and f"stage 1 of {len(stages)}" in line.text()
+    assert f"Next: {stages[1]}" in line.text()
+    # On the deployment picture too: the releases the carried stage moved, blue, and only those.
+    moved_releases = {g.attrs["data-release"] for g in page.find("svg", cls="deployment").find_all("g", cls="carried")}
+    assert moved_releases == carried
+    # A report of prod-ostrava alone still counts the waves of the whole fleet.
+    alone = report.make_report(demo_fleet, tmp_path / "alone", ["prod-ostrava"])
+    badge = parse(alone.index.read_text()).find("tr", data_site="prod-ostrava").find("div", cls="upgrade")
+    assert badge.attrs["data-wave"] == "2" and "wave 2/2" in badge.text()
+
+    # One more stage: the badge follows; aborted back to the start, the matrix shows no upgrade at all.
+    upgrading.next_stage(demo_fleet, "prod-brno")
+    index = parse(report.make_report(demo_fleet, tmp_path / "public").index.read_text())
+    badge = index.find("tr", data_site="prod-brno").find("div", cls="upgrade")
+    assert badge.attrs["data-stage"] == stages[1] and f"stage 2/{len(stages)}" in badge.text()
+    upgrading.abort(demo_fleet, "prod-brno")
+    upgrading.abort(demo_fleet, "prod-brno")  # the intent stays, with no stage carried
+    index = parse(report.make_report(demo_fleet, tmp_path / "public").index.read_text())
+    badge = index.find("tr", data_site="prod-brno").find("div", cls="upgrade")
+    assert badge.attrs["data-stage"] == "" and "no stage carried" in badge.text()
+    assert not index.find_all("td", cls="carried")
+    upgrading.abort(demo_fleet, "prod-brno")
+    index = parse(report.make_report(demo_fleet, tmp_path / "public").index.read_text())
+    assert not index.find_all(cls="upgrade") and not index.find_all("tr", cls="upgrading")
+
+
+def test_an_upgrade_the_planner_refuses_says_why_on_the_site_page(demo_fleet, tmp_path):
+    upgrading.start(demo_fleet, "2025.2")
+    site = demo_fleet / "sites/prod-brno/site.yaml"
+    site.write_text(site.read_text().replace("done: [mariadb]", "done: [mariadb, no-such-stage]"))
+    compilation.render_fleet(demo_fleet)
+    written = report.make_report(demo_fleet, tmp_path / "public")
+    line = parse((written.output / "sites/prod-brno.html").read_text()).find("p", cls="upgrade")
+    refusal = line.find("span", cls="sev")
+    assert refusal.text() == "refused: openstack.upgrade.done names stages this upgrade does not have: no-such-stage"
+    badge = parse(written.index.read_text()).find("tr", data_site="prod-brno").find("div", cls="upgrade")
+    assert "refused: openstack.upgrade.done names stages" in badge.attrs["title"]
+
+
+def test_a_verify_record_verify_never_wrote_is_bad_input_with_its_place(run_beskar, demo_fleet, tmp_path):
+    (demo_fleet / "sites/prod-brno/images.verified.yaml").write_text(
+        "mirror: mirror.example.org/cache\nimages:\n"
+        "  mirror.example.org/cache/quay.io__airshipit__nova:2025.1-ubuntu_noble:\n"
+        "    state: maybe\n    checked: '2026-12-01T10:00:00Z'\n")
+    done = run_beskar("report", "-C", demo_fleet, "--output", tmp_path / "public")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "sites/prod-brno/images.verified.yaml:3:3: " in done.stderr and "not 'maybe'" in done.stderr
+    assert "hint: it is written by `beskar images verify`" in done.stderr
+    assert not (tmp_path / "public").exists()

@@ -2,21 +2,16 @@
 the fleet matrix and the wiring pictures hold what the fleet has; screenshots are non-blank at their size."""
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from beskar.catalog import catalog
 from beskar.model.links import site_links
-from beskar.operations import compilation, demo, report
-from browser import SCREENSHOTS, chromium, require_browser, take_screenshots
-from pngs import png_size
+from beskar.operations import compilation, demo, report, upgrade
+from browser import ARTIFACTS, DOCS, SCREENSHOTS, check_screenshot, chromium, require_browser, take_screenshots
 
-ARTIFACTS = Path(os.environ.get("BESKAR_ARTIFACTS", Path(__file__).resolve().parents[1] / "build" / "test-artifacts"))
-DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def one_node_off(root: Path) -> None:
@@ -53,6 +48,21 @@ def test_every_page_loads_cleanly_and_fetches_nothing_from_outside(browser, writ
         assert visit.console_errors == [] and visit.page_errors == [], (relative, visit)
         assert visit.outside == [] and all(url.startswith(("file:", "data:")) for url in visit.requests), visit
         assert page.evaluate("document.querySelectorAll('script').length") == 0  # readable without JavaScript
+        page.close()
+
+
+def test_printed_every_page_fits_the_width_of_an_a4_landscape_page(browser, written):
+    """With the print style (A4 landscape, 10 mm margins: 1047 CSS pixels), no table or picture runs off the page."""
+    _, _, result = written
+    for relative in result.pages:
+        page, _ = browser.visit((result.output / relative).as_uri())
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": 1047, "height": 740})
+        wide = page.evaluate("""() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .slice(0, 5).map(e => e.tagName + ' ' + (e.getAttribute('class') || ''))""")
+        assert wide == [] and page.evaluate("document.documentElement.scrollWidth") <= 1047, (relative, wide)
+        assert page.evaluate("getComputedStyle(document.querySelector('nav')).display") == "none"
         page.close()
 
 
@@ -106,6 +116,14 @@ def test_each_wiring_picture_has_an_element_per_node_and_per_network(browser, wr
                 assert devices[link.name].endswith(f"MTU {link.mtu}"), (node.name, link, devices[link.name])
         releases = page.eval_on_selector_all("svg.deployment g.release", "gs => gs.map(g => g.dataset.release)")
         assert sorted(releases) == sorted(c.name for c in compiled.rendered[name].components)
+        overflowing = page.eval_on_selector_all("svg.deployment g.release", """gs => gs.filter(g =>
+            [...g.querySelectorAll('text')].some(t => t.getBBox().width > g.querySelector('rect').getBBox().width - 4))
+            .map(g => g.dataset.release)""")
+        assert overflowing == []  # every name and label inside its box (kube-prometheus-stack is long)
+        overflowing = page.eval_on_selector_all("svg.wiring g.device", """gs => gs.filter(g =>
+            [...g.querySelectorAll('text')].some(t => t.getBBox().width > g.querySelector('rect').getBBox().width - 2))
+            .map(g => g.dataset.device)""")
+        assert overflowing == [], (name, overflowing)  # prod-ostrava's `active-backup · MTU 9000` is long
         page.close()
 
 
@@ -126,20 +144,41 @@ def test_a_finding_is_marked_on_its_node(browser, written):
 
 
 @pytest.fixture(scope="module")
-def screenshots(browser, written):
+def upgrading(tmp_path_factory) -> report.Written:
+    """The same fleet two stages into its upgrade to 2025.2 (`beskar upgrade start`, then `next`): prod-brno in
+    wave 1, prod-ostrava waiting in wave 2."""
+    root = tmp_path_factory.mktemp("upgrading") / "fleet"
+    demo.write_demo(root)
+    one_node_off(root)
+    upgrade.start(root, "2025.2")
+    upgrade.next_stage(root, "prod-brno")
+    return report.make_report(root, root.parent / "public")
+
+
+def test_the_matrix_shows_the_stage_and_wave_of_a_site_mid_upgrade(browser, upgrading):
+    page, visit = browser.visit(upgrading.index.as_uri())
+    assert visit.console_errors == [] and visit.page_errors == [] and visit.outside == [], visit
+    stages = [stage.name for stage in upgrade.plan(upgrading.output.parent / "fleet").site("prod-brno").stages]
+    badges = dict(page.eval_on_selector_all(
+        "table.matrix tr.site-row", "rows => rows.map(r => [r.dataset.site, [...r.querySelectorAll('td.release "
+                                    ".upgrade')].map(b => [b.dataset.stage, b.dataset.wave, b.innerText])])"))
+    assert badges["prod-brno"] == [[stages[1], "1", f"stage 2/{len(stages)} {stages[1]}\nwave 1/2"]]
+    assert badges["prod-ostrava"] == [[None, "2", "to 2025.2: wave 2/2, not started"]]  # no stage yet
+    box = page.locator("tr[data-site='prod-brno'] td.release .upgrade").bounding_box()
+    assert box and box["width"] > 50 and box["height"] > 20  # shown, not hidden
+    carried = page.eval_on_selector_all("tr[data-site='prod-brno'] td.carried", "cs => cs.map(c => c.dataset.service)")
+    assert carried and set(carried) <= {"mariadb", "rabbitmq"}
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(browser, written, upgrading):
     """Every README picture, saved as a test artifact (BESKAR_ARTIFACTS, default build/test-artifacts/report/)."""
-    return take_screenshots(written[2].output, ARTIFACTS / "report", browser)
+    return take_screenshots({"example": written[2].output, "upgrading": upgrading.output}, ARTIFACTS / "report",
+                            browser)
 
 
-@pytest.mark.parametrize("name", [shot[0] for shot in SCREENSHOTS])
+@pytest.mark.parametrize("name", [shot[0] for shot in SCREENSHOTS if shot[1] in ("example", "upgrading")])
 def test_screenshots_are_non_blank_at_their_size(browser, screenshots, name):
     path, expected = screenshots[name]
-    width, height = png_size(path)
-    assert abs(width - expected["width"]) <= 2 and abs(height - expected["height"]) <= 2, (width, height, expected)
-    assert expected["width"] >= 300 and expected["height"] >= 150
-    look = browser.look(path)
-    assert (look["width"], look["height"]) == png_size(path)
-    assert look["colours"] > 8 and 0.02 < look["ink"] < 0.98, look  # something drawn, not a solid colour
-    if os.environ.get("BESKAR_UPDATE_SCREENSHOTS"):  # the README's pictures: docs/report-*.png
-        DOCS.mkdir(exist_ok=True)
-        shutil.copyfile(path, DOCS / name)
+    check_screenshot(browser, path, expected, DOCS)

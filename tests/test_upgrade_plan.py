@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,18 @@ def test_gate_refuses_a_release_missing_or_in_another_namespace():
     other = copy.deepcopy(helm_release("keystone"))
     other["metadata"]["namespace"] = "staging"
     assert "not in the status" in not_ready(status_list(other), ["keystone"], "openstack")[0]
+
+
+def catalog_without(release: str, distro: str, chart: str):
+    """The catalog with one images file lacking a chart's pins (no shipped release lacks any today)."""
+    knowledge = catalog()
+    pins = {name: keys for name, keys in knowledge.images(release, distro).items() if name != chart}
+    return dataclasses.replace(knowledge, _images={f"{release}-{distro}": pins})
+
+
+def test_a_target_without_pins_for_an_enabled_service_is_refused(example_fleet):
+    knowledge = catalog_without("2025.2", "ubuntu_noble", "designate")
+    plan = plan_upgrade(fleet_sites(example_fleet), knowledge, "2025.2")
+    assert plan.site("prod-brno").refusals == ("the catalog has no 2025.2-ubuntu_noble pins for designate",)
+    assert plan.site("prod-brno").stages == ()
+    assert plan.site("prod-ostrava").refusals == ()  # designate is not enabled there: nothing is missing

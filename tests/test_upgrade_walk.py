@@ -1,61 +1,23 @@
-"""`beskar upgrade` walked over the demo fleet stage by stage, and its refusals through the CLI."""
+"""`beskar upgrade` through the CLI on the demo fleet: its refusals (exit 2, nothing changed), the live gate from a
+status file, abort. The full walks are in test_upgrade_stages.py."""
 
 from __future__ import annotations
 
+import re
+
 import json
-import shutil
 from pathlib import Path
 
-from beskar import tree as trees
-from beskar.operations import upgrade as upgrading
-from beskar.operations.compilation import render_fleet
+from typer.testing import CliRunner
 
-from test_upgrade_plan import helm_release, kustomization, status_list
+from beskar.cli.app import app
+from beskar.operations import upgrade as upgrading
+from test_upgrade_plan import catalog_without, helm_release, kustomization, status_list
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and ".git" not in p.parts}
-
-
-def changed_releases(before: dict[str, bytes], after: dict[str, bytes]) -> set[str]:
-    changed = {path for path in set(before) | set(after) if before.get(path) != after.get(path)}
-    assert all(path.startswith("apps/prod-brno/03-openstack/") or path == "sites/prod-brno/site.yaml"
-               for path in changed), changed
-    return {Path(path).stem.split("-", 1)[1] for path in changed if path.startswith("apps/")}
-
-
-def test_walk_2025_1_to_2025_2_stage_by_stage_ends_as_a_fleet_written_at_the_target(demo_fleet, tmp_path):
-    plan = upgrading.plan(demo_fleet, "2025.2").site("prod-brno")
-    stages = list(plan.stages)
-    assert stages[0].name == "mariadb" and not plan.refusals
-    direct = tmp_path / "direct"
-    shutil.copytree(demo_fleet, direct)  # the same fleet (and sealed secrets), written at the target instead
-    before = snapshot(demo_fleet)
-    moved = upgrading.start(demo_fleet, "2025.2")
-    walked = [moved.stage]
-    while True:
-        after = snapshot(demo_fleet)
-        assert [d for d in render_fleet(demo_fleet, check=True)[1] if d.change is not trees.Change.UNCHANGED] == []
-        if moved.finished:
-            break
-        stage = next(s for s in stages if s.name == moved.stage)
-        assert changed_releases(before, after) == set(stage.charts), stage.name
-        assert moved.message == f"upgrade(prod-brno): {stage.name} to 2025.2 (2025.1 -> 2025.2)"
-        before = after
-        moved = upgrading.next_stage(demo_fleet, "prod-brno")
-        walked.append(moved.stage)
-    assert walked == [s.name for s in stages] + ["finish"]
-    site_text = (demo_fleet / "sites/prod-brno/site.yaml").read_text()
-    assert "upgrade:" not in site_text and 'release: "2025.2"' in site_text
-    assert "# " in site_text  # comments kept by the text edits
-
-    fleet_file = direct / "beskar.yaml"
-    fleet_file.write_text(fleet_file.read_text().replace('release: "2025.1"', 'release: "2025.2"'))
-    render_fleet(direct)
-    walked_tree, direct_tree = snapshot(demo_fleet), snapshot(direct)
-    rendered = [p for p in direct_tree if p.split("/")[0] in ("apps", "clusters", "inventory") and "/prod-brno/" in p]
-    assert rendered and {p: walked_tree.get(p) for p in rendered} == {p: direct_tree[p] for p in rendered}
 
 
 def test_next_refuses_while_the_stage_is_not_applied_and_abort_reverts(demo_fleet, run_beskar):
@@ -109,3 +71,29 @@ def test_a_fleet_on_a_distro_the_target_lacks_plans_a_distro_step(demo_fleet, ru
     planned = run_beskar("upgrade", "plan", "--to", "2025.2", cwd=demo_fleet)
     assert planned.returncode == 0, planned.stdout + planned.stderr  # jammy -> noble is a distro step, not a refusal
     assert "distro step: ubuntu_jammy -> ubuntu_noble first" in planned.stdout
+    # Each stage carries its box, not eaten as console markup.
+    assert re.search(r"^  \[ \]  1\. \S+: ", planned.stdout, re.MULTILINE), planned.stdout
+
+
+def test_start_refuses_a_target_without_pins_for_an_enabled_service(demo_fleet, monkeypatch):
+    knowledge = catalog_without("2025.2", "ubuntu_noble", "designate")
+    monkeypatch.setattr(upgrading, "catalog", lambda: knowledge)
+    before = snapshot(demo_fleet)
+    refused = CliRunner().invoke(app, ["upgrade", "start", "--to", "2025.2", "-C", str(demo_fleet)])
+    assert refused.exit_code == 2, refused.output
+    assert "prod-brno: the catalog has no 2025.2-ubuntu_noble pins for designate" in refused.output
+    assert refused.exception is None or isinstance(refused.exception, SystemExit)
+    assert snapshot(demo_fleet) == before
+
+
+def test_start_refuses_an_edge_not_in_the_graph_with_the_path_that_works(demo_fleet, run_beskar):
+    fleet_file = demo_fleet / "beskar.yaml"
+    fleet_file.write_text(fleet_file.read_text().replace('release: "2025.1"', 'release: "2024.2"')
+                          .replace("distro: ubuntu_noble", "distro: ubuntu_jammy"))
+    assert run_beskar("render", cwd=demo_fleet).returncode == 0
+    before = snapshot(demo_fleet)
+    refused = run_beskar("upgrade", "start", "--to", "2026.1", cwd=demo_fleet)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert ("prod-brno: 2024.2 -> 2026.1 is not one upgrade; go through 2024.2 -> 2025.1 -> 2026.1, one `--to` at "
+            "a time") in " ".join(refused.stderr.split())
+    assert snapshot(demo_fleet) == before

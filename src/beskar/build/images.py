@@ -37,6 +37,7 @@ class Built(Protocol):
 class ImageSource(StrEnum):
     POD = "pod"  # a container or init container of a workload
     OPERATOR = "operator"  # started at run time by an operator, named in a custom resource or its settings
+    VALUES = "values"  # named in a HelmRelease's values (what the rendered tree shows before the chart is built)
 
 
 @dataclass(frozen=True, order=True)

@@ -140,6 +140,10 @@ def upgrade_stages(catalog: Catalog, source: str, target: str, distro: str, char
             if before.get(chart, {}).get(key) != image:
                 owner = _owner(knowledge, chart, key) or "release"
                 changes.setdefault(owner, {}).setdefault(chart, {})[key] = image
+    if ref_moves(catalog, source, target):  # every chart moves to the target's chart ref in its own stage
+        for chart in sorted(charts):
+            owner = next((spec.name for spec in knowledge.order if chart in spec.charts), "release")
+            changes.setdefault(owner, {}).setdefault(chart, {})
     stages: list[Stage] = []
     for spec in (*knowledge.order, StageSpec("release", note="images no stage of the order names")):
         for ladder in knowledge.ladders:
@@ -154,6 +158,21 @@ def upgrade_stages(catalog: Catalog, source: str, target: str, distro: str, char
     return tuple(stages)
 
 
+def ref_moves(catalog: Catalog, source: str, target: str) -> bool:
+    """Whether the target release's images need the charts at another openstack-helm ref than the source's."""
+    return catalog.releases[source].charts_ref != catalog.releases[target].charts_ref
+
+
+def charts_at_target_ref(catalog: Catalog, source: str, target: str, distro: str, charts: frozenset[str],
+                         done: tuple[str, ...]) -> frozenset[str]:
+    """The charts a site mid-upgrade takes from the target's chart ref: those whose own stage (the one of the
+    order that names the whole chart) is done; none when both releases use the same ref."""
+    if not ref_moves(catalog, source, target):
+        return frozenset()
+    owners = {chart: spec.name for spec in reversed(upgrade_knowledge().order) for chart in spec.charts}
+    return frozenset(chart for chart in charts if owners.get(chart, "release") in done)
+
+
 def pins_during(catalog: Catalog, source: str, target: str, distro: str, charts: frozenset[str],
                 done: tuple[str, ...]) -> Pins:
     """The site's image pins with the `done` stages applied (in upgrade order) over the source release's."""
@@ -163,3 +182,28 @@ def pins_during(catalog: Catalog, source: str, target: str, distro: str, charts:
             for chart, keys in stage.pins:
                 pins.setdefault(chart, {}).update(dict(keys))
     return pins
+
+
+@dataclass(frozen=True)
+class RemovedKey:
+    """A values key a chart's values.yaml has at one openstack-helm ref and not at a later one."""
+
+    path: tuple[str, ...]
+    beside: tuple[str, ...]  # keys the later ref added next to it (a rename shows here)
+
+
+@lru_cache(maxsize=1)
+def _chart_changes() -> dict[str, dict[str, dict[str, list[dict[str, list[str]]]]]]:
+    return _read_yaml("chart_changes.yaml")["changes"]
+
+
+def removed_values_keys(source_ref: str, target_ref: str) -> dict[str, tuple[RemovedKey, ...]] | None:
+    """Per chart, the values keys removed between two openstack-helm tags (chart_changes.yaml); None when the
+    catalog does not know that pair of refs (a commit, a tag not derived)."""
+    if source_ref == target_ref:
+        return {}
+    known = (_chart_changes().get(source_ref) or {}).get(target_ref)
+    if known is None:
+        return None
+    return {chart: tuple(RemovedKey(tuple(map(str, e["removed"])), tuple(map(str, e["beside"]))) for e in entries)
+            for chart, entries in known.items()}

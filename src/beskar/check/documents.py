@@ -94,11 +94,16 @@ class Document:
 
 
 def _pair(node: yaml.MappingNode, key: Any) -> tuple[yaml.Node, yaml.Node] | None:
-    wanted = str(key)
-    for key_node, value_node in reversed(node.value):  # the mapping's own (last) key wins over merged ones
-        if isinstance(key_node, yaml.ScalarNode) and key_node.value == wanted:
-            return key_node, value_node
-    return None
+    # Indexed once per mapping: a scan per lookup made placing every finding of a mapping with n keys O(n^2)
+    # (`check` of a service whose raw `values` has 16k keys took minutes).
+    index = node.__dict__.get("_pairs_by_key")
+    if index is None:
+        index = {}
+        for key_node, value_node in node.value:  # the mapping's own (last) key wins over merged ones
+            if isinstance(key_node, yaml.ScalarNode):
+                index[key_node.value] = (key_node, value_node)
+        node.__dict__["_pairs_by_key"] = index
+    return index.get(str(key))
 
 
 def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:

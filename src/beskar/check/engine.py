@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from beskar.check.repository import FluxRepository
     from beskar.fleet import LayeredSite
     from beskar.model import Site
-    from beskar.render import RenderedSite
+    from beskar.render.site import RenderedSite
     from beskar.secrets.errors import SopsError
     from beskar.secrets.sopsfile import SopsFile
 
@@ -71,8 +71,8 @@ def run_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> li
     token = check_settings.activate(settings)
     try:
         found: set[Finding] = set()
-        for rule_id in sorted(RULES):
-            rule = RULES[rule_id]
+        for rule in RULES.of(_scopes(subject)):  # only these scopes' rule modules are imported
+            rule_id = rule.id
             if not settings.enabled(rule_id):
                 continue
             for finding in _run_rule(rule, subject):
@@ -104,12 +104,17 @@ def _merge_shared(findings: list[Finding]) -> list[Finding]:
 
 def applicable_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> list[Rule]:
     """The rules a run over `subject` runs: enabled, and of a scope the subject has."""
+    return [rule for rule in RULES.of(_scopes(subject)) if settings.enabled(rule.id)]
+
+
+def _scopes(subject: Subject) -> set[Scope]:
+    """The scopes whose rules have something to read in `subject` (the others would yield nothing)."""
     scopes = {Scope.TREE} if subject.repository is not None else set()
     if subject.sites:
         scopes |= {Scope.MODEL, Scope.FLEET}
     if subject.builds:
         scopes.add(Scope.BUILD)
-    return [RULES[r] for r in sorted(RULES) if settings.enabled(r) and RULES[r].scope in scopes]
+    return scopes
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

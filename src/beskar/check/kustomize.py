@@ -6,31 +6,18 @@ from __future__ import annotations
 import difflib
 import posixpath
 import re
-from typing import Any, Iterator
+from typing import Any
 
+from beskar.check import patches as patching
 from beskar.check import transformers
 from beskar.check.builds import Build, RealBuild, Sources
 from beskar.check.documents import Document, YamlFile, parse_yaml
 from beskar.check.generators import generate
-from beskar.check.resources import Problem, Resource, is_object, json_patch, merge_patch, resource_of
-from beskar.check.schemas import builtins
+from beskar.check.kustomization import (KUSTOMIZATION_FILES, YAML_SUFFIXES, entries, field_problems, shape,
+                                        strings_map)
+from beskar.check.resources import Problem, Resource, is_object, resource_of
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-YAML_SUFFIXES = (".yaml", ".yml")
 _REMOTE = re.compile(r"^(https?://|git@|ssh://|github\.com/|gitlab\.com/|oci://)")
-# The fields of kustomize v5's Kustomization type (kustomize refuses any other), and the shape of each.
-_LISTS = {"resources", "bases", "components", "crds", "configurations", "generators", "transformers", "validators",
-          "patchesStrategicMerge", "patchesJson6902", "patches", "configMapGenerator", "secretGenerator", "images",
-          "replicas", "replacements", "labels", "vars", "helmCharts", "helmGlobals", "openapi", "sortOptions",
-          "buildMetadata", "helmChartInflationGenerator"}
-_MAPS = {"commonLabels", "commonAnnotations", "generatorOptions", "metadata", "helmGlobals", "openapi",
-         "sortOptions"}
-_STRINGS = {"apiVersion", "kind", "namespace", "namePrefix", "nameSuffix"}
-FIELDS = _LISTS | _MAPS | _STRINGS
-_SHAPES = {"helmGlobals": dict, "openapi": dict, "sortOptions": dict}
-_STRING_LISTS = {"resources", "bases", "components", "crds", "configurations", "generators", "transformers",
-                 "validators", "buildMetadata"}
-_JSON_OPERATIONS = {"add", "remove", "replace", "move", "copy", "test"}
 
 
 class Kustomize:
@@ -92,9 +79,9 @@ class Kustomize:
             documents = self.files[file].documents
             spec = documents[0].data if documents and isinstance(documents[0].data, dict) else {}
             directory = posixpath.dirname(file)
-            listed = [e for _, e in _entries(spec, "patchesStrategicMerge") if isinstance(e, str) and "\n" not in e]
+            listed = [e for _, e in entries(spec, "patchesStrategicMerge") if isinstance(e, str) and "\n" not in e]
             for key in ("patches", "patchesJson6902"):
-                listed += [e["path"] for _, e in _entries(spec, key) if isinstance(e, dict)
+                listed += [e["path"] for _, e in entries(spec, key) if isinstance(e, dict)
                            and isinstance(e.get("path"), str)]
             found |= {posixpath.normpath(posixpath.join(directory, entry)) for entry in listed}
         return frozenset(found)
@@ -204,7 +191,7 @@ class Kustomize:
                 what = type(item.data).__name__ if not isinstance(item.data, dict) else "mapping"
                 self.problems.append(Problem(
                     "tree/not-an-object", path, item.line,
-                    f"{path} is built by {build.directory or '.'} but this document is a {_shape(what)}, not a "
+                    f"{path} is built by {build.directory or '.'} but this document is a {shape(what)}, not a "
                     "Kubernetes object (apiVersion, kind, metadata.name)",
                     "kustomize refuses to build it; move the file out of the built directory or make it an object"))
                 build.failed = True
@@ -220,17 +207,17 @@ class Kustomize:
         document = parsed.documents[0]
         spec = document.data
         if not isinstance(spec, dict):
-            self._refuse(build, file, document.line, f"{file} is a {_shape(type(spec).__name__)}, not a mapping of "
+            self._refuse(build, file, document.line, f"{file} is a {shape(type(spec).__name__)}, not a mapping of "
                          "kustomization fields")
             return
         self._valid(build, document, spec)  # a refused build is still read, so that its files are checked
         for key in ("resources", "bases"):
-            for index, entry in _entries(spec, key):
+            for index, entry in entries(spec, key):
                 self._resource(build, directory, document, (key, index), entry)
-        for index, entry in _entries(spec, "components"):
+        for index, entry in entries(spec, "components"):
             self._component(build, directory, document, ("components", index), entry)
         for key in ("configurations", "crds", "transformers", "generators", "validators"):
-            for index, entry in _entries(spec, key):
+            for index, entry in entries(spec, key):
                 if isinstance(entry, str) and not _REMOTE.match(entry):
                     build.reached.add(posixpath.normpath(posixpath.join(directory, entry)))
                 if key in ("transformers", "generators", "validators"):
@@ -242,52 +229,27 @@ class Kustomize:
             build.resources = [transformers.set_namespace(r, namespace) for r in build.resources]
         prefix, suffix = str(spec.get("namePrefix") or ""), str(spec.get("nameSuffix") or "")
         build.resources = [transformers.rename(r, prefix, suffix) for r in build.resources]
-        common = _strings_map(spec.get("commonLabels"))
+        common = strings_map(spec.get("commonLabels"))
         build.resources = [transformers.add_labels(r, common, True, True) for r in build.resources]
-        for _, entry in _entries(spec, "labels"):
+        for _, entry in entries(spec, "labels"):
             if isinstance(entry, dict):
-                pairs = _strings_map(entry.get("pairs"))
+                pairs = strings_map(entry.get("pairs"))
                 selectors = entry.get("includeSelectors") is True
                 build.resources = [transformers.add_labels(r, pairs, selectors, entry.get("includeTemplates") is True)
                                    for r in build.resources]
-        annotations = _strings_map(spec.get("commonAnnotations"))
+        annotations = strings_map(spec.get("commonAnnotations"))
         build.resources = [transformers.add_annotations(r, annotations) for r in build.resources]
         self._patches(build, directory, document, spec, json=True)
-        replicas = [e for _, e in _entries(spec, "replicas") if isinstance(e, dict)]
-        images = [e for _, e in _entries(spec, "images") if isinstance(e, dict)]
+        replicas = [e for _, e in entries(spec, "replicas") if isinstance(e, dict)]
+        images = [e for _, e in entries(spec, "images") if isinstance(e, dict)]
         build.resources = [transformers.set_images(transformers.set_replicas(r, replicas), images)
                            for r in build.resources]
         if spec.get("replacements") or spec.get("vars") or spec.get("helmCharts"):
             build.incomplete = True  # not modelled: their objects and values may differ from kustomize's
 
     def _valid(self, build: Build, document: Document, spec: dict[str, Any]) -> None:
-        for key, value in spec.items():
-            where = document.line_of((key,))
-            if key not in FIELDS:
-                close = difflib.get_close_matches(str(key), sorted(FIELDS), n=1)
-                self._refuse(build, document.file, where, f"unknown kustomization field {key!r}",
-                             f"did you mean {close[0]!r}?" if close else "kustomize refuses unknown fields")
-            elif value is None:
-                continue
-            elif key in _STRINGS and not isinstance(value, str):
-                self._refuse(build, document.file, where, f"{key} must be a string")
-            elif key in _SHAPES and not isinstance(value, _SHAPES[key]):
-                self._refuse(build, document.file, where, f"{key} must be a mapping")
-            elif key in _MAPS and key not in _SHAPES and not isinstance(value, dict):
-                self._refuse(build, document.file, where, f"{key} must be a mapping")
-            elif key in _MAPS and key in ("commonLabels", "commonAnnotations") and \
-                    any(not isinstance(v, str) for v in value.values()):
-                bad = next(k for k, v in value.items() if not isinstance(v, str))
-                self._refuse(build, document.file, document.line_of((key, bad)),
-                             f"{key}.{bad} must be a string (quote it: YAML reads {value[bad]!r} as "
-                             f"{type(value[bad]).__name__})")
-            elif key in _LISTS and key not in _SHAPES and not isinstance(value, list):
-                self._refuse(build, document.file, where, f"{key} must be a list, not a {_shape(type(value).__name__)}")
-            elif key in _STRING_LISTS:
-                for index, item in enumerate(value):
-                    if not isinstance(item, str):
-                        self._refuse(build, document.file, document.line_of((key, index)),
-                                     f"{key} entries must be strings (paths or URLs)")
+        for problem in field_problems(document, spec):
+            self._refuse(build, document.file, problem.line, problem.message, problem.hint)
 
     def _resource(self, build: Build, directory: str, document: Document, where: tuple, entry: Any) -> None:
         if not isinstance(entry, str):
@@ -368,18 +330,18 @@ class Kustomize:
     def _patches(self, build: Build, directory: str, document: Document, spec: dict[str, Any], json: bool) -> None:
         """patchesStrategicMerge and patches (before the namespace), or patchesJson6902 (after the labels)."""
         if json:
-            for index, entry in _entries(spec, "patchesJson6902"):
+            for index, entry in entries(spec, "patchesJson6902"):
                 if isinstance(entry, dict):
                     self._patch(build, directory, document, ("patchesJson6902", index), entry, json_only=True)
             return
-        for index, entry in _entries(spec, "patchesStrategicMerge"):
+        for index, entry in entries(spec, "patchesStrategicMerge"):
             where = ("patchesStrategicMerge", index)
             inline = isinstance(entry, str) and ("\n" in entry or ": " in entry or entry.lstrip()[:1] in ("{", "["))
             patches = (self._inline(document, where, entry) if inline
                        else self._patch_file(build, directory, document, where, entry))
             for patch in patches:
                 self._apply(build, patch, None, document, where)
-        for index, entry in _entries(spec, "patches"):
+        for index, entry in entries(spec, "patches"):
             if isinstance(entry, dict):
                 self._patch(build, directory, document, ("patches", index), entry, json_only=False)
 
@@ -420,55 +382,11 @@ class Kustomize:
 
     def _apply(self, build: Build, patch: Document, target: dict[str, Any] | None, document: Document,
                where: tuple) -> None:
-        operations = isinstance(patch.data, list)
-        if operations:
-            for index, operation in enumerate(patch.data):
-                if not isinstance(operation, dict) or operation.get("op") not in _JSON_OPERATIONS \
-                        or not isinstance(operation.get("path"), str):
-                    what = operation.get("op") if isinstance(operation, dict) else operation
-                    self._refuse(build, patch.file, patch.line_of((index,)),
-                                 f"JSON patch operation {what!r} is not one kustomize applies "
-                                 "(op: add, remove, replace, move, copy or test, with a path)")
-                    return
-        explicit = target is not None
-        if target is None:
-            if not is_object(patch.data):
-                return
-            metadata = patch.data.get("metadata") if isinstance(patch.data.get("metadata"), dict) else {}
-            target = {"kind": patch.data["kind"], "name": metadata.get("name")}
-            if metadata.get("namespace"):
-                target["namespace"] = metadata["namespace"]
-        matched = False
-        for position, resource in enumerate(build.resources):
-            if not _selects(target, resource):
-                continue
-            matched = True
-            if operations:
-                data, failure = json_patch(resource.data, patch.data)
-                if failure:
-                    build.failed = True
-                    self.problems.append(Problem("tree/missing-patch-target", patch.file, patch.line,
-                                                 f"JSON patch on {resource.label()}: {failure}"))
-                build.resources[position] = resource.copy(data=data)
-            else:
-                keyed = f"{resource.api_version} {resource.kind}" in builtins()["kinds"]
-                body = patch.data
-                if explicit:  # a patch with a target keeps each object's own name
-                    body = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
-                    metadata = dict(body.get("metadata") or {}) if isinstance(body.get("metadata"), dict) else {}
-                    metadata.pop("name", None)
-                    metadata.pop("namespace", None)
-                    body["metadata"] = metadata
-                data = merge_patch(resource.data, body, keyed)
-                build.resources[position] = resource.copy(data=data, overrides=resource.overrides + [(patch, ())])
-        if not matched and not (explicit and build.incomplete):
-            described = ", ".join(f"{k}={v}" for k, v in sorted(target.items()) if isinstance(v, str))
-            if not explicit:
-                build.failed = True  # kustomize refuses a patch that names no object; a target may select none
-            self.problems.append(Problem(
-                "tree/missing-patch-target", document.file, document.line_of(where),
-                f"patch matches no resource of {build.directory or '.'} ({described})",
-                "the target's kind, name and namespace must match a resource of this kustomization"))
+        patched = patching.apply(build.resources, patch, target, (document.file, document.line_of(where)),
+                                 build.directory, build.incomplete)
+        build.resources = patched.resources
+        build.failed |= patched.failed
+        self.problems.extend(patched.problems)
 
 
 def _finished(build: Build) -> Build:
@@ -483,62 +401,6 @@ def _identity(data: dict[str, Any]) -> tuple[str, str, str, str]:
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     return (str(data.get("apiVersion", "")).rpartition("/")[0], str(data.get("kind")),
             str(metadata.get("namespace") or ""), str(metadata.get("name")))
-
-
-def _shape(python_type: str) -> str:
-    return {"list": "list", "str": "string", "int": "number", "float": "number", "bool": "boolean",
-            "dict": "mapping"}.get(python_type, python_type)
-
-
-def _entries(spec: dict[str, Any], key: str) -> Iterator[tuple[int, Any]]:
-    value = spec.get(key)
-    if isinstance(value, list):
-        yield from enumerate(value)
-
-
-def _strings_map(value: Any) -> dict[str, str]:
-    return {str(k): v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
-
-
-def _matches(pattern: Any, actual: str) -> bool:
-    try:
-        return re.fullmatch(str(pattern), actual) is not None
-    except re.error:  # kustomize reads these as regular expressions; a broken one matches literally
-        return str(pattern) == actual
-
-
-def _selects(target: dict[str, Any], resource: Resource) -> bool:
-    group, _, version = resource.api_version.rpartition("/")
-    names = {resource.name} | ({resource.origin_name} if resource.origin_name else set())
-    for key in ("kind", "name", "namespace", "group", "version"):
-        wanted = target.get(key)
-        if wanted is None:
-            continue
-        if key == "name":
-            if not any(_matches(wanted, name) for name in names):
-                return False
-        elif key in ("kind", "namespace"):
-            if not _matches(wanted, resource.kind if key == "kind" else resource.namespace):
-                return False
-        elif str(wanted) != (group if key == "group" else version):
-            return False
-    metadata = resource.data.get("metadata") if isinstance(resource.data.get("metadata"), dict) else {}
-    for key, field in (("labelSelector", "labels"), ("annotationSelector", "annotations")):
-        selector = target.get(key)
-        if isinstance(selector, str) and selector:
-            values = metadata.get(field) if isinstance(metadata.get(field), dict) else {}
-            for term in selector.split(","):
-                name, equals, value = term.partition("=")
-                name, value = name.strip().rstrip("!"), value.strip()
-                if equals and term.strip()[len(name):].startswith("!="):
-                    if values.get(name) == value:
-                        return False
-                elif equals:
-                    if values.get(name) != value.lstrip("="):
-                        return False
-                elif name not in values:
-                    return False
-    return True
 
 
 def _near(path: str, paths: frozenset[str]) -> str | None:

@@ -9,7 +9,7 @@ from beskar.catalog import catalog
 from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.fleet import LayeredSite
 from beskar.model import Purpose, Role, Site
-from beskar.render import RenderedSite
+from beskar.render.site import RenderedSite
 from beskar.render.kubespray import node_labels
 from beskar.render.netplan import netplan, netplan_problems
 

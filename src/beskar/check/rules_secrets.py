@@ -8,7 +8,7 @@ from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.fleet import LayeredSite
 from beskar.fleet.repository import secrets_path
 from beskar.model import Site
-from beskar.render import RenderedSite
+from beskar.render.site import RenderedSite
 from beskar.secrets import secret, sopsfile
 from beskar.secrets.demo import DEMO_RECIPIENTS
 from beskar.secrets.errors import SopsError

@@ -6,7 +6,7 @@ import re
 from typing import Iterator
 
 from beskar.check.findings import Finding, Scope, Severity, report, rule
-from beskar.check.kustomize import YAML_SUFFIXES
+from beskar.check.kustomization import YAML_SUFFIXES
 from beskar.check.repository import FluxRepository
 
 # Files set aside by renaming: app.yaml.disabled, app.yaml.bak, app.disabled.yaml, app.yaml.orig, app.yaml~ ...

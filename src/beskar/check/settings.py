@@ -6,19 +6,19 @@ import difflib
 import re
 from contextvars import ContextVar
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
 from beskar.check.findings import RULES, Severity
-from beskar.model.strict import Strict
+from beskar.model.strict import BY_VALUE, Strict
 from beskar.problems import InputError, Origin, Problem
 
 class CheckSettings(Strict):
     """`fleet.checks`: every key optional."""
 
     disable: list[str] = Field(default=[], description="rule ids or globs (tree/image-*) not to run")
-    severity: dict[str, Severity] = Field(default={}, description="rule id -> error, warning or info")
+    severity: dict[str, Annotated[Severity, BY_VALUE]] = Field(default={}, description="rule id -> error, warning or info")
     production_profiles: list[str] = Field(default=["production"], description="profiles held to production rules")
     flavor_name_pattern: str | None = Field(
         default=None, description="a fleet's own flavor naming convention: a regex with groups family, vcpus, "
@@ -60,7 +60,9 @@ def parse_settings(raw: Any, positions: dict[tuple, Origin], extra_disable: list
             problems.append(Problem(f"fleet.checks.{dotted}: {item['msg']}", where))
         raise InputError(problems) from None
     for index, pattern in enumerate([*settings.disable, *extra_disable]):
-        if not any(fnmatchcase(rule_id, pattern) for rule_id in RULES):
+        # the rules imported so far first: a run's own rules are, and reading RULES whole imports every rule
+        if not any(fnmatchcase(rule_id, pattern) for rule_id in RULES.registered()) and \
+                not any(fnmatchcase(rule_id, pattern) for rule_id in RULES):
             where = positions.get(("checks", "disable", index)) if index < len(settings.disable) else None
             problems.append(Problem(f"no rule matches {pattern!r}", where, _did_you_mean(pattern)))
     for rule_id in settings.severity:

@@ -14,7 +14,7 @@ from beskar.cli.build import ChartSourceOption, JobsOption, chart_overrides
 from beskar.cli.output import FleetOption, SiteOption, err, out, remember_format, run
 
 if TYPE_CHECKING:
-    from beskar.operations import review
+    from beskar.operations import reviews
 
 app = typer.Typer()
 
@@ -90,8 +90,8 @@ def lint(
     as Flux would, and reports each problem at its file and line.
     Exit codes: 0 no error-level finding, 1 at least one, 2 the repository cannot be read.
     """
-    from beskar.operations import review
-    result = _running(lambda: review.lint(path, mirror=mirror, charts=charts, disable=disable or [],
+    from beskar.operations import lint as linting  # not review: lint needs no site model, renderer or build
+    result = _running(lambda: linting.lint(path, mirror=mirror, charts=charts, disable=disable or [],
                                           kustomize_binary=kustomize_binary))
     _present(result, output_format, output, "beskar lint")
 
@@ -121,7 +121,7 @@ def _running(operation):
     return run(operation)
 
 
-def _render(result: review.Review, output_format: ReportFormat, suite: str) -> str:
+def _render(result: reviews.Review, output_format: ReportFormat, suite: str) -> str:
     from beskar.check import report
     if output_format is ReportFormat.JUNIT:
         return report.as_junit(result.findings, result.rules, suite)
@@ -130,7 +130,7 @@ def _render(result: review.Review, output_format: ReportFormat, suite: str) -> s
     return report.as_json(result.findings)
 
 
-def _present(result: review.Review, output_format: ReportFormat, output: Path | None, suite: str) -> None:
+def _present(result: reviews.Review, output_format: ReportFormat, output: Path | None, suite: str) -> None:
     from beskar.check.findings import Severity
     from beskar.tree import write_file
     if output is not None and output_format is not ReportFormat.TABLE:
@@ -143,7 +143,7 @@ def _present(result: review.Review, output_format: ReportFormat, output: Path | 
         raise typer.Exit(1)
 
 
-def _table(result: review.Review) -> None:
+def _table(result: reviews.Review) -> None:
     from rich.table import Table
     from beskar.check.findings import Severity
     by_file: dict[str, list] = {}

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Iterable, Optional
+from typing import TYPE_CHECKING, Annotated, Iterable, Optional
 
 import typer
 from rich.markup import escape
 
 from beskar.cli.build import ChartSourceOption, JobsOption, chart_overrides
 from beskar.cli.output import FleetOption, SiteOption, out, run
+
+if TYPE_CHECKING:
+    from beskar.diff import FleetDiff, SiteDiff
 
 app = typer.Typer()
 
@@ -50,15 +53,16 @@ def diff_command(
     jobs: JobsOption = None,
 ) -> None:
     """Show what a change does to each site: the model values that changed with the file:line that set them, the
-    rendered files, every object added, changed or removed (config files inside ConfigMaps and Secrets line by
+    rendered files, the images that move (upstream reference, tag and digest, and the workloads that pull them),
+    every object added, changed or removed (config files inside ConfigMaps and Secrets line by
     line, secret values only as digests), and risks: pods that restart, Jobs that re-run, pruned objects.
 
     Both revisions are checked out into temporary git worktrees and compiled with this Beskar; only the sites
     whose model or rendered tree changed are built (renders are cached, see `beskar charts`).
     Exit codes: 0 no differences, 1 differences, 2 unusable input or a revision that does not build.
     """
-    from beskar.diff import Change, FleetDiff, Side, SiteDiff, Status
-    from beskar.diff.report import SIGN, as_json, as_markdown, detail_lines, headline, summary, value_line
+    from beskar.diff import Side
+    from beskar.diff.report import as_json, as_markdown
     from beskar.operations.diff import DiffOptions, diff as diff_revisions
     result = run(lambda: diff_revisions(fleet, base, head, DiffOptions(
         tuple(site or ()), frozenset(release or ()), everything, build, chart_overrides(chart_source), jobs)))
@@ -75,19 +79,20 @@ def diff_command(
 
 
 def _rich(result: FleetDiff) -> None:
-    from beskar.diff import Change, FleetDiff, Side, SiteDiff, Status
-    from beskar.diff.report import SIGN, as_json, as_markdown, detail_lines, headline, summary, value_line
+    from beskar.diff import Change, Status
+    from beskar.diff.report import summary
     from rich.table import Table
     base = f"{result.base.name} ({result.base.commit[:8]})" if result.base.commit else result.base.name
     head = f"{result.head.name} ({result.head.commit[:8]})" if result.head.commit else result.head.name
     table = Table(title=escape(f"{base} -> {head}"))
-    for column in ("site", "status", "objects + ~ -", "files + ~ -", "restarts", "other flags"):
+    for column in ("site", "status", "objects + ~ -", "files + ~ -", "images + ~ -", "restarts", "other flags"):
         table.add_column(column)
     for site in result.sites:
         counts = summary(site)
         table.add_row(escape(site.site), site.status.value,
                       " ".join(str(counts["objects"][c.value]) for c in Change),
                       " ".join(str(counts["files"][c.value]) for c in Change),
+                      " ".join(str(counts["images"][c.value]) for c in Change),
                       str(len(site.restarts)), str(len(site.flags) - len(site.restarts)))
     out.print(table)
     for site in result.sites:
@@ -96,7 +101,7 @@ def _rich(result: FleetDiff) -> None:
 
 
 def _rich_site(site: SiteDiff) -> None:
-    from beskar.diff.report import SIGN, as_json, as_markdown, detail_lines, headline, summary, value_line
+    from beskar.diff.report import SIGN, detail_lines, headline, image_line, value_line
     out.print(f"\n[bold]{escape(site.site)}[/]: {escape(headline(site))}")
     for failure in site.failures:
         where = f" {failure.place}" if failure.place else ""
@@ -108,6 +113,11 @@ def _rich_site(site: SiteDiff) -> None:
         out.print("  [bold]model[/]")
         for value in site.model:
             out.print(f"    [{_STYLE[value.change]}]{escape(value_line(value))}[/]", soft_wrap=True)
+    if site.images:
+        out.print("  [bold]images[/]")
+        for image in site.images:
+            out.print(f"    [{_STYLE[image.change]}]{SIGN[image.change]} {escape(image_line(image))}[/]",
+                      soft_wrap=True)
     for change in site.objects:
         owner = f"{change.layer}/{change.release}" if change.release else change.layer
         out.print(f"  [{_STYLE[change.change]}]{SIGN[change.change]} {escape(str(change.key))}[/] "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -13,12 +13,16 @@ from rich.markup import escape
 from beskar.cli.build import ChartSourceOption, chart_overrides
 from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
 
+if TYPE_CHECKING:  # annotations only: the command bodies import it (startup stays light)
+    from beskar.operations import images as imagery
+
 app = typer.Typer(
     help="The container images a site pulls: every container and init container of its built objects (`beskar "
     "build`) and every image its operators are configured to start (CephCluster, Rook's CSI settings, Prometheus "
     "and Alertmanager), each with the upstream image its mirror copy stands for.\n\n"
     "`beskar images mirror` copies what the mirror lacks (skopeo), `verify` checks every image is there and "
-    "records its digest, `lock` writes sites/<site>/images.lock.yaml, whose digests `beskar render` pins "
+    "records what it found in sites/<site>/images.verified.yaml (`beskar report` shows it), `lock` writes "
+    "sites/<site>/images.lock.yaml, whose digests `beskar render` pins "
     "(tag@sha256:...). Registries are reached over HTTPS (--insecure: plain HTTP) with the credentials of "
     "REGISTRY_AUTH_FILE, containers' auth.json or ~/.docker/config.json (--authfile: another file).",
     invoke_without_command=True,
@@ -183,8 +187,11 @@ def _verifications(fleet: Path, site: str | None, chart_source, insecure: bool,
                    authfile: Path | None) -> list[imagery.Verification]:
     from beskar.operations import images as imagery
     options = _registry_options(insecure, authfile, None)
-    return [run(lambda: imagery.verify(inventory, options))
-            for inventory in _inventories(fleet, site, chart_source)]
+    verifications = [run(lambda: imagery.verify(inventory, options))
+                     for inventory in _inventories(fleet, site, chart_source)]
+    for verification in verifications:  # what the mirror held, for `beskar report` (also when images are missing)
+        run(lambda: imagery.record(fleet, verification))
+    return verifications
 
 
 def _show_verification(verification: imagery.Verification) -> None:
@@ -197,7 +204,8 @@ def _show_verification(verification: imagery.Verification) -> None:
         out.print(f"[red]not from the mirror[/] {escape(image.image)}, used by "
                   f"{escape(', '.join(u.label() for u in image.uses))}")
     out.print(f"{inventory.site}: {len(verification.digests)} of {len(inventory.images)} image(s) in "
-              f"{escape(inventory.mirror or '')}" + ("" if verification.ok else ", [red]incomplete[/]"))
+              f"{escape(inventory.mirror or '')}" + ("" if verification.ok else ", [red]incomplete[/]")
+              + f"; recorded in sites/{escape(inventory.site)}/images.verified.yaml")
 
 
 @app.command("verify")
@@ -209,7 +217,10 @@ def verify_command(
     authfile: AuthfileOption = None,
     output_format: FormatOption = Format.TABLE,
 ) -> None:
-    """Check that every image of the site is in its mirror (a HEAD per manifest) and record each digest.
+    """Check that every image of the site is in its mirror (a HEAD per manifest) and record what it found.
+
+    The record, sites/<site>/images.verified.yaml (each image present or missing, its digest, when), is what
+    `beskar report` shows as the site's mirror status; it pins nothing (`beskar images lock` does).
 
     Exit codes: 0 every image is there, 1 some are missing (each named with its users), 2 unusable input or a
     registry that is down, refuses the credentials or does not answer as a registry.

@@ -26,9 +26,10 @@ def report(
     output_format: FormatOption = Format.TABLE,
 ) -> None:
     """Write the fleet as a static HTML report: index.html (sites x services with the chart ref and image tag each
-    site runs, highlighted where a site differs from its profile's other sites; every check finding) and one page
-    per site (its wiring drawn: racks, nodes, NICs, bonds, VLANs, bridges, networks and MTUs; its Flux
-    deployment graph; its findings linked to their lines in the fleet repository; its images).
+    site runs, highlighted where a site differs from its profile's other sites or is mid-upgrade, with the stage
+    and wave; every check finding) and one page per site (its wiring drawn: racks, nodes, NICs, bonds, VLANs,
+    bridges, networks and MTUs; its Flux deployment graph; its findings linked to their lines in the fleet
+    repository; its images, with what `beskar images verify` last recorded about the mirror).
 
     The pages need no server and fetch nothing: open index.html from disk, or publish the folder
     (`beskar init --pages` adds a GitLab Pages job). Same fleet, same pages, apart from the generated-at line.

@@ -149,6 +149,8 @@ def edit(
     afterwards with anything the editor left there, also when beskar is stopped by Ctrl-C, SIGTERM, SIGHUP
     or SIGQUIT. On any error (editor failure, invalid YAML) the encrypted file
     is left exactly as it was. Unchanged values keep their ciphertext, so the diff shows what you edited.
+    The fleet's writers' lock is held while the editor is open, so no sync or rotate meanwhile is lost:
+    another writing beskar waits ($BESKAR_LOCK_WAIT seconds), then stops naming this one.
     """
     from beskar.clients.editor import run_editor
     from beskar.operations.editing import edit as do_edit

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
 
 from beskar.cli.output import FleetOption, Format, FormatOption, err, out, run
+
+if TYPE_CHECKING:  # the operations load in the command bodies (tests/test_startup.py)
+    from beskar.operations import upgrade as upgrading
 
 app = typer.Typer(help="Upgrade OpenStack across the fleet, service by service, site by site: each `start`/`next` "
                        "edits the fleet and the rendered tree for one commit; Flux applies it once merged.",
@@ -20,6 +23,12 @@ OneSite = Annotated[Optional[str], typer.Option("--site", "-s", help="Only this 
 StatusOption = Annotated[Optional[Path], typer.Option(
     "--cluster-status", metavar="FILE", help="`kubectl get kustomizations,helmreleases -A -o json` of the site: "
                                              "refuse to go on while the last stage's HelmReleases are not done.")]
+LiveOption = Annotated[bool, typer.Option("--live", help="Read the Flux objects from the site's cluster (kubeconfig "
+                                                         "context named as the site, or --context).")]
+ContextOption = Annotated[Optional[str], typer.Option("--context", metavar="CTX",
+                                                      help="The kubeconfig context to read (implies --live).")]
+KubeconfigOption = Annotated[Optional[Path], typer.Option("--kubeconfig", metavar="FILE",
+                                                          help="The kubeconfig (default: $KUBECONFIG, ~/.kube/config).")]
 
 
 def _show(result: upgrading.UpgradePlan) -> None:
@@ -32,10 +41,13 @@ def _show(result: upgrading.UpgradePlan) -> None:
             out.print(f"  distro step: {site.distro} -> {site.distro_step} first")
         for why in site.refusals:
             out.print(f"  [red]refused:[/] {escape(why)}")
+        for finding in site.findings:
+            if not finding.blocking:  # the site's own keys are among the refusals above
+                out.print(f"  [yellow]note:[/] {escape(f'{finding.file}:{finding.line}: {finding.message}')}")
         for number, stage in enumerate(site.stages, 1):
             mark = "x" if stage.name in site.done else " "
             note = f" [dim]{escape(stage.note)}[/]" if stage.note else ""
-            out.print(f"  [{mark}] {number:2d}. {stage.name}: {escape(', '.join(stage.charts))}{note}")
+            out.print(f"  {escape(f'[{mark}]')} {number:2d}. {stage.name}: {escape(', '.join(stage.charts))}{note}")
 
 
 @app.command("plan")
@@ -66,24 +78,35 @@ def start(to: ToOption, fleet: FleetOption = Path(".")) -> None:
 
 
 @app.command("next")
-def next_command(site: OneSite = None, status: StatusOption = None, force: Annotated[bool, typer.Option(
-        "--force", help="Go on without reading the cluster status.")] = False, fleet: FleetOption = Path(".")) -> None:
+def next_command(site: OneSite = None, status: StatusOption = None, live: LiveOption = False,
+                 context: ContextOption = None, kubeconfig: KubeconfigOption = None,
+                 force: Annotated[bool, typer.Option("--force", help="Go on without reading the cluster status.")] = False,
+                 fleet: FleetOption = Path(".")) -> None:
     """Move a site one stage on (the site in flight, else the next wave's first): edits the fleet, renders."""
     from beskar.operations import upgrade as upgrading
-    if force and status is not None:
+    live = live or context is not None
+    if force and (status is not None or live):
         err.print("[yellow]warning:[/] --force: the cluster status is not read")
-    document = run(lambda: upgrading.read_status(status)) if status is not None and not force else None
+    document = None
+    if not force and status is not None:
+        document = run(lambda: upgrading.read_status(status))
+    elif not force and live:
+        document = upgrading.live_status(context, kubeconfig)
     _moved(run(lambda: upgrading.next_stage(fleet, site, document)))
 
 
 @app.command()
-def status(cluster_status: StatusOption = None, fleet: FleetOption = Path("."),
+def status(cluster_status: StatusOption = None, live: LiveOption = False, context: ContextOption = None,
+           kubeconfig: KubeconfigOption = None, fleet: FleetOption = Path("."),
            output_format: FormatOption = Format.TABLE) -> None:
-    """Where each site stands in the upgrade in flight; with --cluster-status, whether its last stage is done."""
+    """Where each site stands in the upgrade in flight; with --cluster-status or --live, whether its last stage is
+    done."""
     from beskar.operations import upgrade as upgrading
     result = run(lambda: upgrading.plan(fleet))
     document = run(lambda: upgrading.read_status(cluster_status)) if cluster_status is not None else None
-    waiting = upgrading.waiting(fleet, result, document) if document is not None else {}
+    if document is None and (live or context is not None):
+        document = upgrading.live_status(context, kubeconfig)
+    waiting = run(lambda: upgrading.waiting(fleet, result, document)) if document is not None else {}
     if output_format is Format.JSON:
         out.print_json(json.dumps({**upgrading.plan_document(result), "waiting": waiting}))
         return

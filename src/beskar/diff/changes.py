@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from beskar.build.images import ImageUse
 from beskar.build.objects import ObjectKey  # an object's identity in a cluster: (kind, namespace, name)
 from beskar.problems import Origin
 
@@ -113,6 +114,30 @@ class Flag:
     nodes: int | None = None  # how many nodes a DaemonSet's restart reaches
 
 
+@dataclass(frozen=True)
+class ImageVersion:
+    """An image as one revision's objects name it, and what it stands for upstream."""
+
+    reference: str  # as the objects name it (the mirror's copy when the site has a mirror)
+    upstream: str  # registry/path:tag it stands for (the flattening reversed); the reference itself if not mirrored
+    mirrored: bool  # pulled from the site's mirror
+    tag: str | None  # None: no tag (the chart's default, unknown before it is built)
+    digest: str | None  # sha256:..., from the reference or else from the site's images.lock.yaml
+    pinned: bool  # the reference carries the digest; False with a digest: only the lock has it, pods pull by tag
+    mutable: bool  # the tag may point at other content tomorrow
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    """An image the site pulls that moves (tag or digest), appears or goes, and the workloads that pull it."""
+
+    change: Change
+    repository: str  # upstream registry/path, without tag
+    old: ImageVersion | None
+    new: ImageVersion | None
+    uses: tuple[ImageUse, ...]  # the uses that moved (changed), or every use (added, removed)
+
+
 class Side(StrEnum):
     BASE = "base"
     HEAD = "head"
@@ -146,6 +171,7 @@ class SiteDiff:
     flags: tuple[Flag, ...] = ()
     failures: tuple[Failure, ...] = ()
     built: bool = False  # objects come from `beskar build` (else from the rendered Flux tree)
+    images: tuple[ImageChange, ...] = ()
 
     def count(self, change: Change) -> int:
         return sum(1 for o in self.objects if o.change is change)

@@ -6,12 +6,16 @@ import json
 from collections import Counter
 from typing import Any, Iterator
 
-from beskar.diff.changes import Change, FieldChange, FleetDiff, SiteDiff, Status, TextChange, ValueChange
+from beskar.diff.changes import (Change, FieldChange, FleetDiff, ImageChange, ImageVersion, SiteDiff, Status,
+                                 TextChange, ValueChange)
+from beskar.diff.images import subject, workloads
 from beskar.problems import Origin
 
 SCHEMA = "beskar.diff/v1"
 NOTE_LINES = 12  # per object or file in a merge-request note
 SUMMARY_RESTARTS = 3  # workloads named in the summary table
+IMAGE_WORKLOADS = 3  # workloads named per image
+DIGEST_SHOWN = 12  # hex digits of a digest in a note or on a terminal (the JSON output has all of it)
 SIGN = {Change.ADDED: "+", Change.CHANGED: "~", Change.REMOVED: "-"}
 
 
@@ -38,7 +42,7 @@ def _counts(items: Any) -> dict[str, int]:
 def summary(site: SiteDiff) -> dict[str, Any]:
     return {
         "site": site.site, "status": site.status.value, "objects": _counts(site.objects), "files": _counts(site.files),
-        "model_changes": len(site.model),
+        "model_changes": len(site.model), "images": _counts(site.images),
         "restarts": [{"subject": f.subject, "nodes": f.nodes} for f in site.restarts],
         "flags": dict(sorted(Counter(f.risk.value for f in site.flags).items())),
     }
@@ -71,7 +75,55 @@ def _site_json(site: SiteDiff) -> dict[str, Any]:
                      "texts": [_text(t) for t in o.texts], "folded": o.folded} for o in site.objects],
         "flags": [{"risk": f.risk.value, "subject": f.subject, "release": f.release, "message": f.message,
                    "nodes": f.nodes} for f in site.flags],
+        "images": [_image(i) for i in site.images],
     }
+
+
+def _version(version: ImageVersion | None) -> dict[str, Any] | None:
+    if version is None:
+        return None
+    return {"reference": version.reference, "upstream": version.upstream, "mirrored": version.mirrored,
+            "tag": version.tag, "digest": version.digest, "pinned": version.pinned, "mutable": version.mutable}
+
+
+def _image(change: ImageChange) -> dict[str, Any]:
+    return {"change": change.change.value, "repository": change.repository,
+            "old": _version(change.old), "new": _version(change.new), "workloads": workloads(change),
+            "uses": [{"release": u.release, "subject": subject(u), "where": u.where, "source": u.source.value}
+                     for u in change.uses]}
+
+
+def version_text(version: ImageVersion | None) -> str:
+    """`2025.1-ubuntu_noble@sha256:0123456789ab`: the tag and the digest, `(lock)` when only the lock has it."""
+    if version is None:
+        return "–"
+    text = version.tag if version.tag is not None else "(chart default tag)"
+    if version.digest:
+        text += f"@{version.digest[:len('sha256:') + DIGEST_SHOWN]}" + ("" if version.pinned else " (lock)")
+    return text
+
+
+def pulled_by(change: ImageChange) -> str:
+    """The first workloads that pull the image, and how many more."""
+    names = workloads(change)
+    text = ", ".join(names[:IMAGE_WORKLOADS])
+    return text + (f" and {len(names) - IMAGE_WORKLOADS} more" if len(names) > IMAGE_WORKLOADS else "")
+
+
+def image_line(change: ImageChange) -> str:
+    """`quay.io/airshipit/nova: 2025.1-ubuntu_noble -> 2025.2-ubuntu_noble, pulled by Deployment openstack/…`."""
+    if change.change is Change.ADDED:
+        moved = f"added {version_text(change.new)}"
+    elif change.change is Change.REMOVED:
+        moved = f"removed (was {version_text(change.old)})"
+    else:
+        moved = f"{version_text(change.old)} -> {version_text(change.new)}"
+    return f"{change.repository}{_unmirrored(change)}: {moved}, pulled by {pulled_by(change)}"
+
+
+def _unmirrored(change: ImageChange) -> str:
+    version = change.new or change.old
+    return "" if version is None or version.mirrored else " (not from the mirror)"
 
 
 def shown(value: Any, width: int = 100) -> str:
@@ -137,6 +189,8 @@ def headline(site: SiteDiff) -> str:
     files = len(site.files)
     if files:
         parts.append(f"{files} file(s)")
+    if site.images:
+        parts.append(f"{len(site.images)} image(s)")
     if site.restarts:
         parts.append(f"{len(site.restarts)} workload(s) restart")
     others = len(site.flags) - len(site.restarts)
@@ -179,6 +233,14 @@ def _site_markdown(site: SiteDiff) -> list[str]:
             lines.append(f"| {_code(value.path)} | {_md(shown(value.old, 60))} | {_md(shown(value.new, 60))} "
                          f"| {_md(where)} |")
         lines.append("")
+    if site.images:
+        lines += ["**Images** (the upstream image each reference stands for, its tag and digest, and who pulls it)",
+                  "", "| | image | old | new | pulled by |", "|---|---|---|---|---|"]
+        for image in site.images:
+            lines.append(f"| {SIGN[image.change]} | {_code(image.repository)}{_unmirrored(image)} "
+                         f"| {_md(version_text(image.old))} | {_md(version_text(image.new))} "
+                         f"| {_md(pulled_by(image))} |")
+        lines.append("")
     if site.objects:
         lines += ["**Objects**" + (" (built)" if site.built else " (rendered Flux objects)"), ""]
         for change in site.objects:
@@ -216,18 +278,20 @@ def as_markdown(diff: FleetDiff, limit_bytes: int | None = None) -> str:
     if not changed:
         head.append(f"No site changes ({len(diff.sites)} site(s) compared).")
         return "\n".join(head) + "\n"
-    head += ["| site | status | objects + / ~ / - | files + / ~ / - | restarts | flags |",
-             "|---|---|---|---|---|---|"]
+    head += ["| site | status | objects + / ~ / - | files + / ~ / - | images + / ~ / - | restarts | flags |",
+             "|---|---|---|---|---|---|---|"]
     for site in diff.sites:
         counts = summary(site)
         objects = " / ".join(str(counts["objects"][c.value]) for c in Change)
         files = " / ".join(str(counts["files"][c.value]) for c in Change)
+        images = " / ".join(str(counts["images"][c.value]) for c in Change)
         restarts = ", ".join(f"{_md(f.subject)}" + (f" ({f.nodes} node(s))" if f.nodes is not None else "")
                              for f in site.restarts[:SUMMARY_RESTARTS]) or "–"
         if len(site.restarts) > SUMMARY_RESTARTS:
             restarts += f" and {len(site.restarts) - SUMMARY_RESTARTS} more"
         flags = ", ".join(f"{risk} {count}" for risk, count in counts["flags"].items() if risk != "restart") or "–"
-        head.append(f"| {_md(site.site)} | {site.status.value} | {objects} | {files} | {restarts} | {flags} |")
+        head.append(f"| {_md(site.site)} | {site.status.value} | {objects} | {files} | {images} | {restarts} "
+                    f"| {flags} |")
     head.append("")
     lines = list(head)
     for site in changed:

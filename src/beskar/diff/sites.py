@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Mapping
-from beskar.diff.changes import Failure, Flag, Manifest, ObjectKey, Risk, SiteDiff, Status
+from beskar.catalog import catalog
+from beskar.diff.changes import Failure, Flag, ImageChange, Manifest, ObjectKey, Risk, SiteDiff, Status
+from beskar.diff.images import diff_images, image_context, image_uses
 from beskar.diff.models import diff_models
 from beskar.diff.objects import diff_objects
 from beskar.diff.risks import NodeLabels, flags
@@ -57,6 +59,7 @@ def diff_site(name: str, base: Compiled, head: Compiled, *, everything: bool = F
     risks = flags(objects, before, after, head.nodes if head else {})
     if base and head:
         risks += _chart_moves(base.charts, head.charts)
+    images = _images(base, before, head, after)
     if failures:
         status = Status.FAILED
     elif base is None:
@@ -64,9 +67,25 @@ def diff_site(name: str, base: Compiled, head: Compiled, *, everything: bool = F
     elif head is None:
         status = Status.REMOVED
     else:
-        status = Status.CHANGED if model or files or objects else Status.UNCHANGED
+        status = Status.CHANGED if model or files or objects or images else Status.UNCHANGED
     built = bool(head.built if head else base.built)
-    return SiteDiff(name, status, tuple(model), tuple(files), tuple(objects), tuple(risks), failures, built)
+    return SiteDiff(name, status, tuple(model), tuple(files), tuple(objects), tuple(risks), failures, built,
+                    tuple(images))
+
+
+def _images(base: SiteSide | None, before: tuple[Manifest, ...], head: SiteSide | None,
+            after: tuple[Manifest, ...]) -> list[ImageChange]:
+    """The images that move, from the same objects as the object diff (the built pods, or before a build the images
+    the HelmReleases' values set), each side read with its own mirror and lock."""
+    knowledge = catalog().image_knowledge
+    contexts = {}
+    uses = {}
+    for which, side, manifests in (("base", base, before), ("head", head, after)):
+        if side is not None:
+            contexts[which] = image_context(side.site, side.layered.image_lock)
+            uses[which] = image_uses(manifests, knowledge, contexts[which], values=not side.built)
+    return diff_images(uses.get("base", {}), uses.get("head", {}), contexts.get("base"), contexts.get("head"),
+                       knowledge)
 
 
 def _chart_moves(before: Mapping[str, str], after: Mapping[str, str]) -> list[Flag]:
@@ -79,7 +98,13 @@ def _chart_moves(before: Mapping[str, str], after: Mapping[str, str]) -> list[Fl
 def unchanged(base: Compiled, head: Compiled) -> bool:
     """Both revisions compile the site to the same model and tree: nothing to build, nothing to show."""
     return (isinstance(base, SiteSide) and isinstance(head, SiteSide) and base.tree == head.tree
-            and base.site == head.site)
+            and base.site == head.site and _digests(base) == _digests(head))
+
+
+def _digests(side: SiteSide) -> dict[str, str]:
+    """The site's locked digests: a lock that moves for an image render does not pin is still a change to show."""
+    lock = side.layered.image_lock
+    return lock.digests() if lock else {}
 
 
 
@@ -95,5 +120,8 @@ def only_releases(result: SiteDiff, releases: frozenset[str]) -> SiteDiff:
     keys = {str(o.key) for o in objects}
     risks = tuple(f for f in result.flags if f.subject in keys or f.release in releases)
     failures = tuple(f for f in result.failures if not f.release or f.release in releases)
-    status = result.status if objects or failures or result.status is not Status.CHANGED else Status.UNCHANGED
-    return replace(result, status=status, objects=objects, flags=risks, failures=failures)
+    images = tuple(replace(i, uses=uses) for i in result.images
+                   if (uses := tuple(u for u in i.uses if u.release in releases)))
+    status = result.status if objects or failures or images or result.status is not Status.CHANGED \
+        else Status.UNCHANGED
+    return replace(result, status=status, objects=objects, flags=risks, failures=failures, images=images)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from beskar.fleet.documents import KeyPath, Positions, read_document, read_regular_file
 from beskar.fleet.image_lock import ImageLock, read_image_lock
 from beskar.fleet.layering import Provenance, merge_layers
+from beskar.fleet.record import Record, digest
 from beskar.problems import InputError, Origin, Problem
 from beskar.tree import settle
 
@@ -95,7 +97,7 @@ def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
     defaults = _subdocument(fleet_doc, fleet_positions, "defaults")
     _expect_mapping(defaults[0], defaults[1], f"{FLEET_FILE}: defaults")
 
-    site_dirs, unreadable = site_directories(root)
+    site_dirs, unreadable = (only and _named_site_directories(root, only)) or site_directories(root)
     problems.extend(unreadable)
     if only:
         missing = [name for name in only if name not in site_dirs]
@@ -167,17 +169,33 @@ def site_directories(root: Path) -> tuple[list[str], list[Problem]]:
     except OSError as error:
         return [], [Problem(f"cannot list sites/: {error.strerror}", Origin("sites", 1, 1, "global"))]
     for entry in entries:
-        if not entry.is_dir():
-            continue
-        site_file = Path(entry.path) / "site.yaml"
-        try:
-            present = site_file.is_symlink() or site_file.exists() or not os.access(entry.path, os.R_OK | os.X_OK)
-            os.stat(entry.path)
-        except OSError:
-            present = True
-        if present:
+        if entry.is_dir() and _holds_a_site(Path(entry.path)):
             names.append(entry.name)
     return names, problems
+
+
+def _holds_a_site(directory: Path) -> bool:
+    site_file = directory / "site.yaml"
+    try:
+        present = site_file.is_symlink() or site_file.exists() or not os.access(directory, os.R_OK | os.X_OK)
+        os.stat(directory)
+    except OSError:
+        present = True
+    return present
+
+
+def _named_site_directories(root: Path, only: list[str]) -> tuple[list[str], list[Problem]] | None:
+    """The named sites, when each is a site directory (a command about one site then costs the same whatever
+    the fleet's size); None when one is not, and the caller lists every site to say which there are."""
+    sites = root / "sites"
+    named = []
+    for name in dict.fromkeys(only):
+        directory = sites / name
+        if not (SITE_NAME.match(name) and directory.is_dir() and not directory.is_symlink()
+                and _holds_a_site(directory)):
+            return None
+        named.append(name)
+    return sorted(named), []
 
 
 def _secrets_bytes(root: Path, name: str) -> bytes | None:
@@ -208,35 +226,91 @@ def section_of_every_site(root: Path, key: str) -> dict[str, Any] | None:
     """
     import yaml  # the C loader: no positions, which only a problem needs (and then load_fleet runs)
 
-    root = Path(root)
-    documents: dict[str, Any] = {}
+    base = os.fspath(root)
+    documents: dict[str, tuple[Any, str]] = {}
     wanted = {key, "profile", "defaults"}
+    # What each file gives (its wanted keys), and each site's layered value, are recorded under the digests of
+    # the bytes they came from: the next command reads every file but parses and layers only what changed
+    # (that was nearly all the cost at 200 sites).
+    record = Record(root, f"section-{key}")
 
-    def document(relative: str) -> Any:
-        """The file's top-level mapping with only the wanted keys: the C parser's events (no Python per
-        scalar) find each wanted key's text, and only that text is loaded."""
+    def document(relative: str, data: bytes | None = None) -> tuple[Any, str]:
+        """The file's top-level mapping with only the wanted keys, and the digest of its bytes: the C parser's
+        events (no Python per scalar) find each wanted key's text, and only that text is loaded."""
         if relative not in documents:
-            text = (root / relative).read_bytes().decode("utf-8")
-            documents[relative] = _top_level_keys(yaml, text, wanted)
+            data = _regular_bytes(os.path.join(base, relative)) if data is None else data
+            entry = f"{relative}:{digest(data)}"
+            found = record.get(entry)
+            if found is None:
+                found = {"keys": _pruned(_top_level_keys(yaml, data.decode("utf-8"), wanted), relative, key)}
+                record.put(entry, found)
+            documents[relative] = found["keys"], entry
         return documents[relative]
 
     try:
-        defaults = (document(FLEET_FILE) or {}).get("defaults") or {}
-        found = {}
-        names, problems = site_directories(root)
-        if problems:
+        fleet_document, fleet_entry = document(FLEET_FILE)
+        if not isinstance(fleet_document, dict):
             return None
-        for name in names:
-            site = document(f"sites/{name}/site.yaml")
+        defaults = fleet_document.get("defaults") or {}
+        found = {}
+        sites = os.path.join(base, "sites")
+        for entry in sorted(os.scandir(sites), key=lambda e: e.name) if os.path.isdir(sites) else []:
+            if not entry.is_dir():
+                continue
+            # One open per site instead of site_directories' stats: a site directory is one with a site.yaml;
+            # anything unusual (a dangling link, an unreadable directory) is load_fleet's to report.
+            site_file = os.path.join(entry.path, "site.yaml")
+            try:
+                data = _regular_bytes(site_file)
+            except FileNotFoundError:
+                if os.path.islink(site_file):
+                    return None
+                continue
+            name = entry.name
+            site, site_entry = document(f"sites/{name}/site.yaml", data)
             profile = site.get("profile")
-            layers = [defaults, *([document(f"profiles/{profile}.yaml")] if profile is not None else []), site]
-            if not SITE_NAME.match(name) or not all(isinstance(layer, dict) for layer in layers):
-                return None
-            merged, _ = merge_layers([({key: layer[key]} if key in layer else {}, {}) for layer in layers])
-            found[name] = merged.get(key)
-        return found
-    except (OSError, yaml.YAMLError, UnicodeDecodeError, AttributeError):
+            if profile is not None and not (isinstance(profile, str) and PROFILE_NAME.match(profile)):
+                return None  # load_fleet says what is wrong with it
+            profile_document, profile_entry = document(f"profiles/{profile}.yaml") if profile is not None else ({}, "")
+            layered_entry = f"layered:{name}|{fleet_entry}|{profile_entry}|{site_entry}"
+            layered = record.get(layered_entry)
+            if layered is None:
+                layers = [defaults, profile_document, site]
+                if not SITE_NAME.match(name) or not all(isinstance(layer, dict) for layer in layers):
+                    return None
+                merged, _ = merge_layers([({key: layer[key]} if key in layer else {}, {}) for layer in layers])
+                layered = {"value": merged.get(key)}
+                record.put(layered_entry, layered)
+            found[name] = layered["value"]
+    except (OSError, ValueError, yaml.YAMLError, AttributeError, TypeError):
         return None
+    record.save()
+    return found
+
+
+def _regular_bytes(path: str) -> bytes:
+    """The bytes of a regular file; ValueError for anything else (a FIFO is never waited on)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            return stream.read()
+    finally:
+        os.close(descriptor)
+
+
+def _pruned(keys: dict[str, Any] | None, relative: str, key: str) -> dict[str, Any] | None:
+    """Of a file's wanted keys what layering `key` reads: beskar.yaml's `defaults.<key>`, a profile's or site's
+    `<key>` and `profile`."""
+    if keys is None:
+        return None
+    if relative == FLEET_FILE:
+        defaults = keys.get("defaults")
+        if isinstance(defaults, dict):
+            return {"defaults": {key: defaults[key]} if key in defaults else {}}
+        return {"defaults": defaults} if "defaults" in keys else {}
+    return {k: v for k, v in keys.items() if k in (key, "profile")}
 
 
 def _top_level_keys(yaml: Any, text: str, wanted: set[str]) -> dict[str, Any] | None:

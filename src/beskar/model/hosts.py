@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from beskar.model.base import IPAddress, Text
-from beskar.model.strict import Strict
+from beskar.model.strict import BY_VALUE, Strict
 
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
@@ -50,7 +50,7 @@ class Bmc(Strict):
     """A machine's baseboard management controller, as MAAS powers it. The password stays in SOPS."""
 
     address: IPAddress
-    power_type: PowerType = PowerType.IPMI
+    power_type: Annotated[PowerType, BY_VALUE] = PowerType.IPMI
     user: str = "maas"
     password_key: SecretKey | None = Field(
         default=None, description="key in sites/<site>/secrets.sops.yaml holding the BMC password; "

@@ -14,7 +14,7 @@ from beskar.model.entities import Cloud, FlavorFamily
 from beskar.model.hosts import Bmc, Disks, Hosts, KernelTuning, MacAddress
 from beskar.model.openstack import OpenStack
 from beskar.model.secrets import SecretsSettings
-from beskar.model.strict import Strict
+from beskar.model.strict import BY_VALUE, Strict
 
 
 class Pool(Strict):
@@ -26,7 +26,7 @@ class Network(Strict):
     """An L2/L3 network of the site; `provider` networks carry tenant traffic out (floating IPs)."""
 
     name: DnsLabel
-    purpose: Purpose
+    purpose: Annotated[Purpose, BY_VALUE]
     cidr: IPNetwork
     vlan: VlanId | None = None
     gateway: IPAddress | None = None
@@ -61,7 +61,7 @@ class Attachment(Strict):
 
 class Node(Strict):
     name: DnsLabel
-    roles: list[Role] = Field(min_length=1)
+    roles: list[Annotated[Role, BY_VALUE]] = Field(min_length=1)
     flavor_family: str | None = None
     gpus: dict[str, Annotated[int, Field(ge=1)]] = Field(default={}, description="GPU model -> count, e.g. {a100: 4}")
     rack: str | None = None

@@ -73,23 +73,50 @@ def _display(path: tuple[Any, ...]) -> str:
 
 
 def _problem(layered: LayeredSite, error: dict[str, Any]) -> Problem:
-    # pydantic appends validator descriptions ("function-after[...]") to locations; they are not keys.
-    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and _VALIDATOR_STEP.match(part)))
+    loc = located(error)
     path = _key_path(layered.data, loc)
-    origin = layered.origin(path)
+    message, hint = explained(error, Site, loc, _display(path))
+    return Problem(message, layered.origin(path), hint)
+
+
+def _once_per_place(layered: LayeredSite, errors: list[dict[str, Any]]) -> list[Problem]:
+    """One problem per defect: a YAML anchor's value reached through several aliases fails at every path that
+    reaches it, all placed at the anchor; those are one defect, reported once, naming the other paths."""
+    groups: dict[tuple[Any, ...], list[tuple[Problem, str]]] = {}
+    for error in errors:
+        problem = _problem(layered, error)
+        shown = _display(_key_path(layered.data, located(error)))
+        groups.setdefault((problem.origin, error["type"], error["msg"]), []).append((problem, shown))
+    problems = []
+    for found in groups.values():
+        problem, _ = found[0]
+        if len(found) > 1:
+            others = [shown for _, shown in found[1:]]
+            listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            also = f"the same value is reached through aliases at {listed}"
+            problem = Problem(problem.message, problem.origin, f"{problem.hint}; {also}" if problem.hint else also)
+        problems.append(problem)
+    return problems
+
+
+def located(error: dict[str, Any]) -> tuple[Any, ...]:
+    """A pydantic error's location as keys: pydantic appends validator descriptions ("function-after[...]")
+    to locations; they are not keys."""
+    return tuple(part for part in error["loc"] if not (isinstance(part, str) and _VALIDATOR_STEP.match(part)))
+
+
+def explained(error: dict[str, Any], model: type[BaseModel], loc: tuple[Any, ...], shown: str) -> tuple[str, str | None]:
+    """A pydantic error of `model` at `loc` (displayed as `shown`) as a message for people, and a hint."""
     kind = error["type"]
-    hint = None
     if kind == "extra_forbidden":
-        holder = _model_at(Site, loc[:-1])
+        holder = _model_at(model, loc[:-1])
         known = sorted(holder.model_fields) if holder else []
         close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else (f"known keys: {', '.join(known)}" if known else None)
-        message = f"unknown key {_display(path)!r}"
-    elif kind == "missing":
-        message = f"missing required key {_display(path)!r}"
-    else:
-        message = f"{_display(path)}: {error['msg'].removeprefix('Value error, ')}"
-    return Problem(message, origin, hint)
+        return f"unknown key {shown!r}", hint
+    if kind == "missing":
+        return f"missing required key {shown!r}", None
+    return f"{shown}: {error['msg'].removeprefix('Value error, ')}", None
 
 
 def type_site(layered: LayeredSite, catalog: Catalog) -> Site:
@@ -98,7 +125,7 @@ def type_site(layered: LayeredSite, catalog: Catalog) -> Site:
     try:
         site = Site.model_validate(layered.data, context={"catalog": catalog})
     except ValidationError as error:
-        raise InputError([_problem(layered, e) for e in error.errors(include_url=False)]) from None
+        raise InputError(_once_per_place(layered, error.errors(include_url=False))) from None
     problems = list(_cross_references(site, layered, catalog))
     if problems:
         raise InputError(problems)

@@ -9,9 +9,9 @@ from typing import Any
 from beskar import tree as trees
 from beskar.catalog import catalog
 from beskar.fleet import Fleet, Setting, load_fleet
-from beskar.model import Site, type_site
+from beskar.model import Site, type_fleet, type_site
 from beskar.problems import InputError, Origin, Problem
-from beskar.render import RenderedSite, render_site
+from beskar.render.site import RenderedSite, render_site
 from beskar.secrets import sopsfile
 from beskar.secrets.errors import SopsError
 
@@ -41,6 +41,10 @@ def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
     knowledge = catalog()
     sites: dict[str, Site] = {}
     problems: list[Problem] = []
+    try:
+        type_fleet(fleet)
+    except InputError as error:
+        problems.extend(error.problems)
     for name, layered in fleet.sites.items():
         try:
             sites[name] = type_site(layered, knowledge)

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 
 from beskar.problems import InputError, Problem
 from beskar.secrets import sealing, secret
-from beskar.operations.secrets import Change, today
+from beskar.operations.secrets import Change, today, writes_the_fleet
 from beskar.operations.sitesecrets import Identities, load
 from beskar.secrets.yamlio import emit_yaml, load_yaml
 from beskar.tree import write_file
@@ -53,6 +53,7 @@ def _memory_directory() -> str | None:
     return None  # the system's temporary directory
 
 
+@writes_the_fleet  # the whole session: a sync or rotate meanwhile would otherwise be overwritten
 def edit(root: Path, site: str, identities: Identities, run_editor: Callable[[Path], None]) -> Change:
     """Edit the site's Secret in plaintext; the only moment plaintext touches disk (0600, in a 0700 dir)."""
     ctx = load(root, site)

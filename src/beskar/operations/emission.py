@@ -7,7 +7,7 @@ import multiprocessing
 import os
 from typing import Mapping
 
-from beskar.render import RenderedSite
+from beskar.render.site import RenderedSite
 
 # Fewer sites than this are emitted in this process: starting workers costs more than it saves.
 MIN_PARALLEL_SITES = 8

@@ -12,6 +12,7 @@ from beskar.catalog import catalog
 from beskar.clients.mirroring import CopyStep, observe
 from beskar.clients.registry import RegistryClient, RegistryError
 from beskar.fleet.image_lock import LockedImage, write_image_lock
+from beskar.fleet.image_record import Presence, VerifiedImage, write_verify_record
 from beskar.model import Site
 from beskar.operations.build import BuildOptions, build_site
 from beskar.operations.compilation import compile_fleet
@@ -146,3 +147,20 @@ def lock(root: Path, verification: Verification, now: datetime | None = None) ->
     taken = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     images = {image: LockedImage(digest, taken) for image, digest in verification.digests.items()}
     return write_image_lock(Path(root), verification.inventory.site, images)
+
+
+def record(root: Path, verification: Verification, now: datetime | None = None) -> str:
+    """Write sites/<site>/images.verified.yaml: every image of the site, in the mirror or not, its digest, when."""
+    taken = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    missing = {image.image for image in verification.missing}
+    found: dict[str, VerifiedImage] = {}
+    for image in verification.inventory.images:
+        if image.upstream is None:
+            found[image.image] = VerifiedImage(Presence.NOT_MIRRORED, taken, releases=image.releases)
+        elif image.image in missing:
+            found[image.image] = VerifiedImage(Presence.MISSING, taken, image.upstream, releases=image.releases)
+        else:
+            digest = verification.digests.get(image.upstream.partition("@")[0])
+            found[image.image] = VerifiedImage(Presence.PRESENT, taken, image.upstream, digest, image.releases)
+    inventory = verification.inventory
+    return write_verify_record(Path(root), inventory.site, inventory.mirror, found)

@@ -10,8 +10,12 @@ from pathlib import Path
 from beskar import __version__
 from beskar import tree as trees
 from beskar.catalog import catalog
+from beskar.fleet import load_fleet
+from beskar.fleet.image_record import read_verify_record
 from beskar.clients.browser import open_page
+from beskar.model import Site, type_site
 from beskar.operations import review
+from beskar.operations.compilation import CompiledFleet
 from beskar.problems import InputError, Problem
 from beskar.report import GENERATOR, INDEX, MirrorStatus, ReportInput, SiteInput, build_report, site_page
 
@@ -37,13 +41,28 @@ def generated_at() -> str:
     return f"Generated {when:%Y-%m-%d %H:%M} UTC by beskar {__version__}."
 
 
-def mirror_status(root: Path) -> MirrorStatus | None:
-    """What `beskar images verify` recorded about the mirror, per site and image; None until it has run.
+def mirror_status(root: Path, sites: list[str]) -> MirrorStatus:
+    """What `beskar images verify` last recorded in the fleet (sites/<site>/images.verified.yaml), per site that has
+    a record; a malformed record is bad input (file and line)."""
+    found = {site: read_verify_record(root, site) for site in sites}
+    return {site: record for site, record in found.items() if record is not None}
 
-    The hook for `beskar images verify` (issue 14): once it records its findings in the fleet, read them here
-    and the report's Images section shows each image's state and digest instead of "not verified".
-    """
-    return None
+
+def _whole_fleet(root: Path, compiled: CompiledFleet, sites: list[str] | None) -> tuple[tuple[Site, str | None], ...]:
+    """Every site, typed, when the report is of some and a site of the fleet is mid-upgrade (the waves span them
+    all); else () (the report's sites are all there is). A site elsewhere that does not load leaves it at that."""
+    if not sites:
+        return ()
+    try:
+        fleet = load_fleet(root)
+        if not any(isinstance(openstack := layered.data.get("openstack"), dict) and openstack.get("upgrade")
+                   for layered in fleet.sites.values()):
+            return ()
+        knowledge = catalog()
+        return tuple((compiled.sites.get(name) or type_site(layered, knowledge), layered.profile)
+                     for name, layered in sorted(fleet.sites.items()))
+    except InputError:
+        return ()
 
 
 def _owned(output: Path) -> set[str]:
@@ -80,7 +99,7 @@ def make_report(root: Path, output: Path, sites: list[str] | None = None) -> Wri
         sites=tuple(SiteInput(compiled.sites[n], compiled.fleet.sites[n], compiled.rendered[n])
                     for n in sorted(compiled.sites)),
         findings=tuple(checked.findings), catalog=catalog(), generated_at=generated_at(), version=__version__, stale=checked.stale,
-        mirror_status=mirror_status(root))
+        mirror_status=mirror_status(root, sorted(compiled.sites)), fleet_sites=_whole_fleet(root, compiled, sites))
     pages = build_report(inputs)
     emitted = {path: html.encode("utf-8") for path, html in pages.items()}
     output.mkdir(parents=True, exist_ok=True)

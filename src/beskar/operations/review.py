@@ -3,91 +3,23 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from beskar.operations import compilation
 from beskar.operations.emission import emit_sites
+from beskar.operations.lint import lint  # noqa: F401  (review.lint: the lint operation, beside check)
+from beskar.operations.reviews import Review, fleet_settings as _fleet_settings, object_count as _objects
 from beskar import tree as trees
 from beskar.check.documents import paused_gc
 from beskar.check.engine import CheckedSite, Subject, applicable_rules, run_rules
-from beskar.check.findings import Finding, Rule
-from beskar.check.builds import RealBuild
-from beskar.check.repository import ClusterFacts, FluxRepository, TreeOptions, built_directories, load_repository
-from beskar.clients import kustomize
-from beskar.check.settings import CheckSettings, parse_settings
-from beskar.fleet.documents import read_document
+from beskar.check.repository import ClusterFacts, TreeOptions, load_repository
 from beskar.fleet.files import read_chart_skeletons, read_files, read_text
-from beskar.fleet.repository import FLEET_FILE, secrets_path
-from beskar.problems import InputError, Problem
+from beskar.fleet.repository import secrets_path
 from beskar.secrets.sopsfile import read_site_file
 
 if TYPE_CHECKING:
     from beskar.operations import build as building
-
-
-@dataclass(frozen=True)
-class Review:
-    """What a check or lint run found, and how much it looked at."""
-
-    root: Path
-    findings: list[Finding]
-    clusters: tuple[str, ...]
-    objects: int
-    files: int
-    sites: tuple[str, ...] = ()
-    stale: int = 0
-    rules: tuple[Rule, ...] = ()  # the rules that ran
-    # The fleet as compiled for the check (check only): what `beskar report` draws beside the findings.
-    compiled: compilation.CompiledFleet | None = field(default=None, repr=False, compare=False)
-
-
-def _objects(repository: FluxRepository) -> int:
-    return sum(len(c.resources) for c in repository.clusters.values())
-
-
-def _fleet_settings(root: Path, disable: list[str]) -> CheckSettings:
-    """`fleet.checks` of the repository's beskar.yaml, if it has one."""
-    if not (root / FLEET_FILE).is_file():
-        return parse_settings({}, {}, disable)
-    document, positions = read_document(root, FLEET_FILE, "global")
-    fleet = document.get("fleet") if isinstance(document, dict) else None
-    checks = fleet.get("checks") if isinstance(fleet, dict) else None
-    shifted = {path[1:]: origin for path, origin in positions.items() if path[:1] == ("fleet",)}
-    return parse_settings(checks, shifted, disable)
-
-
-def lint(root: Path, *, mirror: str | None = None, charts: Path | None = None,
-         disable: list[str] = (), kustomize_binary: bool = False) -> Review:
-    """Check any Flux repository (hand-written or rendered) with the tree rules; with `kustomize_binary`, the
-    directories Flux builds are built by the real kustomize (Beskar's own reading still gives file:line)."""
-    with paused_gc():
-        return _lint(Path(root), mirror, charts, list(disable), kustomize_binary)
-
-
-def _lint(root: Path, mirror: str | None, charts: Path | None, disable: list[str],
-          kustomize_binary: bool = False) -> Review:
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError([Problem(f"{root} is not a directory", hint="give the root of a Flux repository")])
-    settings = _fleet_settings(root, list(disable))
-    options = TreeOptions(mirror=mirror or settings.mirror,
-                          charts=read_chart_skeletons(charts) if charts is not None else None)
-    contents, others = read_files(root)
-    repository = load_repository(contents, others, options)
-    if kustomize_binary:
-        try:
-            built = kustomize.build_all(root, built_directories(repository))
-        except kustomize.KustomizeUnavailable as error:
-            raise InputError([Problem(f"--kustomize-binary: {error}",
-                                      hint="install kubectl (or kustomize), or lint without --kustomize-binary")])
-        real = {d: RealBuild(output.text, output.error) for d, output in built.items()}
-        repository = load_repository(contents, others, options, real=real)
-    subject = Subject(repository=repository, texts=contents)
-    findings = run_rules(subject, settings)
-    return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
-                  rules=tuple(applicable_rules(subject, settings)))
 
 
 def check(root: Path, sites: list[str] | None = None, *, charts: Path | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -18,7 +19,18 @@ from beskar.secrets import age as ages
 from beskar.secrets import generation, sealing, secret, sopsfile
 from beskar.secrets.errors import SopsError, as_input_error
 from beskar.secrets.sops import KUBERNETES_RULE, Rule
-from beskar.tree import write_file
+from beskar.tree import locked, write_file
+
+
+def writes_the_fleet(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command that writes fleet files (a site's secrets file, its site.yaml, .sops.yaml) under the fleet's
+    writers' lock, from the first read to the last write, as render does: two at once never lose an update;
+    the second waits, then stops with "another beskar is writing this fleet (pid N)" (exit 2)."""
+    @functools.wraps(command)
+    def under_the_lock(root: Path, *args: Any, **kwargs: Any) -> Any:
+        with locked(root):
+            return command(root, *args, **kwargs)
+    return under_the_lock
 
 
 def today() -> date:
@@ -60,6 +72,7 @@ def _write(ctx: SiteSecrets, text: str) -> None:
     write_file(ctx.path, text.encode("utf-8"))
 
 
+@writes_the_fleet
 def sync(root: Path, site: str, identities: Identities) -> Change:
     """Generate every missing key, wrap the data key for missing recipients; never change a value."""
     ctx = load(root, site)
@@ -99,6 +112,7 @@ def show(root: Path, site: str, identities: Identities) -> tuple[dict[str, Any],
     return secret.values_of(opened.documents[0]), secret.dates_of(opened.documents[0])
 
 
+@writes_the_fleet
 def rotate(root: Path, site: str, keys: list[str] | None, identities: Identities) -> Change:
     """New values for the named keys (None: every key the site needs), same data key and recipients."""
     ctx = load(root, site)
@@ -122,6 +136,7 @@ def _edit_site_file(ctx: SiteSecrets, edit: Callable[[str, str, str], str], reci
     return new != text
 
 
+@writes_the_fleet
 def add_recipient(root: Path, site: str, recipient: str, identities: Identities, comment: str = "") -> Change:
     """Add an age recipient to the site (site.yaml) and wrap the data key for it."""
     problem = ages.recipient_problem(recipient)
@@ -136,6 +151,7 @@ def add_recipient(root: Path, site: str, recipient: str, identities: Identities,
     return Change(site, ctx.relative, opened is not None, added_recipients=(recipient,), notes=notes)
 
 
+@writes_the_fleet
 def remove_recipient(root: Path, site: str, recipient: str, identities: Identities) -> Change:
     """Remove a recipient: from site.yaml, and from the file with a new data key and every value rotated."""
     ctx = load(root, site)
@@ -191,6 +207,7 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+@writes_the_fleet
 def keygen(root: Path, site: str, out: Path | None) -> tuple[NewKey, str]:
     """A new age identity for the site's Flux; returns the key record and the identity text.
 
@@ -256,6 +273,7 @@ def _read_any(path: Path, fmt: str | None) -> sopsfile.SopsFile:
         raise as_input_error(error) from None
 
 
+@writes_the_fleet
 def sync_all(root: Path, identities: Identities = lambda: []) -> list[Change]:
     """`beskar secrets sync` for every site; creating files needs no private key, completing them does."""
     return [sync(root, name, identities) for name in sorted(load_fleet(root).sites)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from beskar.catalog import catalog
 from beskar.fleet import LayeredSite, load_fleet
+from beskar.fleet.record import Record
 from beskar.fleet.repository import SOPS_CONFIG, secrets_path, section_of_every_site
 from beskar.model import Site, type_secrets
 from beskar.model.secrets import SecretsSettings
@@ -110,9 +112,20 @@ def all_recipients(root: Path) -> dict[str, list[str]]:
     typed, not the whole site, so that one site's secrets commands cost the same whatever the fleet's size."""
     sections = section_of_every_site(root, "secrets")
     if sections is not None:
+        # Typing recipients (bech32 checksums) is recorded too, under the digest of the section it typed.
+        record = Record(root, "recipients")
         try:
-            typed = {name: SecretsSettings.model_validate(section or {}) for name, section in sections.items()}
-            return {name: list(dict.fromkeys([*s.recipients, *s.operators])) for name, s in typed.items()}
+            found = {}
+            for name, section in sections.items():
+                entry = json.dumps(section, sort_keys=True, default=repr)  # a few recipients: the text is the key
+                recipients = record.get(entry)
+                if recipients is None:
+                    typed = SecretsSettings.model_validate(section or {})
+                    recipients = list(dict.fromkeys([*typed.recipients, *typed.operators]))
+                    record.put(entry, recipients)
+                found[name] = recipients
+            record.save()
+            return found
         except ValueError:  # pydantic's ValidationError: the placed problems come from load_fleet's path below
             pass
     fleet = load_fleet(root)

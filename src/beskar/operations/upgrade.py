@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from beskar.catalog import catalog
+from beskar.catalog.upgrades import removed_values_keys
+from beskar.check.repository import load_repository
+from beskar.clients.flux_status import ClusterUnreachable, read_flux_status
 from beskar.fleet import load_fleet
 from beskar.fleet.documents import parse_document
 from beskar.fleet.sections import set_child
-from beskar.model import type_site
-from beskar.operations.compilation import render_fleet
-from beskar.plan.upgrades import FleetSite, SitePlan, UpgradePlan, may_start, not_ready, plan_upgrade
+from beskar.model import Site, type_fleet, type_site
+from beskar.operations.compilation import compile_fleet, render_fleet
+from beskar.plan.upgrades import (FleetSite, SitePlan, UpgradePlan, ValuesFinding, may_start, not_ready, plan_upgrade,
+                                  removed_keys_set, with_findings)
 from beskar.problems import InputError, Problem
 from beskar.tree import write_file
 
@@ -30,24 +34,85 @@ class Moved:
 
 def _sites(root: Path) -> tuple[list[FleetSite], Any]:
     fleet = load_fleet(root)
+    settings = type_fleet(fleet)  # fleet.upgrade.waves: lists of names, placed at their line when they are not
     knowledge = catalog()
     sites = [FleetSite(name, layered.profile, type_site(layered, knowledge)) for name, layered in fleet.sites.items()]
-    return sites, (fleet.settings.get("upgrade") or {}).get("waves")
+    return sites, settings.upgrade.waves
 
 
 def _target_in_flight(sites: list[FleetSite]) -> str:
+    """The release the fleet is moving to: the one the sites mid-upgrade name; between two sites (a wave done,
+    the next not started) the newest release a site runs, since the sites behind it are still to follow."""
     targets = sorted({s.site.openstack.upgrade.to for s in sites if s.site.openstack.upgrade is not None})
-    if not targets:
-        raise InputError([Problem("no site is mid-upgrade", hint="start one with `beskar upgrade start --to RELEASE`")])
     if len(targets) > 1:
         raise InputError([Problem(f"sites are mid-upgrade to different releases: {', '.join(targets)}")])
-    return targets[0]
+    if targets:
+        return targets[0]
+    order = list(catalog().releases)
+    running = sorted({s.site.openstack.release for s in sites}, key=order.index)
+    if len(running) < 2:
+        raise InputError([Problem("no upgrade is under way", hint="start one with `beskar upgrade start --to RELEASE`")])
+    return running[-1]
+
+
+def _chart_refs(site: Site, target: str) -> tuple[str, str] | None:
+    """The openstack-helm git refs the site's charts come from now and at the target, when they differ."""
+    knowledge = catalog()
+    if site.charts.type != "git" or target not in knowledge.releases:
+        return None
+    source = site.charts.ref or knowledge.releases[site.openstack.release].charts_ref
+    wanted = knowledge.releases[target].charts_ref
+    return (source, wanted) if source != wanted else None
+
+
+def _set_in(data: Any, path: tuple[str, ...]) -> bool:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
+def values_findings(root: Path, name: str, site: Site, target: str) -> list[ValuesFinding]:
+    """The values keys the site's HelmReleases set (its own `values` and `conf`, and Beskar's rendered values) that
+    the charts no longer have at the ref the target needs, each at the file:line that sets it."""
+    refs = _chart_refs(site, target)
+    removed = removed_values_keys(*refs) if refs else {}
+    if not removed:
+        return []
+    compiled = compile_fleet(root, [name])
+    layered = compiled.fleet.sites[name]
+    contents = {path: data.decode("utf-8") for path, data in compiled.rendered[name].tree.emit().items()
+                if path.startswith((f"apps/{name}/", f"clusters/{name}/"))}
+    cluster = load_repository(contents).clusters.get(name)
+    found = []
+    for resource in sorted(cluster.resources if cluster else [], key=lambda r: r.file):
+        if resource.kind != "HelmRelease":
+            continue
+        chart = str(((resource.spec.get("chart") or {}).get("spec") or {}).get("chart", "")).removeprefix("./")
+        own = ("openstack", resource.name)
+        for key in removed_keys_set(resource.spec.get("values") or {}, removed.get(chart, ())):
+            if key.path[0] == "conf" and _set_in(layered.data, (*own, "conf", *key.path[1:])):
+                origin = layered.origin((*own, "conf", *key.path[1:]))
+                set_by, file, line = "conf", origin.file, origin.line
+            elif _set_in(layered.data, (*own, "values", *key.path)):
+                origin = layered.origin((*own, "values", *key.path))
+                set_by, file, line = "values", origin.file, origin.line
+            else:
+                set_by, (file, line) = "beskar", resource.where(("spec", "values", *key.path))
+            found.append(ValuesFinding(chart, key.path, set_by, file, line, refs[0], refs[1], key.beside))
+    return found
 
 
 def plan(root: Path, target: str | None = None, site: str | None = None) -> UpgradePlan:
-    """The upgrade plan (the target in flight when none is given); never changes a file."""
+    """The upgrade plan (the target in flight when none is given), with the values keys each site sets that the
+    target's chart ref removed; never changes a file."""
     sites, waves = _sites(root)
     result = plan_upgrade(sites, catalog(), target or _target_in_flight(sites), waves)
+    typed = {entry.name: entry.site for entry in sites}
+    result = UpgradePlan(result.target, tuple(
+        with_findings(one, values_findings(root, one.site, typed[one.site], result.target))
+        if not one.complete and (site is None or one.site == site) else one for one in result.sites), result.waves)
     if site is not None:
         if site not in {s.name for s in sites}:
             raise InputError([Problem(f"no site named {site!r}")])
@@ -116,7 +181,10 @@ def start(root: Path, target: str) -> Moved:
     return _advance(root, result.site(first), None, "")
 
 
-def next_stage(root: Path, site: str | None = None, status: dict[str, Any] | None = None) -> Moved:
+StatusSource = Callable[[str], dict[str, Any]]  # site name -> its Flux objects, as a Kubernetes List
+
+
+def next_stage(root: Path, site: str | None = None, status: dict[str, Any] | StatusSource | None = None) -> Moved:
     """Carry one site one stage on: the named site, else the first site in flight (else the next wave's)."""
     sites, _ = _sites(root)
     result = plan(root)
@@ -133,7 +201,7 @@ def next_stage(root: Path, site: str | None = None, status: dict[str, Any] | Non
         if why:
             raise InputError([Problem(f"{site}: {why}", hint="finish the earlier wave first")])
     namespace = next(s.site.openstack.namespace for s in sites if s.name == site)
-    return _advance(root, chosen, status, namespace)
+    return _advance(root, chosen, status(site) if callable(status) else status, namespace)
 
 
 def abort(root: Path, site: str) -> Moved:
@@ -180,6 +248,9 @@ def plan_document(result: UpgradePlan) -> dict[str, Any]:
             "site": site.site, "from": site.source, "to": site.target, "distro": site.distro,
             "distro_step": site.distro_step, "complete": site.complete, "in_flight": site.in_flight,
             "done": list(site.done), "refusals": list(site.refusals),
+            "findings": [{"chart": f.chart, "key": list(f.path), "set_by": f.set_by, "file": f.file, "line": f.line,
+                          "from_ref": f.source_ref, "to_ref": f.target_ref, "beside": list(f.beside),
+                          "blocking": f.blocking, "message": f.message} for f in site.findings],
             "stages": [{"stage": stage.name, "note": stage.note, "charts": list(stage.charts),
                         "done": stage.name in site.done,
                         "images": {chart: dict(keys) for chart, keys in stage.pins}} for stage in site.stages],
@@ -187,8 +258,21 @@ def plan_document(result: UpgradePlan) -> dict[str, Any]:
     }
 
 
-def waiting(root: Path, result: UpgradePlan, status: dict[str, Any]) -> dict[str, list[str]]:
-    """Per site in flight: why its last done stage is not applied yet, per the status document."""
+def live_status(context: str | None = None, kubeconfig: Path | None = None) -> StatusSource:
+    """The status of each site read from its cluster: the kubeconfig context `context`, else the one named as the
+    site. A cluster that cannot be read is an InputError (exit 2) saying how to give the status as a file."""
+    def read(site: str) -> dict[str, Any]:
+        try:
+            return read_flux_status(context or site, kubeconfig)
+        except ClusterUnreachable as error:
+            raise InputError([Problem(f"{site}: cannot read the cluster status (context {context or site}): {error}",
+                                      hint="pass --context, or --cluster-status FILE with the output of `kubectl get "
+                                           "kustomizations,helmreleases -A -o json`")]) from None
+    return read
+
+
+def waiting(root: Path, result: UpgradePlan, status: dict[str, Any] | StatusSource) -> dict[str, list[str]]:
+    """Per site in flight: why its last done stage is not applied yet, per the status document (or the site's)."""
     sites, _ = _sites(root)
     namespaces = {s.name: s.site.openstack.namespace for s in sites}
     found: dict[str, list[str]] = {}
@@ -196,5 +280,6 @@ def waiting(root: Path, result: UpgradePlan, status: dict[str, Any]) -> dict[str
         if site.in_flight and site.done:
             last = next((stage for stage in site.stages if stage.name == site.done[-1]), None)
             if last is not None:
-                found[site.site] = not_ready(status, last.charts, namespaces[site.site])
+                document = status(site.site) if callable(status) else status
+                found[site.site] = not_ready(document, last.charts, namespaces[site.site])
     return found

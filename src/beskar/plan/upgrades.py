@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
 from beskar.catalog import Catalog
-from beskar.catalog.upgrades import Stage, upgrade_knowledge, upgrade_stages
+from beskar.catalog.upgrades import RemovedKey, Stage, upgrade_knowledge, upgrade_stages
 from beskar.model import Site
+from beskar.render.site import deployed_components
 
 PRODUCTION = "production"  # the profile whose sites go last by default
 
@@ -19,6 +20,38 @@ class FleetSite:
     name: str
     profile: str | None
     site: Site
+
+
+@dataclass(frozen=True)
+class ValuesFinding:
+    """A values key set for a chart that the chart no longer has at the chart ref the target release needs."""
+
+    chart: str
+    path: tuple[str, ...]
+    set_by: str  # "values" or "conf" (the site's overrides: blocks `start`), "beskar" (Beskar's own rendered values)
+    file: str
+    line: int
+    source_ref: str
+    target_ref: str
+    beside: tuple[str, ...] = ()  # keys the target ref has next to it instead
+
+    @property
+    def blocking(self) -> bool:
+        return self.set_by != "beskar"
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def message(self) -> str:
+        whose = "Beskar's own values" if self.set_by == "beskar" else f"the site's {self.set_by}"
+        text = (f"{self.chart} values key {self.key} (set by {whose}) is in the chart at openstack-helm "
+                f"{self.source_ref}, not at {self.target_ref}")
+        if self.beside:
+            shown = ", ".join(self.beside[:5]) + (", ..." if len(self.beside) > 5 else "")
+            text += f"; {self.target_ref} has beside it: {shown}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -37,6 +70,7 @@ class SitePlan:
         return tuple(stage for stage in self.stages if stage.name not in self.done)
 
     in_flight: bool = False  # the site carries an openstack.upgrade block
+    findings: tuple[ValuesFinding, ...] = ()  # values keys the target's chart ref removed (blocking ones refuse)
 
     @property
     def complete(self) -> bool:
@@ -61,9 +95,8 @@ class UpgradePlan:
 
 
 def deployed_charts(site: Site, catalog: Catalog) -> frozenset[str]:
-    """The openstack-helm charts the site runs (enabled components)."""
-    return frozenset(spec.chart for spec in catalog.components.values()
-                     if spec.from_openstack_helm and spec.model is None and site.openstack.component(spec.name).enabled)
+    """The openstack-helm charts the site runs, as the render deploys them (so the stages are the render's)."""
+    return frozenset(spec.chart for spec in deployed_components(site, catalog) if spec.from_openstack_helm)
 
 
 def plan_site(entry: FleetSite, catalog: Catalog, target: str) -> SitePlan:
@@ -133,6 +166,25 @@ def plan_upgrade(sites: Sequence[FleetSite], catalog: Catalog, target: str, conf
     else:
         plans = tuple(plan_site(site, catalog, target) for site in sites)
     return UpgradePlan(target, plans, waves(sites, configured_waves))
+
+
+def removed_keys_set(values: Any, removed: Iterable[RemovedKey]) -> list[RemovedKey]:
+    """The removed keys a chart's values (nested mappings) set."""
+    def has(tree: Any, path: tuple[str, ...]) -> bool:
+        for key in path:
+            if not isinstance(tree, dict) or key not in {str(k) for k in tree}:
+                return False
+            tree = next(v for k, v in tree.items() if str(k) == key)
+        return True
+    return [key for key in removed if has(values, key.path)]
+
+
+def with_findings(plan: SitePlan, findings: Sequence[ValuesFinding]) -> SitePlan:
+    """The site's plan with its values findings; the site's own keys refuse the upgrade until they are moved."""
+    ordered = tuple(sorted(findings, key=lambda f: (f.file, f.line, f.chart, f.path)))
+    blocking = tuple(f"{f.file}:{f.line}: {f.message} (move the setting to what {f.target_ref} has, or drop it)"
+                     for f in ordered if f.blocking)
+    return replace(plan, findings=ordered, refusals=plan.refusals + blocking)
 
 
 def may_start(plan: UpgradePlan, name: str) -> str | None:

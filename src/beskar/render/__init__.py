@@ -1,5 +1,5 @@
-"""Site + Catalog -> Tree: the pure compilation of a typed site into what the engines read."""
+"""Site + Catalog -> Tree: the pure compilation of a typed site into what the engines read (render.site).
 
-from beskar.render.site import RenderedSite, SecretNeed, deployed_components, render_site
-
-__all__ = ["RenderedSite", "SecretNeed", "deployed_components", "render_site"]
+Nothing is re-exported here: importing a pure helper such as render.images (image names through a mirror, which
+`beskar lint` reads) must not load the site model that render.site needs.
+"""

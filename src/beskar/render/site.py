@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from beskar.catalog import Catalog, ComponentSpec, Credential, chart_credentials
+from beskar.catalog.upgrades import charts_at_target_ref
 from beskar.fleet.image_lock import ImageLock
 from beskar.model import Site
 from beskar.render import flux
@@ -119,7 +120,24 @@ def _kustomization_name(layer: str) -> str:
     return "apps-" + re.sub(r"^\d+-", "", layer)
 
 
-def _chart_reference(site: Site, spec: ComponentSpec) -> dict[str, Any]:
+def staged_charts(site: Site, catalog: Catalog, components: list[ComponentSpec]) -> tuple[str, frozenset[str]]:
+    """Mid-upgrade to a release whose images need another openstack-helm ref: that ref and the charts whose stage
+    is done, which take their chart from it (a second GitRepository) while the others stay at the site's ref.
+    Nothing when the site names its own ref (`charts.ref`) or takes charts from a Helm or OCI repository."""
+    upgrade, charts = site.openstack.upgrade, site.charts
+    if upgrade is None or charts.type != "git" or charts.ref:
+        return "", frozenset()
+    deployed = frozenset(spec.chart for spec in components if spec.from_openstack_helm)
+    moved = charts_at_target_ref(catalog, site.openstack.release, upgrade.to, site.openstack.distro, deployed,
+                                 tuple(upgrade.done))
+    return (catalog.releases[upgrade.to].charts_ref, moved) if moved else ("", frozenset())
+
+
+def staged_source(ref: str) -> str:
+    return f"{flux.CHART_SOURCE}-{ref}"
+
+
+def _chart_reference(site: Site, spec: ComponentSpec, staged: tuple[str, frozenset[str]]) -> dict[str, Any]:
     if not spec.from_openstack_helm:
         return {"chart": {"spec": {
             "chart": spec.chart, "version": spec.version or "*",
@@ -128,7 +146,9 @@ def _chart_reference(site: Site, spec: ComponentSpec) -> dict[str, Any]:
     if charts.type == "git":
         return {"chart": {"spec": {
             "chart": f"./{spec.chart}", "reconcileStrategy": "Revision",
-            "sourceRef": {"kind": "GitRepository", "name": flux.CHART_SOURCE, "namespace": flux.FLUX_NAMESPACE}}}}
+            "sourceRef": {"kind": "GitRepository",
+                          "name": staged_source(staged[0]) if spec.chart in staged[1] else flux.CHART_SOURCE,
+                          "namespace": flux.FLUX_NAMESPACE}}}}
     if charts.type == "helm":
         return {"chart": {"spec": {
             "chart": spec.chart, "version": charts.version or "*",
@@ -158,8 +178,8 @@ def _helm_release(site: Site, spec: ComponentSpec, catalog: Catalog, deployed: f
         {"kind": "Secret", "name": COMMON_SECRET, "valuesKey": c.key, "targetPath": c.target}
         for c in credentials
     ]
-    return flux.helm_release(spec.name, namespace, _chart_reference(site, spec), values, depends_on,
-                             values_from, spec.disable_wait)
+    reference = _chart_reference(site, spec, staged_charts(site, catalog, components))
+    return flux.helm_release(spec.name, namespace, reference, values, depends_on, values_from, spec.disable_wait)
 
 
 def _sources(site: Site, catalog: Catalog, components: list[ComponentSpec],
@@ -177,6 +197,10 @@ def _sources(site: Site, catalog: Catalog, components: list[ComponentSpec],
             ref = charts.ref or catalog.releases[site.openstack.release].charts_ref
             kind = "commit" if re.fullmatch(r"[0-9a-f]{40}", ref) else "tag"
             documents.append(flux.git_repository(flux.CHART_SOURCE, charts.url, {kind: ref}, charts.interval))
+            staged, _ = staged_charts(site, catalog, components)
+            if staged:
+                documents.append(flux.git_repository(staged_source(staged), charts.url, {"tag": staged},
+                                                     charts.interval))
         elif charts.type == "helm":
             documents.append(flux.helm_repository(flux.CHART_SOURCE, charts.url, charts.interval))
         else:

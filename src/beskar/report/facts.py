@@ -10,7 +10,7 @@ from beskar.catalog import Catalog
 from beskar.render.images import images_of, tag_of
 from beskar.model import Site
 from beskar.model.links import NodeLinks, site_links
-from beskar.render import RenderedSite
+from beskar.render.site import RenderedSite
 
 SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository")
 
@@ -38,9 +38,16 @@ class Release:
     image_tag: str | None  # the tag most of its images use, None if it pins no image
 
 
+CHART_TAG = "chart's"  # the values name an image's repository only: the chart picks the tag (its appVersion)
+
+
 def _main_tag(images: tuple[ImageUse, ...]) -> str | None:
-    """The tag most images use (ties: the first in name order)."""
-    counts = Counter(tag_of(use.image) or "latest" for use in images)
+    """The tag most images use (ties: the first in name order); a repository-only pin counts only when it is all
+    there is, as CHART_TAG (it is not `latest`: the chart fills in its own tag)."""
+    tagged = [use.image for use in images if not use.image.endswith(":")]
+    if images and not tagged:
+        return CHART_TAG
+    counts = Counter(tag_of(image) or "latest" for image in tagged)
     return max(sorted(counts), key=lambda tag: counts[tag]) if counts else None
 
 

@@ -1,15 +1,17 @@
 """The fleet matrix: a row per site, a column per service, each cell the chart ref and image tag the site runs,
-highlighted where the site differs from the other sites of its profile."""
+highlighted where the site differs from the other sites of its profile or is mid-upgrade."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Mapping
 
 from beskar.check.findings import Finding
 from beskar.report.facts import Release, SiteFacts
 from beskar.report.svg import esc
 from beskar.report.tables import summary
+from beskar.report.upgrades import SiteUpgrade
 
 Cell = tuple[str, str] | None  # (chart ref, image tag), None where the site does not run the service
 
@@ -56,8 +58,28 @@ def _shown(cell: Cell) -> str:
     return "not deployed" if cell is None else f"{cell[0]} · {cell[1]}"
 
 
-def matrix_html(sites: list[SiteFacts], findings: dict[str, list[Finding]], links: dict[str, str]) -> str:
-    """`findings` and `links` (the site's page) by site name."""
+def _release_cell(facts: SiteFacts, upgrade: SiteUpgrade | None) -> str:
+    """The site's release; mid-upgrade, the target with the stage carried last and the wave."""
+    if upgrade is None:
+        return f'<td class="release">{esc(facts.release)}<br><small>{esc(facts.distro)}</small></td>'
+    if not upgrade.in_flight:
+        return (f'<td class="release">{esc(facts.release)}<br><small>{esc(facts.distro)}</small>'
+                f'<div class="upgrade waiting" data-wave="{upgrade.wave}" title="{esc(upgrade.summary())}">'
+                f"to {esc(upgrade.target)}: wave {upgrade.wave}/{upgrade.waves}, not started</div></td>")
+    stage = (f"stage {len(upgrade.done)}/{len(upgrade.stages)} <b>{esc(upgrade.stage)}</b>" if upgrade.stage
+             else "no stage carried")
+    following = f"; next: {upgrade.next_stage}" if upgrade.next_stage else "; next: finish"
+    following += "".join(f"; refused: {why}" for why in upgrade.refusals)
+    return (f'<td class="release upgrading">{esc(upgrade.source)} &#8594; <b>{esc(upgrade.target)}</b><br>'
+            f"<small>{esc(facts.distro)}</small>"
+            f'<div class="upgrade" data-stage="{esc(upgrade.stage or "")}" data-wave="{upgrade.wave}" '
+            f'title="{esc(upgrade.summary() + following)}">{stage}<br>wave {upgrade.wave}/{upgrade.waves}</div></td>')
+
+
+def matrix_html(sites: list[SiteFacts], findings: dict[str, list[Finding]], links: dict[str, str],
+                upgrades: Mapping[str, SiteUpgrade] | None = None) -> str:
+    """`findings`, `links` (the site's page) and `upgrades` (sites in or waiting for an upgrade) by site name."""
+    upgrades = upgrades or {}
     cols = columns(sites)
     by_profile: dict[str | None, list[SiteFacts]] = {}
     for facts in sites:
@@ -73,15 +95,20 @@ def matrix_html(sites: list[SiteFacts], findings: dict[str, list[Finding]], link
     rows = []
     for facts in sites:
         siblings = by_profile[facts.profile]
+        upgrade = upgrades.get(facts.name)
+        moving = upgrade is not None and upgrade.in_flight
         cells = [f'<th class="site"><a href="{esc(links[facts.name])}">{esc(facts.name)}</a></th>',
-                 f"<td>{esc(facts.profile or '-')}</td>", f"<td>{esc(facts.release)}<br><small>{esc(facts.distro)}"
-                 "</small></td>", f'<td class="check"><a href="{esc(links[facts.name])}#findings">{summary(findings.get(facts.name, []))}'
+                 f"<td>{esc(facts.profile or '-')}</td>", _release_cell(facts, upgrade),
+                 f'<td class="check"><a href="{esc(links[facts.name])}#findings">{summary(findings.get(facts.name, []))}'
                  "</a></td>"]
         for column in cols:
             value = table[facts.name].get(column.service)
+            release = facts.release_named(column.service)
+            carried = upgrade.carried_by(release.chart) if moving and release is not None else ()
             common, values = usual[facts.profile, column.service]
             differs = len(siblings) > 1 and (common is _TIE or value != common) and len({v for _, v in values}) > 1
-            classes = ["cell"] + (["differs"] if differs else []) + (["absent"] if value is None else [])
+            classes = ["cell"] + (["differs"] if differs else []) + (["carried"] if carried else []) + \
+                (["absent"] if value is None else [])
             if differs:
                 others = Counter(v for name, v in values if name != facts.name)
                 note = "; ".join(f"{n} other site(s): {_shown(v)}" for v, n in sorted(
@@ -89,10 +116,14 @@ def matrix_html(sites: list[SiteFacts], findings: dict[str, list[Finding]], link
                 tip = f"{facts.name} differs from its profile {facts.profile or '(none)'}: {note}"
             else:
                 tip = f"{facts.name} {column.service}: {_shown(value)}"
+            if carried:
+                tip = (f"{facts.name} {column.service}: moved to {upgrade.target}'s images by stage "
+                       f"{', '.join(carried)} of the upgrade; {tip}")
             content = "&#8212;" if value is None else (f'<span class="ref">{esc(value[0])}</span>'
                                                         f'<span class="tag">{esc(_short(value[1], facts))}</span>')
             cells.append(f'<td class="{" ".join(classes)}" data-service="{esc(column.service)}" title="{esc(tip)}">'
                          f"{content}</td>")
-        rows.append(f'<tr class="site-row" data-site="{esc(facts.name)}">' + "".join(cells) + "</tr>")
+        row_class = "site-row upgrading" if moving else "site-row"
+        rows.append(f'<tr class="{row_class}" data-site="{esc(facts.name)}">' + "".join(cells) + "</tr>")
     return ('<div class="scroll"><table class="matrix">\n<thead><tr>' + "".join(head) + "</tr></thead>\n<tbody>\n"
             + "\n".join(rows) + "\n</tbody>\n</table></div>")

@@ -1,15 +1,8 @@
-"""HTML tables of the report: findings with links to their lines, and the images each site's releases pin."""
+"""HTML tables of the report: findings with their severity and a link to their line in the fleet repository."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Mapping
-
 from beskar.check.findings import Finding, Severity
-from beskar.render.images import tag_of
-from beskar.render.images import split_image
-from beskar.report.facts import SiteFacts
 from beskar.report.svg import esc
 from beskar.report.weblinks import WebRepository
 
@@ -48,59 +41,3 @@ def findings_table(findings: list[Finding], repository: WebRepository | None, wi
                     f"{finding.severity.value}</span></td><td><code>{esc(finding.rule)}</code></td>{site}"
                     f"<td>{where(finding, repository)}</td><td>{esc(finding.message)}{hint}</td></tr>")
     return f'<table class="findings">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
-
-
-class MirrorState(StrEnum):
-    PRESENT = "present"
-    MISSING = "missing"
-
-
-@dataclass(frozen=True)
-class MirrorRecord:
-    """What `beskar images verify` found for one image: in the mirror or not, and the digest it recorded."""
-
-    state: MirrorState
-    digest: str | None = None
-
-
-# site -> image reference (as the HelmRelease pins it) -> what verify found
-MirrorStatus = Mapping[str, Mapping[str, MirrorRecord]]
-
-
-def upstream_of(image: str, mirror: str | None) -> str | None:
-    """The upstream reference a mirrored image stands for (the `__` flattening reversed), None if not mirrored."""
-    prefix = (mirror or "").rstrip("/") + "/"
-    if not mirror or not image.startswith(prefix):
-        return None
-    flat = image[len(prefix):]
-    return flat.replace("__", "/") if "__" in flat else None
-
-
-def images_table(facts: SiteFacts, mirror: str | None, status: Mapping[str, MirrorRecord] | None) -> str:
-    users: dict[str, list[str]] = {}
-    for release in facts.releases:
-        for use in release.images:
-            users.setdefault(use.image, []).append(f"{release.name}:{use.path.rsplit('.', 1)[-1]}")
-    if not users:
-        return "<p>The site's HelmReleases pin no image; their charts' defaults apply.</p>"
-    note = ("<p>Mirror status from <code>beskar images verify</code>.</p>" if status is not None else
-            '<p class="note">Mirror status: not verified. <code>beskar images verify</code> records whether each '
-            'image is in the mirror; the report shows it here once it has run.</p>')
-    rows = []
-    for image in sorted(users):
-        registry, _, _ = split_image(image)
-        tag = tag_of(image) or "latest"
-        mutable = tag == "latest" or tag.startswith("latest")
-        upstream = upstream_of(image, mirror)
-        record = status.get(image) if status is not None else None
-        state = record.state.value if record else ("unknown" if status is not None else "not verified")
-        digest = f'<br><code class="digest">{esc(record.digest)}</code>' if record and record.digest else ""
-        who = ", ".join(sorted(set(users[image])))
-        origin = (f'<div class="hint">upstream {esc(upstream)}</div>' if upstream else
-                  f'<div class="hint">registry {esc(registry)}, not through the mirror</div>' if mirror else "")
-        flag = ' <span class="sev warning">mutable</span>' if mutable else ""
-        rows.append(f'<tr class="image"><td><code>{esc(image)}</code>{origin}</td><td>{esc(tag)}{flag}</td>'
-                    f'<td class="mirror {esc(state.replace(" ", "-"))}">{esc(state)}{digest}</td>'
-                    f'<td class="users">{esc(who)}</td></tr>')
-    return (note + '<table class="images">\n<thead><tr><th>image</th><th>tag</th><th>mirror</th><th>used by</th></tr>'
-            '</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>")

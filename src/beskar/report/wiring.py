@@ -57,7 +57,13 @@ def _box(x: float, y: float, kind: str, name: str, detail: str, bad: bool = Fals
             rect(x - BOX_W / 2, y, BOX_W, BOX_H, rx=4.0, fill="#fff", stroke=BAD if bad else "#555",
                  stroke_width=2.0 if bad else 1.0),
             text(x, y + 12.5, name, font_size=11, font_weight="bold", text_anchor="middle"),
-            text(x, y + 25, detail, font_size=9.5, fill="#444", text_anchor="middle"), "</g>"]
+            text(x, y + 25, detail, font_size=_fitting(detail), fill="#444", text_anchor="middle"), "</g>"]
+
+
+def _fitting(detail: str, size: float = 9.5) -> float:
+    """A smaller font for a detail that would run over its box (`active-backup · MTU 9000`), down to 8 px."""
+    estimated = text_width(detail, size)
+    return size if estimated <= BOX_W - 6 else max(8.0, round(size * (BOX_W - 6) / estimated, 1))
 
 
 def _link(x1: float, y1: float, x2: float, y2: float, mtu: int | None, fits: bool) -> list[str]:

@@ -99,15 +99,27 @@ def unwrap(keys: tuple[AgeKey, ...], identities: list[Identity], file: str) -> b
                                     "SOPS_AGE_KEY_FILE / SOPS_AGE_KEY", file)
     secrets = [identity.secret for identity in identities]
     mine = {identity.recipient for identity in identities}
-    # Entries addressed to one of our recipients first; the others may still open (ssh, plugin ...).
+    # Every entry addressed to a key we hold must open, to the same data key: sops stops at the first entry that
+    # opens, but a damaged entry of the site's own key would then pass until Flux, which holds that key alone,
+    # fails on it. Other entries (ssh, plugins ...) are tried only while no data key is found.
+    found: bytes | None = None
     for key in sorted(keys, key=lambda k: k.recipient not in mine):
+        if found is not None and key.recipient not in mine:
+            break
         try:
             data_key = pyrage.decrypt(key.enc.encode("ascii"), secrets)
-        except Exception:  # wrong identity, or a damaged entry: try the next one
+        except Exception:  # wrong identity, or a damaged entry
+            if key.recipient in mine:
+                raise SopsError("sops.age", f"the entry for {key.recipient} does not open with its identity: it "
+                                            "is damaged", file) from None
             continue
         if len(data_key) != 32:
             raise SopsError("sops.age", f"the data key for {key.recipient} is {len(data_key)} bytes, not 32", file)
-        return data_key
+        if found is not None and data_key != found:
+            raise SopsError("sops.age", f"the entry for {key.recipient} holds another data key than the file's", file)
+        found = data_key
+    if found is not None:
+        return found
     recipients = ", ".join(k.recipient for k in keys) or "none"
     raise SopsError("sops.age", f"none of your {len(identities)} identities opens this file "
                                 f"(it is encrypted to: {recipients})", file)

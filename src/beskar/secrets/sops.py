@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
+from beskar.secrets.agefile import entry_problem
 from beskar.secrets.errors import SopsError
 
 IV_BYTES = 32  # sops uses 32-byte GCM nonces, not the usual 12
@@ -21,7 +22,11 @@ DATA_KEY_BYTES = 32
 VERSION = "3.10.2"
 KUBERNETES_RULE_REGEX = "^(data|stringData)$"
 MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()
+# sops' own pattern (aes/cipher.go). It is not anchored at the end, so sops reads `ENC[...]junk` as if the junk
+# were not there; no sops writes that, so Beskar refuses it (_ENC_EXACT: base64 parts, a type name, nothing after).
 _ENC = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
+_ENC_EXACT = re.compile(r"ENC\[AES256_GCM,data:([A-Za-z0-9+/=]*),iv:([A-Za-z0-9+/=]+),tag:([A-Za-z0-9+/=]+),"
+                        r"type:([a-z0-9]+)\]")
 RULE_KEYS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex")
 _UNSUPPORTED_RULES = ("unencrypted_comment_regex", "encrypted_comment_regex")
 # Serialized order of the metadata fields in sops <= 3.12 (struct order); unknown fields keep their place last.
@@ -108,6 +113,9 @@ def parse_metadata(raw: Any) -> Metadata:
         if not isinstance(entry, dict) or not isinstance(entry.get("recipient"), str) \
                 or not isinstance(entry.get("enc"), str):
             raise SopsError(f"sops.age[{index}]", "an age entry needs `recipient` and `enc` strings")
+        damage = entry_problem(entry["recipient"], entry["enc"])
+        if damage:
+            raise SopsError(f"sops.age[{index}]", damage)
         age.append(AgeKey(entry["recipient"], entry["enc"]))
     for name in ("lastmodified", "mac"):
         if not isinstance(raw.get(name), str) or not raw[name]:
@@ -166,8 +174,6 @@ def plain_bytes(value: Any) -> tuple[bytes, str]:
         return str(value).encode(), "int"
     if isinstance(value, float):
         return go_float(value).encode(), "float"
-    if isinstance(value, bytes):
-        return value, "bytes"
     raise TypeError(f"sops cannot hold a {type(value).__name__}")
 
 
@@ -176,7 +182,11 @@ _BOOL_TEXT = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True
 
 
 def from_plain(raw: bytes, kind: str) -> Any:
-    text = raw.decode("utf-8", errors="strict") if kind != "bytes" else ""
+    if kind == "bytes":
+        # sops decrypts `type:bytes` to raw bytes but has no way to write one (its Encrypt knows str, int, int64,
+        # float, bool, comment): a value typed bytes was retyped by hand, and would print as b'...'.
+        raise ValueError("sops never writes type bytes (the type was changed from what was encrypted)")
+    text = raw.decode("utf-8", errors="strict")
     if kind == "str":
         return text
     if kind in ("int", "int64"):
@@ -189,8 +199,6 @@ def from_plain(raw: bytes, kind: str) -> Any:
         return _BOOL_TEXT[text]
     if kind == "time":
         return TimeText(text)
-    if kind == "bytes":
-        return raw
     raise ValueError(f"unknown type {kind!r}")
 
 
@@ -206,6 +214,10 @@ def parse_value(text: str, where: str) -> Sealed:
     match = _ENC.match(text)
     if not match:
         raise SopsError(where, "is not an ENC[AES256_GCM,...] value: a clear-text value sits in an encrypted field")
+    match = _ENC_EXACT.fullmatch(text)
+    if not match:
+        raise SopsError(where, "is not one ENC[AES256_GCM,data:...,iv:...,tag:...,type:...] value: there is text "
+                               "after it, or a part is not base64")
     try:
         data, iv, tag = (base64.b64decode(part, validate=True) for part in match.groups()[:3])
     except ValueError:
@@ -213,6 +225,27 @@ def parse_value(text: str, where: str) -> Sealed:
     if not iv or len(tag) != 16:
         raise SopsError(where, "authentication failed: the value's iv or tag has the wrong length")
     return Sealed(data, iv, tag, match.group(4))
+
+
+# The types sops' Decrypt knows, less `bytes` (which it never writes) and `comment` (Beskar keeps no comments),
+# plus `time` (RFC 3339 text, sops >= 3.9).
+VALUE_TYPES = ("str", "int", "int64", "float", "bool", "time")
+
+
+def check_sealed(documents: list[Any], rule: Rule) -> None:
+    """Every value the rule encrypts is one well-formed ENC[...] of a type sops writes: no key is needed to know
+    (so `check` and `render` refuse what `decrypt` would). Raises SopsError naming the first value that is not."""
+    def visit(value: Any, leaf: Leaf) -> Any:
+        if rule.selects(leaf.keys) and value != "":
+            if not isinstance(value, str):
+                raise SopsError(leaf.name, "is not encrypted: a clear-text value sits in an encrypted field")
+            sealed = parse_value(value, leaf.name)
+            if sealed.kind not in VALUE_TYPES:
+                raise SopsError(leaf.name, f"type:{sealed.kind} is not a type sops writes "
+                                           f"({', '.join(VALUE_TYPES)}): the value's type was changed")
+        return value
+
+    transform(documents, visit)
 
 
 # --- trees ----------------------------------------------------------------------------------------

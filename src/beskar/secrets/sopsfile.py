@@ -57,7 +57,12 @@ def read(text: str, file: str, fmt: str | None = None) -> SopsFile:
         if not isinstance(doc, dict):
             raise SopsError("(root)", "a SOPS document must be a mapping at the top", file, 1)
         body.append({k: v for k, v in doc.items() if k != "sops"})
-    return SopsFile(file, format_of(file, fmt), body, metadata, parsed)
+    found = SopsFile(file, format_of(file, fmt), body, metadata, parsed)
+    try:
+        sops.check_sealed(body, metadata.rule)
+    except SopsError as error:
+        raise found.locate(error) from None
+    return found
 
 
 def emit(documents: list[Any], metadata: sops.Metadata, fmt: str) -> str:
