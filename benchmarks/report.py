@@ -16,14 +16,19 @@ from beskar.report import ReportInput, SiteInput, build_report  # noqa: E402
 REPEATS = 3
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def median_of(action, repeats: int = REPEATS):
-    """(median wall seconds, median CPU seconds of this process, the last result)."""
+    """(median wall seconds, median CPU seconds of this process and the workers it started, the last result)."""
     times, cpu, result = [], [], None
     for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
+        start, start_cpu, start_children = time.perf_counter(), time.process_time(), _children_cpu()
         result = action()
         times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
+        cpu.append(time.process_time() - start_cpu + _children_cpu() - start_children)
     return statistics.median(times), statistics.median(cpu), result
 
 
@@ -69,13 +74,15 @@ def main() -> int:
         print(f"{'figure':<58}{'wall s':>8}{'CPU s':>8}{'share':>8}")
         print(f"{'beskar report, whole command (CLI process, once)':<58}{cli:>8.2f}{cli_cpu:>8.2f}{'':>8}")
         print(f"{'beskar report in process (median of 3)':<58}{whole:>8.2f}{whole_cpu:>8.2f}{1:>8.0%}")
-        print(f"{'  of which beskar check (compile, render, every rule)':<58}{check_time:>8.2f}{check_cpu:>8.2f}"
+        print(f"{'  of which beskar check (all cores, every rule)':<58}{check_time:>8.2f}{check_cpu:>8.2f}"
               f"{check_cpu / whole_cpu:>8.0%}")
         print(f"{'  of which drawing every page (layouts cached)':<58}{draw:>8.2f}{draw_cpu:>8.2f}"
               f"{draw_cpu / whole_cpu:>8.0%}")
         print(f"{'drawing every page, first run (grandalf layouts computed)':<58}{draw_cold:>8.2f}{'':>8}{'':>8}")
         print(f"per site (CPU): {whole_cpu / args.sites * 1000:.0f} ms in all, {draw_cpu / args.sites * 1000:.1f} ms "
               f"to draw; the report costs {whole_cpu / check_cpu:.2f}x the check it shows")
+        print(f"goal: the whole command under 10 s for 50 sites: {cli:.2f} s wall ({cli / 10:.0%} of it), "
+              f"{cli_cpu:.2f} s CPU (load average {os.getloadavg()[0]:.1f} at the end)")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -126,3 +126,22 @@ def test_vendored_schemas_are_what_the_tool_derives(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "tools/derive_k8s_schemas.py"), "--out", str(tmp_path)],
                    check=True, capture_output=True)
     assert (tmp_path / VENDORED.name).read_bytes() == VENDORED.read_bytes()
+
+
+def test_compiled_validators_are_kept_between_processes_and_a_bad_cache_is_compiled_again(tmp_path, monkeypatch):
+    from beskar.check import schemas
+
+    monkeypatch.setenv("BESKAR_CACHE", str(tmp_path))
+    schema = {"type": "object", "properties": {"replicas": {"type": "integer", "default": 1}},
+              "additionalProperties": False}
+    for attempt in range(3):
+        validate = schemas._compiled(schema, "test")
+        body = {}
+        validate(body)
+        assert body == {}  # defaults are not filled into the object checked
+        with pytest.raises(schemas.fastjsonschema.JsonSchemaException):
+            validate({"replicas": "two"})
+        kept = list((tmp_path / "schemas").glob("*.marshal"))
+        assert len(kept) == 1
+        if attempt == 1:
+            kept[0].write_bytes(b"not bytecode")

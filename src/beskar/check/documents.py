@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from beskar.fleet.documents import CachedResolver, Expansion, compose
+from beskar.fleet.documents import MAX_DEPTH, CachedResolver, Expansion, compose
 from beskar.fleet.documents import Flaw as Unreadable
 
 
@@ -189,31 +189,103 @@ def _compose(text: str) -> list[yaml.Node]:
 
 
 def parse_yaml(path: str, text: str) -> YamlFile:
-    """Parse every document of a file; syntax errors and duplicate keys become flaws with their line."""
+    """Parse every document of a file; syntax errors and duplicate keys become flaws with their line.
+
+    The node trees (for positions) are not kept: a file's nodes take ten times its data's memory and most files
+    never have a finding; they are read again from the text, the same way, when a line is asked for."""
     parsed = YamlFile(path, text)
     try:
-        nodes = _compose(text)
+        nodes, built, flaws = _read(text)
     except Unreadable as unreadable:
         parsed.flaws.append(Flaw(unreadable.message, unreadable.line))
         return parsed
+    later = _ComposedLater(text, nodes=None)
+    parsed.documents = [LazyDocument(path, index, data, later) for index, data in built]
+    parsed.flaws.extend(flaws)
+    return parsed
+
+
+def _read(text: str) -> tuple[list[yaml.Node | None], list[tuple[int, Any]], list[Flaw]]:
+    """Every document's nodes (merge keys flattened into them), (index, data) of those that are data, and flaws."""
+    nodes = _compose(text)
     builder = _Builder(text)
+    built, flaws = [], []
     for index, node in enumerate(nodes):
         if node is None:
             continue
         try:
             data = builder.build(node)
         except Unreadable as unreadable:
-            parsed.flaws.append(Flaw(unreadable.message, unreadable.line))
+            flaws.append(Flaw(unreadable.message, unreadable.line))
             continue
         except (yaml.constructor.ConstructorError, ValueError) as error:
             mark = getattr(error, "problem_mark", None)
-            parsed.flaws.append(Flaw(f"YAML error: {getattr(error, 'problem', error)}",
-                                     mark.line + 1 if mark else node.start_mark.line + 1))
+            flaws.append(Flaw(f"YAML error: {getattr(error, 'problem', error)}",
+                              mark.line + 1 if mark else node.start_mark.line + 1))
             continue
         if data is not None:
-            parsed.documents.append(Document(path, index, data, node))
-    parsed.flaws.extend(builder.flaws)
-    return parsed
+            built.append((index, data))
+    return nodes, built, flaws + builder.flaws
+
+
+class _ComposedLater:
+    """The node trees of a file, composed from its text the first time a position is asked for (most files never
+    have a finding, so most are never composed): as parse_yaml composed and built them, merge keys flattened."""
+
+    def __init__(self, text: str, nodes: list[yaml.Node | None] | None = None) -> None:
+        self.text = text
+        self.nodes = nodes
+
+    def node(self, index: int) -> yaml.Node | None:
+        if self.nodes is None:
+            self.nodes = _read(self.text)[0]
+        return self.nodes[index]
+
+
+class LazyDocument(Document):
+    """A document whose node is composed from its file's text only when a line is asked for. For a file the render
+    has just emitted, its data is the rendered object itself (see `emitted_yaml`)."""
+
+    def __init__(self, file: str, index: int, data: Any, later: _ComposedLater) -> None:
+        self._later = later
+        super().__init__(file, index, data, None)
+
+    @property  # type: ignore[override]
+    def node(self) -> yaml.Node | None:
+        return self._later.node(self.index)
+
+    @node.setter
+    def node(self, value: yaml.Node | None) -> None:
+        pass  # always the text's own
+
+
+_PLAIN_SCALARS = (str, int, bool, float, type(None))
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is what reading its YAML back gives: string keys, lists, and scalars that keep their type
+    (the tree's dumper quotes a string that would read as another type). Tuples, other key types, dates or
+    objects would come back changed, so their files are parsed instead."""
+    kind = type(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            return False
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    if kind is list:
+        if depth >= MAX_DEPTH:
+            return False
+        return all(_plain(item, depth + 1) for item in value)
+    return kind in _PLAIN_SCALARS and value == value  # NaN is not equal to what it reads back as
+
+
+def emitted_yaml(path: str, text: str, documents: list[Any]) -> YamlFile:
+    """A file the render has just emitted (`text`) from `documents`, as `parse_yaml(path, text)` would read it,
+    without parsing: the data are the rendered objects (shared, never to be changed), the nodes come later."""
+    if not all(_plain(document) for document in documents):
+        return parse_yaml(path, text)
+    later = _ComposedLater(text)
+    return YamlFile(path, text, [LazyDocument(path, index, data, later)
+                                 for index, data in enumerate(documents) if data is not None])
 
 
 @dataclass(frozen=True)

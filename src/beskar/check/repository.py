@@ -5,15 +5,16 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
-from beskar.check.documents import YamlFile
+from beskar.check.documents import YamlFile, emitted_yaml, parse_yaml
 from beskar.check.findings import Finding, report
 from beskar.check.builds import Build, RealBuild
-from beskar.check.kustomize import KUSTOMIZATION_FILES, Kustomize
+from beskar.check.kustomize import KUSTOMIZATION_FILES, YAML_SUFFIXES, Kustomize
 from beskar.check.resources import Problem, Resource, is_object, resource_of
 from beskar.check.schemas import namespaced
 
+T = TypeVar("T")
 DEFAULT_NAMESPACE = "default"
 BOOTSTRAP_SOURCE = ("flux-system", "flux-system")  # created by `flux bootstrap`, also when not committed
 
@@ -67,6 +68,15 @@ class FluxRepository:
     options: TreeOptions = field(default_factory=TreeOptions)
     stale: tuple[Any, ...] = ()  # tree.Difference of the committed rendered tree (beskar check)
     patch_files: frozenset[str] = frozenset()  # files kustomizations read as patches, not as objects
+    # What several rules derive from the same objects (e.g. every image), computed once per run: see `derived`.
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, name: str, compute: Callable[[FluxRepository], T]) -> T:
+        """`compute(self)`, computed once for all the rules that ask by the same name (the repository does not
+        change while they run; the result is shared, so never changed by a rule)."""
+        if name not in self._derived:
+            self._derived[name] = compute(self)
+        return self._derived[name]
 
     def documents(self) -> Iterator[tuple[YamlFile, Any]]:
         for path in sorted(self.files):
@@ -111,13 +121,21 @@ def cluster_directories(paths: frozenset[str], files: dict[str, YamlFile]) -> li
 
 def load_repository(contents: dict[str, str], other_paths: frozenset[str] = frozenset(),
                     options: TreeOptions | None = None, own_urls: frozenset[str] = frozenset(),
-                    real: dict[str, RealBuild] | None = None) -> FluxRepository:
+                    real: dict[str, RealBuild] | None = None,
+                    emitted: Mapping[str, list[Any]] | None = None) -> FluxRepository:
     """Parse every YAML file given (path relative to the root -> text) and resolve each cluster's objects.
 
     `other_paths` names files that exist but whose content the rules do not need; `real` holds the real
-    kustomize's builds of directories, used instead of Beskar's own.
+    kustomize's builds of directories, used instead of Beskar's own; `emitted` holds the documents a render has
+    just emitted as the text of some of the paths, which are then taken as they are instead of parsed again.
     """
-    kustomize = Kustomize.of(contents, other_paths, real)
+    if emitted:
+        files = {path: emitted_yaml(path, text, emitted[path]) if path in emitted else parse_yaml(path, text)
+                 for path, text in sorted(contents.items()) if path.endswith(YAML_SUFFIXES)}
+        texts = {path: text for path, text in contents.items() if not path.endswith(YAML_SUFFIXES)}
+        kustomize = Kustomize(files, frozenset(contents) | other_paths, texts, real)
+    else:
+        kustomize = Kustomize.of(contents, other_paths, real)
     files, paths = kustomize.files, kustomize.paths
     clusters = {}
     for directory in cluster_directories(paths, files):

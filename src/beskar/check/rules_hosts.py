@@ -121,12 +121,21 @@ def flavor_family_without_computes(site: Site, layered: LayeredSite, rendered: R
 
 @rule("model/netplan-invalid", Severity.ERROR, Scope.MODEL,
       "a node's generated netplan breaks netplan's rules (VLAN ids, MTU above the parent's, bond members)")
-def netplan_invalid(site: Site, layered: LayeredSite) -> Iterator[Finding]:
+def netplan_invalid(site: Site, layered: LayeredSite, rendered: RenderedSite | None = None) -> Iterator[Finding]:
     for node in site.nodes:
         origin = layered.origin(("nodes", node.name))
-        for problem in netplan_problems(netplan(site, node, catalog())):
+        for problem in netplan_problems(_rendered_netplan(site, node, rendered)):
             yield report("model/netplan-invalid", f"netplan of {node.name}: {problem}", file=origin.file,
                          line=origin.line, site=site.name)
+
+
+def _rendered_netplan(site: Site, node: Any, rendered: RenderedSite | None) -> Any:
+    """The netplan the render wrote into the node's host_vars (the same `netplan(site, node, catalog)`), else made
+    again: the rule judges what the hosts get."""
+    documents = (rendered.tree.files.get(f"inventory/{site.name}/hosts/host_vars/{node.name}.yaml")
+                 if rendered is not None else None) or [None]
+    written = documents[0].get("netplan_config") if isinstance(documents[0], dict) else None
+    return written if written is not None else netplan(site, node, catalog())
 
 
 def _duplicates(rule_id: str, what: str, sites: list[tuple[Site, LayeredSite]],

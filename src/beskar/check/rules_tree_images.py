@@ -14,10 +14,14 @@ from beskar.check.rules_tree_schema import applied
 from beskar.render.images import images_of, mirror_image, tag_of
 
 
-def _cluster_images(repository: FluxRepository) -> Iterator[tuple[str | None, Resource, tuple[Any, ...], str]]:
-    for site, resource in applied(repository):
-        for path, image in images_of(resource.data):
-            yield site, resource, path, image
+def _cluster_images(repository: FluxRepository) -> list[tuple[str | None, Resource, tuple[Any, ...], str]]:
+    """(cluster, object, path, image) of every image each cluster applies; found once for the three image rules."""
+    return repository.derived("cluster images", _find_images)
+
+
+def _find_images(repository: FluxRepository) -> list[tuple[str | None, Resource, tuple[Any, ...], str]]:
+    return [(site, resource, path, image) for site, resource in applied(repository)
+            for path, image in images_of(resource.data)]
 
 
 @rule("tree/image-registry", Severity.ERROR, Scope.TREE,

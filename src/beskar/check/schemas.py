@@ -9,11 +9,17 @@ compiled code; only an object that fails is validated again by jsonschema, which
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+import marshal
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Callable
 
 import fastjsonschema
@@ -193,7 +199,55 @@ def _metadata_schema() -> dict[str, Any]:
 @lru_cache(maxsize=None)
 def _fast(api_version: str, kind: str) -> Callable[[Any], Any]:
     schema = _schema(api_version, kind) if kind else _metadata_schema()
-    return fastjsonschema.compile(schema)
+    return _compiled(schema, f"{api_version} {kind}".strip() or "ObjectMeta")
+
+
+@lru_cache(maxsize=None)
+def _compiled_before(api_version: str, kind: str) -> bool:
+    """Whether an earlier process left this kind's validator compiled on disk (then loading it costs nothing)."""
+    schema = _schema(api_version, kind) if kind else _metadata_schema()
+    return _cache_file(schema).is_file()
+
+
+def _cache_directory() -> Path:
+    """Where compiled validators are kept between processes: $BESKAR_CACHE or $XDG_CACHE_HOME/beskar, as the chart
+    cache."""
+    if os.environ.get("BESKAR_CACHE"):
+        return Path(os.environ["BESKAR_CACHE"]) / "schemas"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "beskar" / "schemas"
+
+
+def _compiled(schema: dict[str, Any], label: str) -> Callable[[Any], Any]:
+    """fastjsonschema's validator for `schema`, its bytecode kept on disk: generating and compiling the code of the
+    seven schemas a check uses costs a quarter of a second in every process, loading it a few milliseconds. The
+    key covers the schema, fastjsonschema's and Python's versions; a cache that cannot be read or written is
+    skipped."""
+    cached = _cache_file(schema)
+    try:
+        code = marshal.loads(cached.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        # use_default=False: a validator that filled in the schema's defaults would change the object it checks
+        # (the rendered objects themselves, which later rules and `beskar report` read).
+        code = compile(fastjsonschema.compile_to_code(schema, use_default=False), f"<schema {label}>", "exec")
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False, suffix=".part") as staged:
+                staged.write(marshal.dumps(code))
+            os.replace(staged.name, cached)
+        except OSError:
+            pass
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # the code fastjsonschema.compile would exec, read back
+    return namespace["validate"]
+
+
+_NO_DEFAULTS = "use_default=False"
+
+
+def _cache_file(schema: dict[str, Any]) -> Path:
+    key = hashlib.sha256(json.dumps([schema, fastjsonschema.VERSION, sys.version, _NO_DEFAULTS],
+                                    sort_keys=True).encode()).hexdigest()
+    return _cache_directory() / f"{key}.marshal"
 
 
 @lru_cache(maxsize=None)
@@ -208,14 +262,15 @@ def knows(document: dict[str, Any]) -> bool:
     return isinstance(api_version, str) and isinstance(kind, str) and _schema(api_version, kind) is not None
 
 
-# Objects of one kind validated before its schema is compiled: past about this many, compiling pays for itself.
+# Objects of one kind validated before its schema is compiled: past about this many, compiling pays for itself
+# (unless an earlier process left it compiled on disk).
 COMPILE_AFTER = 200
 _validated: dict[tuple[str, str], int] = {}
 
 
 def _passes(key: tuple[str, str], body: Any) -> bool:
     _validated[key] = _validated.get(key, 0) + 1
-    if _validated[key] <= COMPILE_AFTER:
+    if _validated[key] <= COMPILE_AFTER and not _compiled_before(*key):
         return _thorough(*key).is_valid(body)
     try:
         _fast(*key)(body)

@@ -60,9 +60,10 @@ def check(
 
     Exit codes: 0 no error-level finding, 1 at least one, 2 the fleet cannot be read.
     """
-    from beskar.operations import build as building, review  # the check engine: only here, see cli/app.py
+    from beskar.operations import review  # the check engine: only here, see cli/app.py
     options = None
-    if build:
+    if build:  # operations.build brings Helm's Go runtime (45 MiB): only for --build
+        from beskar.operations import build as building
         options = run(lambda: building.BuildOptions(chart_sources=chart_overrides(chart_source), jobs=jobs))
     result = _running(lambda: review.check(fleet, site, charts=charts, disable=disable or [], build=options))
     _present(result, output_format, output, "beskar check")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from beskar.operations import build as building
 from beskar.operations import compilation
+from beskar.operations.emission import emit_sites
 from beskar.operations.lint import lint  # noqa: F401  (review.lint: the lint operation, beside check)
 from beskar.operations.reviews import Review, fleet_settings as _fleet_settings, object_count as _objects
 from beskar import tree as trees
@@ -16,23 +18,29 @@ from beskar.fleet.files import read_chart_skeletons, read_files, read_text
 from beskar.fleet.repository import secrets_path
 from beskar.secrets.sopsfile import read_site_file
 
+if TYPE_CHECKING:
+    from beskar.operations import build as building
+
 
 def check(root: Path, sites: list[str] | None = None, *, charts: Path | None = None,
-          disable: list[str] = (), build: building.BuildOptions | None = None) -> Review:
+          disable: list[str] = (), build: building.BuildOptions | None = None, jobs: int | None = None) -> Review:
     """Check a fleet: its typed sites (model rules), the tree it renders (tree rules), and its staleness; with
-    `build`, also every site's final objects (the build rules)."""
-    builds = building.built_sites(Path(root), sites, build) if build is not None else ()
+    `build`, also every site's final objects (the build rules). `jobs` processes emit the rendered trees (default:
+    one per core); the findings are the same whatever their number."""
+    builds = _building().built_sites(Path(root), sites, build) if build is not None else ()
     trees.settle(Path(root))
     with paused_gc(), trees.locked(Path(root), exclusive=False):  # no render changes the tree while it is read
-        return _check(Path(root), sites, charts, list(disable), builds)
+        return _check(Path(root), sites, charts, list(disable), builds, jobs)
 
 
 def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: list[str],
-           builds: tuple = ()) -> Review:
+           builds: tuple = (), jobs: int | None = None) -> Review:
     root = Path(root)
-    compiled, differences = compilation.render_fleet(root, sites, check=True)
+    compiled = compilation.compile_fleet(root, sites)
+    # As render_fleet(check=True), with the emission (most of a check's time) on every core.
+    emitted = emit_sites(compiled.rendered, jobs)
+    differences = trees.compare(root, emitted, compiled.owned_prefixes())
     settings = _fleet_settings(root, list(disable))
-    emitted = compiled.emitted()
     fleet_sites = set(compiled.fleet.sites) if not sites else set(sites)
     others_sites = _all_site_names(root) - fleet_sites
     skip = set(emitted)
@@ -43,11 +51,16 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     contents = {p: t for p, t in contents.items() if p not in extra and not _under_site(p, others_sites)}
     others = frozenset(p for p in others if p not in extra and not _under_site(p, others_sites))
     contents.update({path: data.decode("utf-8") for path, data in emitted.items()})
+    del emitted  # the texts are kept; the bytes would be a second copy of the whole tree while the rules run
     facts = {name: ClusterFacts(mirror=site.mirror.registry if site.mirror else None,
                                 release=site.openstack.release) for name, site in compiled.sites.items()}
     repository_url = (compiled.fleet.settings.get("repository") or {}).get("url")
     options = TreeOptions(clusters=facts, charts=read_chart_skeletons(charts) if charts is not None else None)
-    repository = load_repository(contents, others, options, frozenset({repository_url} - {None}))
+    # The rendered documents are what parsing their emitted text gives back: they are taken as they are.
+    documents = {path: files for rendered in compiled.rendered.values()
+                 for path, files in rendered.tree.files.items()}
+    repository = load_repository(contents, others, options, frozenset({repository_url} - {None}),
+                                 emitted=documents)
     repository.stale = tuple(d for d in differences if d.change is not trees.Change.UNCHANGED)
     # Compiled once: every rule reads the same typed site, render and secrets file.
     checked = tuple(CheckedSite(site, compiled.fleet.sites[name], compiled.rendered[name],
@@ -63,6 +76,12 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
                   tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)),
                   compiled)
+
+
+def _building():
+    """operations.build, loaded only for `check --build`: it brings Helm's Go runtime (45 MiB resident, a third of a
+    check's imports), which no other check needs."""
+    return importlib.import_module("beskar.operations.build")
 
 
 def _all_site_names(root: Path) -> set[str]:
