@@ -3,9 +3,8 @@ status file, abort. The full walks are in test_upgrade_stages.py."""
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -97,3 +96,12 @@ def test_start_refuses_an_edge_not_in_the_graph_with_the_path_that_works(demo_fl
     assert ("prod-brno: 2024.2 -> 2026.1 is not one upgrade; go through 2024.2 -> 2025.1 -> 2026.1, one `--to` at "
             "a time") in " ".join(refused.stderr.split())
     assert snapshot(demo_fleet) == before
+
+
+def test_mid_upgrade_the_target_releases_images_are_not_a_mix(demo_fleet, run_beskar):
+    """After `upgrade start` the first stage runs the target's images beside the source's: that is the plan, not an
+    image left behind, so tree/image-release-mix says nothing."""
+    upgrading.start(demo_fleet, "2025.2")
+    checked = run_beskar("check", "--format", "json", cwd=demo_fleet, timeout=300)
+    rules = {finding["rule"] for finding in json.loads(checked.stdout)}
+    assert "tree/image-release-mix" not in rules, checked.stdout

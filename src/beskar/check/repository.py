@@ -25,6 +25,7 @@ class ClusterFacts:
 
     mirror: str | None = None
     release: str | None = None
+    upgrading_to: str | None = None  # mid-upgrade, the stages carried so far run this release's images
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class TreeOptions:
 
     def facts(self, cluster: str) -> ClusterFacts:
         facts = self.clusters.get(cluster, ClusterFacts())
-        return ClusterFacts(facts.mirror or self.mirror, facts.release)
+        return ClusterFacts(facts.mirror or self.mirror, facts.release, facts.upgrading_to)
 
 
 @dataclass

@@ -74,7 +74,7 @@ def _pinned(image: str) -> bool:
 
 
 @rule("tree/image-release-mix", Severity.WARNING, Scope.TREE,
-      "All OpenStack images of a cluster are of one release (the site's, when known).")
+      "All OpenStack images of a cluster are of one release (the site's, when known; mid-upgrade, the target's too).")
 def image_release_mix(repository: FluxRepository) -> Iterator[Finding]:
     by_cluster: dict[str | None, list[tuple[Resource, tuple[Any, ...], str, str]]] = {}
     for site, resource, path, image in _cluster_images(repository):
@@ -90,8 +90,9 @@ def image_release_mix(repository: FluxRepository) -> Iterator[Finding]:
             expected = max(sorted(counts), key=lambda r: counts[r])  # the majority; ties: the older
         where = f"the site's release is {expected}" if repository.options.facts(site or ".").release \
             else f"{counts[expected]} other images are {expected}"
+        upgrading_to = repository.options.facts(site or ".").upgrading_to
         for resource, path, image, release in images:
-            if release != expected:
+            if release != expected and release != upgrading_to:
                 yield report("tree/image-release-mix",
                              f"{resource.label()}: image {image} is OpenStack {release}; {where}",
                              **resource.at(path), site=site,

@@ -52,8 +52,9 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     others = frozenset(p for p in others if p not in extra and not _under_site(p, others_sites))
     contents.update({path: data.decode("utf-8") for path, data in emitted.items()})
     del emitted  # the texts are kept; the bytes would be a second copy of the whole tree while the rules run
-    facts = {name: ClusterFacts(mirror=site.mirror.registry if site.mirror else None,
-                                release=site.openstack.release) for name, site in compiled.sites.items()}
+    facts = {name: ClusterFacts(mirror=site.mirror.registry if site.mirror else None, release=site.openstack.release,
+                                upgrading_to=site.openstack.upgrade.to if site.openstack.upgrade else None)
+             for name, site in compiled.sites.items()}
     repository_url = (compiled.fleet.settings.get("repository") or {}).get("url")
     options = TreeOptions(clusters=facts, charts=read_chart_skeletons(charts) if charts is not None else None)
     # The rendered documents are what parsing their emitted text gives back: they are taken as they are.
