@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import json
-from typing import Any, Iterator
+from typing import Any
 
 from beskar.build.objects import BuiltObject, ChartIdentity, ReleaseBuild, SiteBuild
 
 MEMO_FORMAT = 1  # bump when what a stored site build holds changes
 
 
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while a stored build is read: JSON makes no cycles, and the collector would
-    otherwise walk the whole heap again and again while the many new dicts of a site's objects are made."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def memo_key(*parts: Any) -> str:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from beskar.fleet.documents import MAX_DEPTH, CachedResolver, Expansion, compose
+from beskar.memory import paused_gc
 from beskar.fleet.documents import Flaw as Unreadable
 
 
@@ -32,18 +31,6 @@ _DIRECTIVE = re.compile(r"#\s*beskar:\s*disable\s*=\s*([A-Za-z0-9_/*.,\- ]+)")
 Path = tuple[Any, ...]
 
 
-@contextmanager
-def paused_gc():
-    """No cyclic garbage collection meanwhile: the composer allocates a node and two marks per value, and a
-    repository's nodes stay alive for positions, so each collection would scan millions of objects again.
-    Reference counting still frees everything that is not a cycle."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True)

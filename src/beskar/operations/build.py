@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from beskar import tree as trees
 from beskar.build import manifests, releases, values
-from beskar.build.memo import paused_gc
+from beskar.memory import paused_gc
 from beskar.build.objects import (CLUSTER_LAYER, BuildFailure, BuiltObject, ChartIdentity, ObjectKey, ReleaseBuild,
                                   SiteBuild, object_order)
 from beskar.build.secrets import placeholders, shown_secret

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from beskar.check.builds import RealBuild
-from beskar.check.documents import paused_gc
+from beskar.memory import paused_gc
 from beskar.check.engine import Subject, applicable_rules, run_rules
 from beskar.check.findings import RULES, Scope
 from beskar.check.repository import TreeOptions, built_directories, load_repository

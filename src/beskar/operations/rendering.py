@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import stat
@@ -17,6 +16,7 @@ import yaml
 import beskar
 from beskar import tree as trees
 from beskar.fleet.repository import FLEET_FILE, site_directories
+from beskar.memory import paused_gc
 from beskar.tree.digest import SiteRecord, content_digest, holds, read_records, record
 
 TOPS = ("clusters", "apps", "inventory")
@@ -107,9 +107,7 @@ def _emit(root: Path, only: list[str] | None) -> tuple[dict[str, bytes], dict[st
     # its time). Not a cycle dodge: the arrow is the same, only later.
     from beskar.operations.compilation import render_one, type_sites
 
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         fleet, knowledge, sites = type_sites(root, only)
         emitted: dict[str, bytes] = {}
         outputs: dict[str, dict[str, str]] = {}
@@ -125,9 +123,6 @@ def _emit(root: Path, only: list[str] | None) -> tuple[dict[str, bytes], dict[st
                                         len(rendered.tree.files), len(rendered.secrets))
             del site, rendered, files
         return dict(sorted(emitted.items())), outputs, figures
-    finally:
-        if collecting:
-            gc.enable()
 
 
 @lru_cache(maxsize=1)

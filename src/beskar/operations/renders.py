@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 
 from beskar import tree as trees
 from beskar.build import manifests
-from beskar.build.memo import paused_gc
+from beskar.memory import paused_gc
 from beskar.build.objects import FailureKind
 from beskar.build.secrets import Redactor
 from beskar.check import schemas

@@ -11,7 +11,7 @@ from beskar.operations.emission import emit_sites
 from beskar.operations.lint import lint  # noqa: F401  (review.lint: the lint operation, beside check)
 from beskar.operations.reviews import Review, fleet_settings as _fleet_settings, object_count as _objects
 from beskar import tree as trees
-from beskar.check.documents import paused_gc
+from beskar.memory import paused_gc
 from beskar.check.engine import CheckedSite, Subject, applicable_rules, run_rules
 from beskar.check.repository import ClusterFacts, TreeOptions, load_repository
 from beskar.fleet.files import read_chart_skeletons, read_files, read_text

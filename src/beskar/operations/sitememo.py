@@ -15,7 +15,8 @@ from typing import Iterable, Mapping
 
 import beskar
 from beskar import tree as trees
-from beskar.build.memo import memo_key, paused_gc, site_from_json, site_to_json
+from beskar.build.memo import memo_key, site_from_json, site_to_json
+from beskar.memory import paused_gc
 from beskar.build.objects import SiteBuild
 from beskar.build.releases import RENDER_FORMAT
 from beskar.clients import charts
