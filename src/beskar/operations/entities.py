@@ -9,8 +9,10 @@ from typing import Callable
 import yaml
 
 from beskar.catalog import catalog
+from beskar.check import rules_entities
 from beskar.check.findings import Finding, Severity
 from beskar.clients.openstack import Api, CloudError, connect, observe
+from beskar.clients.openstack_steps import EntityStep
 from beskar.fleet import LayeredSite, load_fleet
 from beskar.fleet.sections import write_section
 from beskar.model import Site, type_site
@@ -19,7 +21,7 @@ from beskar.plan.entities import Options, Plan, plan
 from beskar.plan.imported import Imported, import_cloud
 from beskar.plan.resources import State
 from beskar.plan.steps import Outcome, Result, run_steps
-from beskar.problems import InputError, Problem
+from beskar.problems import InputError, Origin, Problem
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,6 @@ def load_site(root: Path, name: str) -> tuple[Site, LayeredSite]:
 
 def entity_findings(site: Site, layered: LayeredSite) -> list[Finding]:
     """The findings of the rules planning heeds (rules_entities.PLANNING_RULES) for one site; errors make it refuse."""
-    from beskar.check import rules_entities
-
     return rules_entities.check_site(site, layered)
 
 
@@ -50,8 +50,6 @@ def _refuse_on_errors(site: Site, layered: LayeredSite) -> None:
 
 
 def _origin(finding: Finding, layered: LayeredSite):
-    from beskar.problems import Origin
-
     if finding.file is None:
         return None
     return Origin(finding.file, finding.line or 1, 1, _layer_of(finding.file, layered))
@@ -90,8 +88,6 @@ def plan_site(root: Path, name: str, options: Options, cloud: str | None = None,
 
 def apply_plan(entity_plan: EntityPlan, api: Api,
                progress: Callable[[int, int, object, Result], None] | None = None) -> list[Outcome]:
-    from beskar.clients.openstack_steps import EntityStep
-
     return run_steps([EntityStep(api, step) for step in entity_plan.plan.steps], progress)
 
 
