@@ -22,6 +22,7 @@ from beskar.fleet import load_fleet
 from beskar.tree import journal
 from beskar.operations import compilation
 from beskar.problems import InputError
+from lock_holder import lock_held_elsewhere
 
 
 def cli(*args: str, cwd: Path) -> SimpleNamespace:
@@ -190,23 +191,9 @@ def _assert_consistent(changes, size_a: int, size_b: int) -> None:
 
 
 def test_a_writer_waits_then_names_the_other(demo_fleet, monkeypatch):
-    ready_read, ready_write = os.pipe()
-    done_read, done_write = os.pipe()
-    holder = os.fork()
-    if holder == 0:  # pragma: no cover - the child holds the lock until the parent is done
-        try:
-            with trees.locked(demo_fleet):
-                os.write(ready_write, b"x")
-                os.read(done_read, 1)
-        finally:
-            os._exit(0)
-    try:
-        assert os.read(ready_read, 1) == b"x"
+    with lock_held_elsewhere(demo_fleet) as holder:
         monkeypatch.setenv("BESKAR_LOCK_WAIT", "0.2")
         result = cli("render", cwd=demo_fleet)
-    finally:
-        os.write(done_write, b"x")
-        os.waitpid(holder, 0)
     assert result.returncode == 2, result.stderr
     assert f"another beskar is writing this fleet (pid {holder})" in result.stderr
     assert "Traceback" not in result.stderr

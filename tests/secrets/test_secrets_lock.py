@@ -10,11 +10,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from beskar import tree as trees
 from beskar.cli.app import app
 from beskar.fleet.examples import write_example
 from beskar.operations import secrets as operations
 from beskar.secrets import age
+from lock_holder import lock_held_elsewhere
 from secrets_helpers import OPERATOR_KEY
 
 SITE = "prod-brno"
@@ -37,20 +37,8 @@ def _files(root: Path) -> dict[str, bytes]:
 @pytest.fixture
 def held(synced: Path):
     """Another process holding the fleet's writers' lock until the test is done with it."""
-    ready_read, ready_write = os.pipe()
-    done_read, done_write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            with trees.locked(synced):
-                os.write(ready_write, b"x")
-                os.read(done_read, 1)
-        finally:
-            os._exit(0)
-    assert os.read(ready_read, 1) == b"x"
-    yield synced, pid
-    os.write(done_write, b"x")
-    os.waitpid(pid, 0)
+    with lock_held_elsewhere(synced) as pid:
+        yield synced, pid
 
 
 @pytest.mark.parametrize("command", [
