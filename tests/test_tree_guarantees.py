@@ -337,7 +337,7 @@ def test_a_hand_edited_tree_is_caught_though_the_record_matches_the_inputs(memor
 
 
 def test_a_changed_input_or_beskar_renders_the_site_again(memory_fleet, monkeypatch):
-    from beskar.operations import rendering
+    from beskar.operations import inputs
     _render(memory_fleet)
     site = memory_fleet / "sites/prod-ostrava/site.yaml"
     site.write_text(site.read_text().replace("region: ostrava", "region: ostrava-2"))
@@ -349,7 +349,7 @@ def test_a_changed_input_or_beskar_renders_the_site_again(memory_fleet, monkeypa
     profile = memory_fleet / "profiles/production.yaml"
     profile.write_text(profile.read_text() + "# a comment changes no value, but the profile's bytes\n")
     assert _render(memory_fleet).skipped == ()
-    monkeypatch.setattr(rendering, "_code_digest", lambda: "another beskar")
+    monkeypatch.setattr(inputs, "_code_digest", lambda: "another beskar")
     assert _render(memory_fleet).skipped == ()
 
 

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import stat
-import sys
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 
-import pydantic
-import yaml
-
-import beskar
 from beskar import tree as trees
 from beskar.fleet.repository import FLEET_FILE, site_directories
+from beskar.operations.inputs import shared_digest, site_digest
 from beskar.memory import paused_gc
 from beskar.tree.digest import SiteRecord, content_digest, holds, read_records, record
 
@@ -55,10 +47,10 @@ def render_tree(root: Path, only: list[str] | None = None, check: bool = False) 
     skipped: dict[str, SiteRecord] = {}
     figures: dict[str, SiteFigures] = {}
     if records:
-        shared = _shared_digest(root)
+        shared = shared_digest(root)
         with trees.locked(root, exclusive=False):
             for name in names:
-                inputs[name] = _inputs_digest(root, name, shared)
+                inputs[name] = site_digest(root, name, shared)
                 entry = records.get(name)
                 if entry and inputs[name] == entry.inputs and holds(root, site_prefixes(name), entry.outputs):
                     try:
@@ -70,8 +62,8 @@ def render_tree(root: Path, only: list[str] | None = None, check: bool = False) 
     changes = [trees.Difference(path, trees.Change.UNCHANGED) for entry in skipped.values() for path in entry.outputs]
     if rest is None or rest:
         if rest is not None and not records:  # no record yet: the digests are taken before reading, as above
-            shared = _shared_digest(root)
-            inputs = {name: _inputs_digest(root, name, shared) for name in rest}
+            shared = shared_digest(root)
+            inputs = {name: site_digest(root, name, shared) for name in rest}
         emitted, outputs, rendered = _emit(root, only if rest is None or len(rest) == len(names) else rest)
         prefixes = [prefix for name in rendered for prefix in site_prefixes(name)]
         changes += trees.compare(root, emitted, prefixes) if check else trees.write(root, emitted, prefixes)
@@ -79,9 +71,9 @@ def render_tree(root: Path, only: list[str] | None = None, check: bool = False) 
         if not check:
             # Only inputs that hash the same after the render as before it were what it read: a file edited
             # meanwhile (and perhaps edited back later) must not pair its old digest with the new output.
-            shared_after = _shared_digest(root)
+            shared_after = shared_digest(root)
             record(root, {name: SiteRecord(digest, outputs[name], asdict(rendered[name])) for name in rendered
-                          if (digest := inputs.get(name)) and digest == _inputs_digest(root, name, shared_after)})
+                          if (digest := inputs.get(name)) and digest == site_digest(root, name, shared_after)})
     order = names or sorted(figures)
     return Rendering({name: figures[name] for name in order if name in figures},
                      sorted(changes, key=lambda d: d.path), tuple(skipped))
@@ -123,66 +115,3 @@ def _emit(root: Path, only: list[str] | None) -> tuple[dict[str, bytes], dict[st
                                         len(rendered.tree.files), len(rendered.secrets))
             del site, rendered, files
         return dict(sorted(emitted.items())), outputs, figures
-
-
-@lru_cache(maxsize=1)
-def _code_digest() -> str:
-    """Beskar as it runs: every file of the package (code, catalog, templates), and what shapes its output."""
-    digest = hashlib.sha256(f"{beskar.__version__}\0{sys.version}\0{yaml.__version__}\0"
-                            f"{getattr(yaml, '__with_libyaml__', False)}\0{pydantic.VERSION}\0".encode())
-    base = Path(beskar.__file__).parent
-    for directory, subdirectories, files in os.walk(base):
-        subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
-        for name in sorted(files):
-            path = os.path.join(directory, name)
-            with open(path, "rb") as handle:
-                content = handle.read()
-            digest.update(f"{os.path.relpath(path, base)}\0{len(content)}\0".encode() + content)
-    return digest.hexdigest()
-
-
-def _file_digest(digest, root: Path, relative: str) -> None:
-    """The file's name, size and bytes into `digest`; only a regular file is read (a FIFO or a device in the
-    fleet would block or never end: the full render then says what is wrong with it, with its place)."""
-    path = root / relative
-    status = os.stat(path)  # an OSError: no digest, no skip
-    if not stat.S_ISREG(status.st_mode):
-        raise OSError(f"{relative} is not a regular file")
-    content = path.read_bytes()
-    digest.update(f"{relative}\0{len(content)}\0".encode() + content)
-
-
-def _shared_digest(root: Path) -> str | None:
-    """beskar.yaml and every profile: any of them may layer into any site; None if one cannot be read."""
-    digest = hashlib.sha256(_code_digest().encode())
-    try:
-        _file_digest(digest, root, FLEET_FILE)
-        profiles = root / "profiles"
-        for name in sorted(os.listdir(profiles)) if profiles.is_dir() else []:
-            _file_digest(digest, root, f"profiles/{name}")
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-def _inputs_digest(root: Path, name: str, shared: str | None) -> str | None:
-    """Everything a site's render reads: the shared layers, every file under sites/<site>/ (the site, its
-    encrypted Secret, its image lock), and whether flux bootstrap wrote its flux-system; None if unreadable."""
-    if shared is None:
-        return None
-    digest = hashlib.sha256(f"{shared}\0{name}\0".encode())
-    digest.update(b"bootstrapped" if (root / "clusters" / name / "flux-system" / "kustomization.yaml").is_file()
-                  else b"not bootstrapped")
-    base = root / "sites" / name
-    try:
-        for directory, subdirectories, files in os.walk(base, onerror=_raise):
-            subdirectories.sort()
-            for file in sorted(files):
-                _file_digest(digest, root, Path(directory, file).relative_to(root).as_posix())
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-def _raise(error: OSError) -> None:
-    raise error

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -22,6 +21,7 @@ from beskar.build.releases import RENDER_FORMAT
 from beskar.clients import charts
 from beskar.fleet.repository import FLEET_FILE, site_directories
 from beskar.operations.compilation import CompiledFleet
+from beskar.operations.inputs import shared_digest, site_digest
 from beskar.secrets import age as ages
 
 
@@ -52,37 +52,21 @@ def site_key(compiled: CompiledFleet, name: str, overrides: Mapping[str, str], c
 
 
 # Not inputs of a compile: the rendered output (but for the mark of a bootstrapped site), git, Beskar's journal.
-_NOT_SHARED = frozenset({"sites", "clusters", "apps"})
-
-
-def _digest_files(directory: Path, skip: frozenset[str] = frozenset()) -> str:
-    rows = []
-    for folder, subfolders, names in os.walk(directory):
-        if folder == str(directory):
-            subfolders[:] = [d for d in subfolders if d not in skip and not d.startswith(".")]
-        for name in names:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as handle:
-                rows.append(f"{os.path.relpath(path, directory)}\0{hashlib.sha256(handle.read()).hexdigest()}\n")
-    return hashlib.sha256("".join(sorted(rows)).encode()).hexdigest()
-
-
 def input_keys(root: Path, names: list[str] | None, context: list[object]) -> dict[str, str] | None:
-    """Each site's key by the files its compile reads (a superset: any file outside sites/, clusters/ and apps/
-    counts for every site); None when the fleet cannot be read so (its compile says why) or a write is pending."""
+    """Each site's key by what its compile reads (Beskar, the shared layers, the site's files: the digests render
+    skips a site by); None when the fleet cannot be read so (its compile says why) or a write is pending."""
     try:
         present, problems = site_directories(root)
         pending = (root / trees.JOURNAL_DIR).exists() or (root / trees.STATE_DIR).is_file()  # as tree.settle sees
         if problems or pending or not (root / FLEET_FILE).is_file():
             return None
-        shared = _digest_files(root, _NOT_SHARED)
+        shared = shared_digest(root)
         keys = {}
         for name in names if names is not None else present:
-            if name not in present:
+            digest = site_digest(root, name, shared) if name in present else None
+            if digest is None:
                 return None  # the compile reports it
-            bootstrapped = (root / "clusters" / name / "flux-system" / "kustomization.yaml").is_file()
-            keys[name] = memo_key("inputs", beskar.__version__, RENDER_FORMAT, name, shared,
-                                  _digest_files(root / "sites" / name), bootstrapped, context)
+            keys[name] = memo_key("inputs", RENDER_FORMAT, name, digest, context)
         return keys
     except OSError:
         return None
