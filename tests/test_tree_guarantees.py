@@ -157,7 +157,10 @@ def test_kills_at_random_points_leave_old_or_new_and_any_next_command_repairs(tw
         time.sleep(rng.uniform(0, duration))
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
-        killed += os.WIFSIGNALED(status)
+        if os.WIFSIGNALED(status):
+            killed += 1
+        else:  # the write outran its kill: the first write's time overstated a write's, aim earlier from now on
+            duration *= 0.8
         repair = repairs[round_ % len(repairs)]
         if round_ % 20 == 19:  # and as the real CLI, in a new process
             assert run_beskar("render", "--check", cwd=fleet).returncode in (0, 1)
