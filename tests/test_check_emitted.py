@@ -105,3 +105,26 @@ def test_emitting_in_worker_processes_gives_the_same_bytes_and_findings(demo_fle
     monkeypatch.setattr(emission, "MIN_PARALLEL_SITES", 1)
     forked = review.check(demo_fleet, jobs=2)
     assert forked.findings == alone.findings and forked.files == alone.files and forked.stale == alone.stale
+
+
+def test_forked_emission_and_rules_find_what_one_process_finds_in_a_stale_faulty_fleet(demo_fleet, monkeypatch):
+    """Staleness of every kind (a file edited, one missing, one Beskar would delete) and findings of the model and
+    tree scopes: the workers' share of the comparison and of the rules comes back whole."""
+    from beskar.operations import emission
+
+    site_file = demo_fleet / "sites/prod-brno/site.yaml"
+    site_file.write_text(site_file.read_text().replace("address: 10.16.0.32}", "address: 10.16.1.32}", 1))
+    rendered = sorted(p for p in (demo_fleet / "apps").rglob("*.yaml") if p.read_text().startswith("# Generated"))
+    rendered[0].write_text(rendered[0].read_text() + "# edited\n")
+    rendered[1].unlink()
+    stray = rendered[2].parent / "zz-left-over.yaml"
+    stray.write_text(rendered[2].read_text())
+    alone = review.check(demo_fleet, jobs=1)
+    monkeypatch.setattr(emission, "MIN_PARALLEL_SITES", 1)
+    forked = review.check(demo_fleet, jobs=2)
+    assert forked.findings == alone.findings
+    assert forked.stale == alone.stale >= 3  # the address also reaches rendered files
+    scopes = {finding.rule.split("/")[0] for finding in alone.findings}
+    assert {"model", "tree"} <= scopes, scopes
+    stale = {f.file for f in alone.findings if f.rule == "tree/stale"}
+    assert {str(p.relative_to(demo_fleet)) for p in (rendered[0], rendered[1], stray)} <= stale

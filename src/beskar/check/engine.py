@@ -10,6 +10,7 @@ from beskar.check import settings as check_settings
 from beskar.check.documents import Suppressions, suppressions
 from beskar.check.findings import RULES, Finding, Rule, Scope, Severity
 from beskar.check.settings import CheckSettings
+from beskar.forking import fork_map
 
 if TYPE_CHECKING:
     from beskar.check.build import BuiltSite
@@ -66,22 +67,18 @@ def _run_rule(rule: Rule, subject: Subject) -> Iterable[Finding]:
         yield from rule.run(subject.repository)
 
 
-def run_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> list[Finding]:
-    """Every enabled rule of every scope; findings with the fleet's severities, minus suppressed ones, sorted."""
-    token = check_settings.activate(settings)
-    try:
-        found: set[Finding] = set()
-        for rule in RULES.of(_scopes(subject)):  # only these scopes' rule modules are imported
-            rule_id = rule.id
-            if not settings.enabled(rule_id):
-                continue
-            for finding in _run_rule(rule, subject):
-                severity = settings.severity.get(rule_id)
-                if severity is not None and severity != finding.severity:
-                    finding = dataclasses.replace(finding, severity=Severity(severity))
-                found.add(finding)
-    finally:
-        check_settings.deactivate(token)
+def run_rules(subject: Subject, settings: CheckSettings = CheckSettings(), jobs: int = 1) -> list[Finding]:
+    """Every enabled rule of every scope; findings with the fleet's severities, minus suppressed ones, sorted.
+
+    With more than one job the rules run on forked workers, which inherit the subject; the rules of one module go
+    together, since they share what they derive from it (every image of the tree, say). The findings are the same
+    whatever the number of jobs."""
+    groups: dict[str, list[Rule]] = {}
+    for rule in applicable_rules(subject, settings):  # only these scopes' rule modules are imported
+        groups.setdefault(rule.run.__module__, []).append(rule)
+    found: set[Finding] = set()
+    for part in fork_map(lambda group: _findings(group, subject, settings), list(groups.values()), jobs).results():
+        found.update(part)
     comments: dict[str, Suppressions] = {}
     kept = []
     for finding in found:
@@ -92,6 +89,22 @@ def run_rules(subject: Subject, settings: CheckSettings = CheckSettings()) -> li
                 continue
         kept.append(finding)
     return sort_findings(_merge_shared(kept))
+
+
+def _findings(rules: list[Rule], subject: Subject, settings: CheckSettings) -> list[Finding]:
+    """What the rules find, with the fleet's severities."""
+    token = check_settings.activate(settings)
+    try:
+        found: list[Finding] = []
+        for rule in rules:
+            severity = settings.severity.get(rule.id)
+            for finding in _run_rule(rule, subject):
+                if severity is not None and severity != finding.severity:
+                    finding = dataclasses.replace(finding, severity=Severity(severity))
+                found.append(finding)
+        return found
+    finally:
+        check_settings.deactivate(token)
 
 
 def _merge_shared(findings: list[Finding]) -> list[Finding]:

@@ -3,59 +3,65 @@ check's time, and each site's bytes are the same whichever process emits them.""
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from typing import Mapping
+from pathlib import Path
+from typing import Mapping, NamedTuple
 
+from beskar import tree as trees
+from beskar.forking import Forked, default_jobs, fork_map
 from beskar.render.site import RenderedSite
 
 # Fewer sites than this are emitted in this process: starting workers costs more than it saves.
 MIN_PARALLEL_SITES = 8
-_forked: Mapping[str, RenderedSite] = {}  # the sites the workers emit, inherited when they fork
 
 
-def default_jobs() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+class Emitted(NamedTuple):
+    """Every file of the sites' trees as the bytes `beskar render` writes, sorted by path; and, when asked, how each
+    differs from the file on disk (no deletions: those are the caller's, who knows what the tree owns)."""
+
+    files: dict[str, bytes]
+    changes: list[trees.Difference]
+
+
+class Emission:
+    """An emission under way on forked workers, which inherit the rendered objects instead of receiving them: only
+    the bytes (and their comparison with the disk) come back. The caller works on meanwhile; `.wait()` joins."""
+
+    def __init__(self, rendered: Mapping[str, RenderedSite], jobs: int | None = None,
+                 min_sites: int | None = None, compare_in: Path | None = None) -> None:
+        jobs = jobs_for(len(rendered), jobs, min_sites)
+        names = sorted(rendered)
+        # Interleaved chunks: neighbouring sites are alike, so each chunk is a like share.
+        chunks = [names[start::jobs * 2] for start in range(jobs * 2)] if jobs > 1 else [names]
+        self._work: Forked[Emitted] = fork_map(lambda chunk: _emit(rendered, chunk, compare_in),
+                                               [c for c in chunks if c], jobs)
+
+    def wait(self) -> Emitted:
+        files: dict[str, bytes] = {}
+        changes: list[trees.Difference] = []
+        for part in self._work.results():
+            files.update(part.files)
+            changes.extend(part.changes)
+        return Emitted(dict(sorted(files.items())), sorted(changes, key=lambda d: d.path))
+
+
+def jobs_for(sites: int, jobs: int | None = None, min_sites: int | None = None) -> int:
+    """The processes worth starting for work over this many sites: `jobs` (default: one per core), or one when the
+    sites are fewer than `min_sites` (default MIN_PARALLEL_SITES)."""
+    min_sites = MIN_PARALLEL_SITES if min_sites is None else min_sites
+    if sites < max(min_sites, 2):
+        return 1
+    return default_jobs() if jobs is None else jobs
 
 
 def emit_sites(rendered: Mapping[str, RenderedSite], jobs: int | None = None,
                min_sites: int | None = None) -> dict[str, bytes]:
-    """Every file of every site's tree as the exact bytes `beskar render` writes, sorted by path.
+    """Every file of every site's tree as the exact bytes `beskar render` writes, sorted by path, emitted by `jobs`
+    processes (default: one per core) when there are at least `min_sites` sites."""
+    return Emission(rendered, jobs, min_sites).wait().files
 
-    With more than one job (and at least `min_sites` sites) the sites are split among forked workers, which
-    inherit the rendered objects instead of receiving them; only the bytes come back. Where fork is not
-    available, or a worker cannot start, everything is emitted here.
-    """
-    jobs = default_jobs() if jobs is None else jobs
-    min_sites = MIN_PARALLEL_SITES if min_sites is None else min_sites
-    names = sorted(rendered)
+
+def _emit(rendered: Mapping[str, RenderedSite], names: list[str], compare_in: Path | None) -> Emitted:
     files: dict[str, bytes] = {}
-    if jobs > 1 and len(names) >= max(min_sites, 2) and "fork" in multiprocessing.get_all_start_methods():
-        global _forked
-        _forked = rendered
-        try:
-            with multiprocessing.get_context("fork").Pool(min(jobs, len(names))) as pool:
-                # Interleaved chunks: neighbouring sites are alike, so each worker gets a like share.
-                chunks = [names[start::jobs * 2] for start in range(jobs * 2)]
-                for part in pool.map(_emit_chunk, [c for c in chunks if c]):
-                    files.update(part)
-        except OSError:
-            files = {}
-        finally:
-            _forked = {}
-        if files:
-            return dict(sorted(files.items()))
     for name in names:
         files.update(rendered[name].tree.emit())
-    return dict(sorted(files.items()))
-
-
-def _emit_chunk(names: list[str]) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for name in names:
-        files.update(_forked[name].tree.emit())
-    return files
+    return Emitted(files, trees.file_changes(compare_in, files) if compare_in is not None else [])

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from beskar.operations import compilation
-from beskar.operations.emission import emit_sites
+from beskar.operations.emission import Emission, jobs_for
 from beskar.operations.lint import lint  # noqa: F401  (review.lint: the lint operation, beside check)
 from beskar.operations.reviews import Review, fleet_settings as _fleet_settings, object_count as _objects
 from beskar import tree as trees
@@ -37,19 +37,31 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
            builds: tuple = (), jobs: int | None = None) -> Review:
     root = Path(root)
     compiled = compilation.compile_fleet(root, sites)
-    # As render_fleet(check=True), with the emission (most of a check's time) on every core.
-    emitted = emit_sites(compiled.rendered, jobs)
-    differences = trees.compare(root, emitted, compiled.owned_prefixes())
+    # As render_fleet(check=True), with the emission and its comparison with the disk (most of a check's time) on
+    # every core, while this process reads the rest of the repository.
+    emission = Emission(compiled.rendered, jobs, compare_in=root)
+    emitted_paths = {path for rendered in compiled.rendered.values() for path in rendered.tree.sources}
+    deleted = trees.deletions(root, emitted_paths, compiled.owned_prefixes())
     settings = _fleet_settings(root, list(disable))
     fleet_sites = set(compiled.fleet.sites) if not sites else set(sites)
     others_sites = _all_site_names(root) - fleet_sites
-    skip = set(emitted)
-    contents, others = read_files(root, skip)
+    contents, others = read_files(root, emitted_paths)
     # The tree as `beskar render` would write it: emitted files over what is on disk, nothing Beskar would
     # delete, and nothing of the sites left out by --site.
-    extra = {d.path for d in differences if d.change is trees.Change.DELETED}
+    extra = {d.path for d in deleted}
     contents = {p: t for p, t in contents.items() if p not in extra and not _under_site(p, others_sites)}
     others = frozenset(p for p in others if p not in extra and not _under_site(p, others_sites))
+    # Compiled once: every rule reads the same typed site, render and secrets file.
+    checked = tuple(CheckedSite(site, compiled.fleet.sites[name], compiled.rendered[name],
+                                read_site_file(compiled.fleet.sites[name].secrets_file, secrets_path(name)))
+                    for name, site in compiled.sites.items())
+    texts: dict[str, str] = {}
+    for layered in (c.layered for c in checked):
+        for file in layered.files:
+            if file not in texts and file not in contents:
+                texts[file] = read_text(root / file, file)
+    emitted, changes = emission.wait()
+    differences = sorted(changes + deleted, key=lambda d: d.path)
     contents.update({path: data.decode("utf-8") for path, data in emitted.items()})
     del emitted  # the texts are kept; the bytes would be a second copy of the whole tree while the rules run
     facts = {name: ClusterFacts(mirror=site.mirror.registry if site.mirror else None, release=site.openstack.release,
@@ -63,17 +75,9 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     repository = load_repository(contents, others, options, frozenset({repository_url} - {None}),
                                  emitted=documents)
     repository.stale = tuple(d for d in differences if d.change is not trees.Change.UNCHANGED)
-    # Compiled once: every rule reads the same typed site, render and secrets file.
-    checked = tuple(CheckedSite(site, compiled.fleet.sites[name], compiled.rendered[name],
-                                read_site_file(compiled.fleet.sites[name].secrets_file, secrets_path(name)))
-                    for name, site in compiled.sites.items())
-    texts = dict(contents)
-    for layered in (c.layered for c in checked):
-        for file in layered.files:
-            if file not in texts:
-                texts[file] = read_text(root / file, file)
+    texts.update(contents)
     subject = Subject(checked, repository, texts, builds)
-    findings = run_rules(subject, settings)
+    findings = run_rules(subject, settings, jobs_for(len(checked), jobs))
     return Review(root, findings, tuple(sorted(repository.clusters)), _objects(repository), len(repository.files),
                   tuple(sorted(compiled.sites)), len(repository.stale), tuple(applicable_rules(subject, settings)),
                   compiled)

@@ -3,7 +3,7 @@
 The names below are the package's interface; its modules are split by noun (emission, paths, lock, files,
 comparison, journal)."""
 
-from beskar.tree.comparison import Change, Difference
+from beskar.tree.comparison import Change, Difference, deletions, file_changes
 from beskar.tree.emission import GENERATED_MARK, Tree, emit_file, header
 from beskar.tree.files import sync_directory, write_file
 from beskar.tree.journal import compare, recover, settle, write
@@ -11,6 +11,6 @@ from beskar.tree.lock import locked
 from beskar.tree.paths import (DIRECTORY_MODE, FILE_MODE, JOURNAL_DIR, PLAN_FILE, ROLLING_BACK, STATE_DIR,
                                owned_files)
 
-__all__ = ["Change", "DIRECTORY_MODE", "Difference", "FILE_MODE", "GENERATED_MARK", "JOURNAL_DIR", "PLAN_FILE",
+__all__ = ["Change", "DIRECTORY_MODE", "Difference", "FILE_MODE", "deletions", "file_changes", "GENERATED_MARK", "JOURNAL_DIR", "PLAN_FILE",
            "ROLLING_BACK", "STATE_DIR", "Tree", "compare", "emit_file", "header", "locked", "owned_files", "recover",
            "settle", "sync_directory", "write", "write_file"]

@@ -27,6 +27,12 @@ class Difference:
 
 def compare_unlocked(root: Path, emitted: dict[str, bytes], prefixes: Iterable[str],
                      owned: Iterable[str] | None) -> list[Difference]:
+    changes = file_changes(root, emitted) + deletions(root, emitted, prefixes, owned)
+    return sorted(changes, key=lambda d: d.path)
+
+
+def file_changes(root: Path, emitted: dict[str, bytes]) -> list[Difference]:
+    """How each emitted file differs from its namesake on disk (created, updated or unchanged), in emitted order."""
     changes: list[Difference] = []
     checked: set[str] = set()
     for path, content in emitted.items():
@@ -38,6 +44,11 @@ def compare_unlocked(root: Path, emitted: dict[str, bytes], prefixes: Iterable[s
             changes.append(Difference(path, Change.UPDATED))
         else:
             changes.append(Difference(path, Change.UNCHANGED))
-    for path in (owned_files(root, prefixes) if owned is None else set(owned)) - set(emitted):
-        changes.append(Difference(path, Change.DELETED))
-    return sorted(changes, key=lambda d: d.path)
+    return changes
+
+
+def deletions(root: Path, emitted: Iterable[str], prefixes: Iterable[str],
+              owned: Iterable[str] | None = None) -> list[Difference]:
+    """The files Beskar owns under `prefixes` (or, given `owned`, those files) that `emitted` lacks."""
+    found = owned_files(root, prefixes) if owned is None else set(owned)
+    return [Difference(path, Change.DELETED) for path in sorted(found.difference(emitted))]
