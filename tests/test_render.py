@@ -275,3 +275,19 @@ def test_a_killed_render_leaves_old_or_new_tree_never_a_mix(tmp_path):
             for path, content in old.items():
                 (root / path).write_bytes(content)
     assert outcomes  # at least one kill landed; which ones depends on the machine's speed
+
+
+def test_sites_rendered_by_forked_workers_give_the_same_tree_record_and_figures(tmp_path, monkeypatch):
+    from beskar.operations import emission, rendering
+
+    results, trees_written = [], []
+    for label, fewest in (("here", 10_000), ("forked", 1)):
+        monkeypatch.setattr(emission, "MIN_PARALLEL_SITES", fewest)
+        root = tmp_path / label
+        write_example(root)
+        results.append(rendering.render_tree(root))
+        trees_written.append({p.relative_to(root).as_posix(): p.read_bytes()
+                              for p in sorted(root.rglob("*")) if p.is_file() and "lock" not in p.name})
+    assert results[0] == results[1] and len(results[0].sites) >= 2
+    assert trees_written[0] == trees_written[1]
+    assert any(path.startswith(".beskar/") for path in trees_written[0])  # the render record is compared too

@@ -4,11 +4,13 @@ check's time, and each site's bytes are the same whichever process emits them.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 from beskar import tree as trees
 from beskar.forking import Forked, default_jobs, fork_map
-from beskar.render.site import RenderedSite
+
+if TYPE_CHECKING:  # only named: `beskar render` skipping every site loads no renderer
+    from beskar.render.site import RenderedSite
 
 # Fewer sites than this are emitted in this process: starting workers costs more than it saves.
 MIN_PARALLEL_SITES = 8
@@ -29,11 +31,8 @@ class Emission:
     def __init__(self, rendered: Mapping[str, RenderedSite], jobs: int | None = None,
                  min_sites: int | None = None, compare_in: Path | None = None) -> None:
         jobs = jobs_for(len(rendered), jobs, min_sites)
-        names = sorted(rendered)
-        # Interleaved chunks: neighbouring sites are alike, so each chunk is a like share.
-        chunks = [names[start::jobs * 2] for start in range(jobs * 2)] if jobs > 1 else [names]
         self._work: Forked[Emitted] = fork_map(lambda chunk: _emit(rendered, chunk, compare_in),
-                                               [c for c in chunks if c], jobs)
+                                               shares(sorted(rendered), jobs), jobs)
 
     def wait(self) -> Emitted:
         files: dict[str, bytes] = {}
@@ -51,6 +50,14 @@ def jobs_for(sites: int, jobs: int | None = None, min_sites: int | None = None) 
     if sites < max(min_sites, 2):
         return 1
     return default_jobs() if jobs is None else jobs
+
+
+def shares(names: list[str], jobs: int) -> list[list[str]]:
+    """The sites split into two chunks per job, interleaved: neighbouring sites are alike, so each chunk is a like
+    share, and a worker that finishes early takes another."""
+    if jobs <= 1:
+        return [names] if names else []
+    return [chunk for start in range(jobs * 2) if (chunk := names[start::jobs * 2])]
 
 
 def emit_sites(rendered: Mapping[str, RenderedSite], jobs: int | None = None,

@@ -8,7 +8,9 @@ from pathlib import Path
 from beskar import tree as trees
 from beskar.fleet.repository import FLEET_FILE, site_directories
 from beskar.operations.inputs import shared_digest, site_digest
+from beskar.forking import fork_map
 from beskar.memory import paused_gc
+from beskar.operations.emission import jobs_for, shares
 from beskar.tree.digest import SiteRecord, content_digest, holds, read_records, record
 
 TOPS = ("clusters", "apps", "inventory")
@@ -101,17 +103,31 @@ def _emit(root: Path, only: list[str] | None) -> tuple[dict[str, bytes], dict[st
 
     with paused_gc():
         fleet, knowledge, sites = type_sites(root, only)
+
+        def render_share(names: list[str]) -> tuple[dict[str, bytes], dict[str, dict[str, str]],
+                                                     dict[str, SiteFigures]]:
+            emitted: dict[str, bytes] = {}
+            outputs: dict[str, dict[str, str]] = {}
+            figures: dict[str, SiteFigures] = {}
+            for name in names:
+                site = sites.pop(name)
+                rendered = render_one(fleet, knowledge, site)
+                files = rendered.tree.emit()
+                emitted.update(files)
+                outputs[name] = {path: content_digest(content) for path, content in files.items()}
+                figures[name] = SiteFigures(site.openstack.release, site.openstack.distro,
+                                            len({c.layer for c in rendered.components}) + 1, len(rendered.components),
+                                            len(rendered.tree.files), len(rendered.secrets))
+                del site, rendered, files
+            return emitted, outputs, figures
+
+        # Sites are independent: each share is rendered and emitted by a forked worker, only bytes come back.
+        jobs = jobs_for(len(sites))
         emitted: dict[str, bytes] = {}
         outputs: dict[str, dict[str, str]] = {}
         figures: dict[str, SiteFigures] = {}
-        for name in list(sites):
-            site = sites.pop(name)
-            rendered = render_one(fleet, knowledge, site)
-            files = rendered.tree.emit()
+        for files, digests, counts in fork_map(render_share, shares(list(sites), jobs), jobs).results():
             emitted.update(files)
-            outputs[name] = {path: content_digest(content) for path, content in files.items()}
-            figures[name] = SiteFigures(site.openstack.release, site.openstack.distro,
-                                        len({c.layer for c in rendered.components}) + 1, len(rendered.components),
-                                        len(rendered.tree.files), len(rendered.secrets))
-            del site, rendered, files
-        return dict(sorted(emitted.items())), outputs, figures
+            outputs.update(digests)
+            figures.update(counts)
+        return dict(sorted(emitted.items())), outputs, {name: figures[name] for name in sorted(figures)}
