@@ -265,10 +265,16 @@ def _plain(value: Any, depth: int = 0) -> bool:
     return kind in _PLAIN_SCALARS and value == value  # NaN is not equal to what it reads back as
 
 
-def emitted_yaml(path: str, text: str, documents: list[Any]) -> YamlFile:
+def plain_documents(documents: list[Any]) -> bool:
+    """Whether emitting the documents and reading them back gives the same objects (see `_plain`)."""
+    return all(_plain(document) for document in documents)
+
+
+def emitted_yaml(path: str, text: str, documents: list[Any], plain: bool = False) -> YamlFile:
     """A file the render has just emitted (`text`) from `documents`, as `parse_yaml(path, text)` would read it,
-    without parsing: the data are the rendered objects (shared, never to be changed), the nodes come later."""
-    if not all(_plain(document) for document in documents):
+    without parsing: the data are the rendered objects (shared, never to be changed), the nodes come later.
+    `plain`: the caller knows the documents are plain (`plain_documents`), e.g. from the process that emitted them."""
+    if not plain and not plain_documents(documents):
         return parse_yaml(path, text)
     later = _ComposedLater(text)
     return YamlFile(path, text, [LazyDocument(path, index, data, later)

@@ -123,15 +123,19 @@ def cluster_directories(paths: frozenset[str], files: dict[str, YamlFile]) -> li
 def load_repository(contents: dict[str, str], other_paths: frozenset[str] = frozenset(),
                     options: TreeOptions | None = None, own_urls: frozenset[str] = frozenset(),
                     real: dict[str, RealBuild] | None = None,
-                    emitted: Mapping[str, list[Any]] | None = None) -> FluxRepository:
+                    emitted: Mapping[str, list[Any]] | None = None,
+                    parsed: Mapping[str, YamlFile] | None = None) -> FluxRepository:
     """Parse every YAML file given (path relative to the root -> text) and resolve each cluster's objects.
 
     `other_paths` names files that exist but whose content the rules do not need; `real` holds the real
     kustomize's builds of directories, used instead of Beskar's own; `emitted` holds the documents a render has
-    just emitted as the text of some of the paths, which are then taken as they are instead of parsed again.
+    just emitted as the text of some of the paths, which are then taken as they are instead of parsed again
+    (known to be plain: see `plain_documents`); `parsed` holds files already parsed from the same texts.
     """
-    if emitted:
-        files = {path: emitted_yaml(path, text, emitted[path]) if path in emitted else parse_yaml(path, text)
+    if emitted or parsed:
+        emitted, parsed = emitted or {}, parsed or {}
+        files = {path: emitted_yaml(path, text, emitted[path], plain=True) if path in emitted else
+                 parsed[path] if path in parsed else parse_yaml(path, text)
                  for path, text in sorted(contents.items()) if path.endswith(YAML_SUFFIXES)}
         texts = {path: text for path, text in contents.items() if not path.endswith(YAML_SUFFIXES)}
         kustomize = Kustomize(files, frozenset(contents) | other_paths, texts, real)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 from beskar import tree as trees
+from beskar.check.documents import plain_documents
 from beskar.forking import Forked, default_jobs, fork_map
 
 if TYPE_CHECKING:  # only named: `beskar render` skipping every site loads no renderer
@@ -22,11 +23,13 @@ class Emitted(NamedTuple):
 
     files: dict[str, bytes]
     changes: list[trees.Difference]
+    plain: frozenset[str] = frozenset()  # with compare_in: the files whose documents read back as they are
 
 
 class Emission:
     """An emission under way on forked workers, which inherit the rendered objects instead of receiving them: only
-    the bytes (and their comparison with the disk) come back. The caller works on meanwhile; `.wait()` joins."""
+    the bytes (and their comparison with the disk, and which files are plain YAML that a check may take as the
+    rendered objects, unparsed) come back. The caller works on meanwhile; `.wait()` joins."""
 
     def __init__(self, rendered: Mapping[str, RenderedSite], jobs: int | None = None,
                  min_sites: int | None = None, compare_in: Path | None = None) -> None:
@@ -37,10 +40,12 @@ class Emission:
     def wait(self) -> Emitted:
         files: dict[str, bytes] = {}
         changes: list[trees.Difference] = []
+        plain: set[str] = set()
         for part in self._work.results():
             files.update(part.files)
             changes.extend(part.changes)
-        return Emitted(dict(sorted(files.items())), sorted(changes, key=lambda d: d.path))
+            plain |= part.plain
+        return Emitted(dict(sorted(files.items())), sorted(changes, key=lambda d: d.path), frozenset(plain))
 
 
 def jobs_for(sites: int, jobs: int | None = None, min_sites: int | None = None) -> int:
@@ -71,4 +76,8 @@ def _emit(rendered: Mapping[str, RenderedSite], names: list[str], compare_in: Pa
     files: dict[str, bytes] = {}
     for name in names:
         files.update(rendered[name].tree.emit())
-    return Emitted(files, trees.file_changes(compare_in, files) if compare_in is not None else [])
+    if compare_in is None:
+        return Emitted(files, [])
+    plain = frozenset(path for name in names for path, documents in rendered[name].tree.files.items()
+                      if plain_documents(documents))
+    return Emitted(files, trees.file_changes(compare_in, files), plain)

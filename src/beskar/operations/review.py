@@ -13,6 +13,8 @@ from beskar.operations.reviews import Review, fleet_settings as _fleet_settings,
 from beskar import tree as trees
 from beskar.memory import paused_gc
 from beskar.check.engine import CheckedSite, Subject, applicable_rules, run_rules
+from beskar.check.documents import parse_yaml
+from beskar.check.kustomize import YAML_SUFFIXES
 from beskar.check.repository import ClusterFacts, TreeOptions, load_repository
 from beskar.fleet.files import read_chart_skeletons, read_files, read_text
 from beskar.fleet.repository import secrets_path
@@ -60,7 +62,9 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
         for file in layered.files:
             if file not in texts and file not in contents:
                 texts[file] = read_text(root / file, file)
-    emitted, changes = emission.wait()
+    # The repository's own files parsed meanwhile too; the rendered ones are taken as their documents below.
+    parsed = {path: parse_yaml(path, text) for path, text in contents.items() if path.endswith(YAML_SUFFIXES)}
+    emitted, changes, plain = emission.wait()
     differences = sorted(changes + deleted, key=lambda d: d.path)
     contents.update({path: data.decode("utf-8") for path, data in emitted.items()})
     del emitted  # the texts are kept; the bytes would be a second copy of the whole tree while the rules run
@@ -71,9 +75,9 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     options = TreeOptions(clusters=facts, charts=read_chart_skeletons(charts) if charts is not None else None)
     # The rendered documents are what parsing their emitted text gives back: they are taken as they are.
     documents = {path: files for rendered in compiled.rendered.values()
-                 for path, files in rendered.tree.files.items()}
+                 for path, files in rendered.tree.files.items() if path in plain}
     repository = load_repository(contents, others, options, frozenset({repository_url} - {None}),
-                                 emitted=documents)
+                                 emitted=documents, parsed=parsed)
     repository.stale = tuple(d for d in differences if d.change is not trees.Change.UNCHANGED)
     texts.update(contents)
     subject = Subject(checked, repository, texts, builds)
