@@ -1,4 +1,4 @@
-"""Distinct Helm renders: their jobs, their cache entries, and the threads that render them in this process."""
+"""Distinct Helm renders: their jobs, their cache entries, and the processes and threads that render them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from beskar.memory import paused_gc
 from beskar.build.objects import FailureKind
 from beskar.build.secrets import Redactor
 from beskar.check import schemas
-from beskar.clients import helm, kustomize
+from beskar.clients import helm, helm_pool, kustomize
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,10 @@ class _Documents:
 
 
 def render_all(jobs: Mapping[str, RenderJob], cache: Path, workers: int, use_cache: bool) -> Iterator[RenderResult]:
-    """Every job's result, cached ones first, then the others as they finish. Renders run on `workers` threads of
-    this process: no process has to load Beskar and Helm again, each chart is loaded once for every release that
-    uses it, and nothing is pickled between processes. The Helm SDK renders one chart at a time in a process, so
-    the threads overlap the reading of one render's YAML with the rendering of the next, not two renders."""
+    """Every job's result, cached ones first, then the others as they finish. Renders run on `workers` processes at
+    once (this one and worker processes that load only the Helm adapter: the Helm SDK renders one chart at a time in
+    a process), each chart loaded once per process; this process reads the rendered YAML on threads, two per
+    process, so that a process has its next job while the last one's output is read."""
     todo = []
     for key in sorted(jobs):
         cached = _cached(cache, key) if use_cache else None
@@ -81,8 +81,9 @@ def render_all(jobs: Mapping[str, RenderJob], cache: Path, workers: int, use_cac
         return
     helm.quiet()
     documents = _Documents()
-    with helm.LoadedCharts() as charts, concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(todo)))) as pool:
-        futures = [pool.submit(_render_and_store, job, charts, documents, cache if use_cache else None)
+    processes = max(1, min(workers, len(todo)))
+    with helm_pool.HelmPool(processes) as pool, concurrent.futures.ThreadPoolExecutor(2 * processes) as threads:
+        futures = [threads.submit(_render_and_store, job, pool, documents, cache if use_cache else None)
                    for job in todo]
         try:
             for future in concurrent.futures.as_completed(futures):
@@ -92,7 +93,7 @@ def render_all(jobs: Mapping[str, RenderJob], cache: Path, workers: int, use_cac
                 future.cancel()
 
 
-def _render_and_store(job: RenderJob, charts: helm.LoadedCharts, documents: _Documents,
+def _render_and_store(job: RenderJob, charts: helm_pool.HelmPool, documents: _Documents,
                       cache: Path | None) -> RenderResult:
     result = render_job(job, charts, documents.parse)
     if cache is not None and result.error is None:
@@ -100,7 +101,7 @@ def _render_and_store(job: RenderJob, charts: helm.LoadedCharts, documents: _Doc
     return result
 
 
-def render_job(job: RenderJob, charts: helm.LoadedCharts | None = None,
+def render_job(job: RenderJob, charts: helm_pool.HelmPool | helm.LoadedCharts | None = None,
                parse: manifests.Parse = manifests.parse_documents) -> RenderResult:
     """Render one release with Helm, apply its postRenderers, hide its secret values."""
     try:
