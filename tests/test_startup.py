@@ -54,12 +54,21 @@ def test_the_encrypt_help_names_the_rule_secrets_use():
 
 
 def test_sites_reads_the_fleet_without_typing_or_rendering_it():
-    # `beskar sites` prints layered values: the model, the renderer and the engines stay unloaded. (typer
-    # itself loads pydantic to coerce any parameter, so pydantic is not asserted here.)
+    # `beskar sites` prints layered values: the model, the renderer, the engines and pydantic stay unloaded
+    # (typer would load pydantic to convert any parameter, --help's too: cli/coercion.py converts them).
     fleet = Path(__file__).resolve().parent.parent / "src" / "beskar" / "examples" / "fleet"
     loaded = _modules(f"import sys\nsys.argv = ['beskar', 'sites', '-C', {str(fleet)!r}]\nfrom beskar.cli import app\n"
                       "try:\n    app()\nexcept SystemExit:\n    pass")
     assert "beskar.operations.listing" in loaded and "beskar.fleet.repository" in loaded
     printing = {"rich.table", "beskar.operations", "beskar.operations.listing"}  # what the command does
-    coercing = {m for m in loaded if m == "pydantic" or m.startswith(("pydantic.", "pydantic_core"))}
-    assert _heavy(loaded - printing - coercing) == []
+    assert _heavy(loaded - printing) == []
+    assert not {"pydantic", "pydantic_core", "typer._adapters"} & loaded
+
+
+def test_a_bad_value_is_refused_without_pydantic():
+    # The error path converts too: it names the option and its choices, and still needs no pydantic.
+    script = ("import sys\nsys.argv = ['beskar', 'sites', '-o', 'xml']\nfrom beskar.cli import app\ntry:\n    app()\n"
+              "except SystemExit as e:\n    print(e.code, 'pydantic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ, check=False)
+    assert done.stdout.split() == ["2", "False"]
+    assert "'xml' is not one of 'table', 'json'" in done.stderr

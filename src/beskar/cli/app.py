@@ -13,6 +13,8 @@ import typer
 from rich.markup import escape
 
 from beskar.cli import build, check, diff, entities, images, init, maas, report, secrets, upgrade
+from beskar.cli.coercion import PlainGroup
+from beskar.cli.launcher import Beskar
 from beskar.cli.output import (Column, FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, fitted_table,
                                out, run)
 
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 # clients' SDKs) inside the command's body, not at the top, so that `beskar --help` and a command pay
 # only for what that command runs. These are not cycle dodges: the arrows are the same, only later.
 
-app = typer.Typer(
+app = Beskar(
     name="beskar",
     help="Run a fleet of OpenStack clouds on Kubernetes the GitOps way.\n\n"
     "A fleet repository holds beskar.yaml (global defaults), profiles/*.yaml and sites/<site>/site.yaml. "
@@ -33,6 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
+    cls=PlainGroup,  # parameters converted without pydantic (cli/coercion.py)
 )
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(maas.app, name="maas")
