@@ -10,6 +10,7 @@ from beskar import tree as trees
 from beskar.catalog import Catalog, catalog
 from beskar.fleet import Fleet, Setting, load_fleet
 from beskar.model import Site, type_fleet, type_site
+from beskar.operations.emission import emit_sites
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.site import RenderedSite, render_site
 from beskar.secrets import sopsfile
@@ -25,10 +26,7 @@ class CompiledFleet:
 
     def emitted(self) -> dict[str, bytes]:
         if self._emitted is None:  # computed once: render --check and beskar check both need it
-            files: dict[str, bytes] = {}
-            for rendered in self.rendered.values():
-                files.update(rendered.tree.emit())
-            self._emitted = dict(sorted(files.items()))
+            self._emitted = emit_sites(self.rendered, jobs=1)
         return self._emitted
 
     def owned_prefixes(self) -> list[str]:

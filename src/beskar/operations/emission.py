@@ -4,10 +4,9 @@ check's time, and each site's bytes are the same whichever process emits them.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from beskar import tree as trees
-from beskar.check.documents import plain_documents
 from beskar.forking import Forked, default_jobs, fork_map
 
 if TYPE_CHECKING:  # only named: `beskar render` skipping every site loads no renderer
@@ -23,18 +22,20 @@ class Emitted(NamedTuple):
 
     files: dict[str, bytes]
     changes: list[trees.Difference]
-    plain: frozenset[str] = frozenset()  # with compare_in: the files whose documents read back as they are
+    plain: frozenset[str] = frozenset()  # given a `plain` test: the files whose documents pass it
 
 
 class Emission:
     """An emission under way on forked workers, which inherit the rendered objects instead of receiving them: only
-    the bytes (and their comparison with the disk, and which files are plain YAML that a check may take as the
-    rendered objects, unparsed) come back. The caller works on meanwhile; `.wait()` joins."""
+    the bytes come back, and, when asked, their comparison with the disk under `compare_in` and the files whose
+    documents pass the `plain` test (the check's: which it may take as the rendered objects, unparsed). The caller
+    works on meanwhile; `.wait()` joins."""
 
     def __init__(self, rendered: Mapping[str, RenderedSite], jobs: int | None = None,
-                 min_sites: int | None = None, compare_in: Path | None = None) -> None:
+                 min_sites: int | None = None, compare_in: Path | None = None,
+                 plain: Callable[[list[Any]], bool] | None = None) -> None:
         jobs = jobs_for(len(rendered), jobs, min_sites)
-        self._work: Forked[Emitted] = fork_map(lambda chunk: _emit(rendered, chunk, compare_in),
+        self._work: Forked[Emitted] = fork_map(lambda chunk: _emit(rendered, chunk, compare_in, plain),
                                                shares(sorted(rendered), jobs), jobs)
 
     def wait(self) -> Emitted:
@@ -72,12 +73,12 @@ def emit_sites(rendered: Mapping[str, RenderedSite], jobs: int | None = None,
     return Emission(rendered, jobs, min_sites).wait().files
 
 
-def _emit(rendered: Mapping[str, RenderedSite], names: list[str], compare_in: Path | None) -> Emitted:
+def _emit(rendered: Mapping[str, RenderedSite], names: list[str], compare_in: Path | None,
+          plain: Callable[[list[Any]], bool] | None) -> Emitted:
     files: dict[str, bytes] = {}
     for name in names:
         files.update(rendered[name].tree.emit())
-    if compare_in is None:
-        return Emitted(files, [])
-    plain = frozenset(path for name in names for path, documents in rendered[name].tree.files.items()
-                      if plain_documents(documents))
-    return Emitted(files, trees.file_changes(compare_in, files), plain)
+    changes = trees.file_changes(compare_in, files) if compare_in is not None else []
+    passed = frozenset(path for name in names for path, documents in rendered[name].tree.files.items()
+                       if plain(documents)) if plain is not None else frozenset()
+    return Emitted(files, changes, passed)

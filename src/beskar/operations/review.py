@@ -13,7 +13,7 @@ from beskar.operations.reviews import Review, fleet_settings as _fleet_settings,
 from beskar import tree as trees
 from beskar.memory import paused_gc
 from beskar.check.engine import CheckedSite, Subject, applicable_rules, run_rules
-from beskar.check.documents import parse_yaml
+from beskar.check.documents import parse_yaml, plain_documents
 from beskar.check.kustomize import YAML_SUFFIXES
 from beskar.check.repository import ClusterFacts, TreeOptions, load_repository
 from beskar.fleet.files import read_chart_skeletons, read_files, read_text
@@ -41,7 +41,7 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     compiled = compilation.compile_fleet(root, sites)
     # As render_fleet(check=True), with the emission and its comparison with the disk (most of a check's time) on
     # every core, while this process reads the rest of the repository.
-    emission = Emission(compiled.rendered, jobs, compare_in=root)
+    emission = Emission(compiled.rendered, jobs, compare_in=root, plain=plain_documents)
     emitted_paths = {path for rendered in compiled.rendered.values() for path in rendered.tree.sources}
     deleted = trees.deletions(root, emitted_paths, compiled.owned_prefixes())
     settings = _fleet_settings(root, list(disable))

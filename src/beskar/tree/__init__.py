@@ -11,6 +11,6 @@ from beskar.tree.lock import locked
 from beskar.tree.paths import (DIRECTORY_MODE, FILE_MODE, JOURNAL_DIR, PLAN_FILE, ROLLING_BACK, STATE_DIR,
                                owned_files)
 
-__all__ = ["Change", "DIRECTORY_MODE", "Difference", "FILE_MODE", "deletions", "file_changes", "GENERATED_MARK", "JOURNAL_DIR", "PLAN_FILE",
-           "ROLLING_BACK", "STATE_DIR", "Tree", "compare", "emit_file", "header", "locked", "owned_files", "recover",
-           "settle", "sync_directory", "write", "write_file"]
+__all__ = ["Change", "DIRECTORY_MODE", "Difference", "FILE_MODE", "GENERATED_MARK", "JOURNAL_DIR", "PLAN_FILE",
+           "ROLLING_BACK", "STATE_DIR", "Tree", "compare", "deletions", "emit_file", "file_changes", "header", "locked",
+           "owned_files", "recover", "settle", "sync_directory", "write", "write_file"]
