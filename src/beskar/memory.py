@@ -6,6 +6,18 @@ import gc
 from contextlib import contextmanager
 from typing import Iterator
 
+_keep_made = False
+
+
+def keep_what_pauses_make() -> None:
+    """A process that ends after its one command (the CLI, a benchmark) stops the collector from walking what the
+    pauses made. When a pause ends, the millions of objects made during it are all young: the next collections
+    walk each of them three times over (one generation after another), 2 s of a no-op 50-site build. Frozen,
+    they are never walked; reference counting still frees them. Not for a long-lived process (a test session):
+    a cycle among frozen objects (an exception and its frames) would never be freed."""
+    global _keep_made
+    _keep_made = True
+
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
@@ -18,4 +30,6 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if _keep_made:
+                gc.freeze()
             gc.enable()

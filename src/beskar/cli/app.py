@@ -15,6 +15,7 @@ from rich.markup import escape
 from beskar.cli import build, check, diff, entities, images, init, maas, report, secrets, upgrade
 from beskar.cli.coercion import PlainGroup
 from beskar.cli.launcher import Beskar
+from beskar.memory import keep_what_pauses_make
 from beskar.cli.output import (Column, FleetOption, Format, FormatOption, SiteArgument, SiteOption, err, fitted_table,
                                out, run)
 
@@ -229,6 +230,7 @@ def sites(fleet: FleetOption = Path("."), output_format: FormatOption = Format.T
 
 
 def main() -> None:
+    keep_what_pauses_make()  # one command, then the process ends
     try:
         app()
     except KeyboardInterrupt:

@@ -135,8 +135,8 @@ def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOption
                 compiled: CompiledFleet | None = None) -> tuple[SiteBuild, ...]:
     """Build each site (all when None); every source and values problem of every release is raised together.
     compiled: the fleet at root as compile_fleet gave it, when the caller has it (it is not compiled again)."""
-    plan = _plan(root, sites, options, memo=True, compile_all=False, compiled=compiled)
     with paused_gc():  # a build makes many objects and no cycles: the collector would walk them again and again
+        plan = _plan(root, sites, options, memo=True, compile_all=False, compiled=compiled)
         return _build(plan, options)
 
 

@@ -14,8 +14,7 @@ from typing import Iterable, Mapping
 
 import beskar
 from beskar import tree as trees
-from beskar.build.memo import memo_key, site_from_json, site_to_json
-from beskar.memory import paused_gc
+from beskar.build.memo import memo_key, site_from_record, site_record
 from beskar.build.objects import SiteBuild
 from beskar.build.releases import RENDER_FORMAT
 from beskar.clients import charts
@@ -73,7 +72,8 @@ def input_keys(root: Path, names: list[str] | None, context: list[object]) -> di
 
 
 class SiteMemo:
-    """sites/<key[:2]>/<key>.json in the chart cache, the sha256 of the payload on the first line."""
+    """sites/<key[:2]>/<key>.json in the chart cache: the sha256 of the rest on the first line, a JSON header on the
+    second, then the objects' JSON the header points into (read only when a caller asks for those objects)."""
 
     def __init__(self, cache: charts.ChartCache):
         self.cache = cache
@@ -81,38 +81,41 @@ class SiteMemo:
     def _path(self, key: str) -> Path:
         return self.cache.root / "sites" / key[:2] / f"{key}.json"
 
-    def _read(self, key: str) -> dict | None:
+    def _read(self, key: str) -> tuple[dict, memoryview] | None:
         try:
             stored = self._path(key).read_bytes()
         except OSError:
             return None
-        digest, _, payload = stored.partition(b"\n")
-        if digest.decode(errors="replace") != hashlib.sha256(payload).hexdigest():
+        # Indices into one buffer, not partitions: the objects are most of 260 MB for a 50-site fleet.
+        view = memoryview(stored)
+        digest_end = stored.find(b"\n")
+        header_end = stored.find(b"\n", digest_end + 1)
+        if header_end < 0 or stored[:digest_end].decode(errors="replace") != \
+                hashlib.sha256(view[digest_end + 1:]).hexdigest():
             return None  # corrupt: built again and stored anew
         try:
-            with paused_gc():
-                entry = json.loads(payload)
+            entry = json.loads(view[digest_end + 1:header_end].tobytes())
         except ValueError:
             return None
-        return entry if isinstance(entry, dict) else None
+        return (entry, view[header_end + 1:]) if isinstance(entry, dict) else None
 
-    def _write(self, key: str, entry: dict) -> None:
-        payload = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode()
+    def _write(self, key: str, entry: dict, objects: bytes = b"") -> None:
+        payload = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" + objects
         trees.write_file(self._path(key), hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
 
     def get(self, key: str) -> SiteBuild | None:
         """The build stored under a site key, or under the site key an input key points at."""
-        entry = self._read(key)
-        if entry is not None and isinstance(entry.get("site_key"), str):
-            entry = self._read(entry["site_key"])
-        if entry is None:
+        found = self._read(key)
+        if found is not None and isinstance(found[0].get("site_key"), str):
+            found = self._read(found[0]["site_key"])
+        if found is None:
             return None
+        entry, objects = found
         try:
             for source, chart, version, fingerprint in entry["charts"]:
                 if self.cache.fingerprint(charts.Source(**source), chart, version) != fingerprint:
                     return None
-            with paused_gc():
-                return site_from_json(entry["build"])
+            return site_from_record(entry["build"], objects)
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -128,7 +131,8 @@ class SiteMemo:
                 return False  # only a fetch would tell whether this chart moved: the site is not kept
             rows.append([dataclasses.asdict(request.source), request.chart, request.version, fingerprint])
         try:
-            self._write(key, {"charts": rows, "build": site_to_json(build)})
+            header, objects = site_record(build)
+            self._write(key, {"charts": rows, "build": header}, objects)
         except (TypeError, ValueError):
             return False  # an object JSON cannot hold as it is (a date, a key that is no string): built each time
         return True
