@@ -14,6 +14,7 @@ from render import generate_fleet  # noqa: E402  (the generated fleet of benchma
 
 import beskar  # noqa: E402
 from beskar.clients import helm  # noqa: E402
+from beskar.memory import keep_what_pauses_make  # noqa: E402
 from beskar.operations import build, demo  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "charts"
@@ -91,6 +92,7 @@ def main() -> int:
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--chart-source", action="append", default=[], metavar="NAME=PATH")
     args = parser.parse_args()
+    keep_what_pauses_make()  # as the `beskar` command does: a process of one job
     sources = {"openstack-helm": str(REFERENCE / "openstack-helm.bundle"),
                **{name: str(REFERENCE / "helm-repository") for name in UPSTREAM}}
     sources.update(dict(item.split("=", 1) for item in args.chart_source))
