@@ -59,11 +59,11 @@ def jobs_for(sites: int, jobs: int | None = None, min_sites: int | None = None) 
 
 
 def shares(names: list[str], jobs: int) -> list[list[str]]:
-    """The sites split into two chunks per job, interleaved: neighbouring sites are alike, so each chunk is a like
-    share, and a worker that finishes early takes another."""
+    """The sites as the items of a fork_map: one site each when there are workers (whoever is free takes the next,
+    the caller too once it waits, so the last items balance), all of them in one otherwise."""
     if jobs <= 1:
         return [names] if names else []
-    return [chunk for start in range(jobs * 2) if (chunk := names[start::jobs * 2])]
+    return [[name] for name in names]
 
 
 def emit_sites(rendered: Mapping[str, RenderedSite], jobs: int | None = None,
