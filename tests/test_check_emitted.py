@@ -128,3 +128,40 @@ def test_forked_emission_and_rules_find_what_one_process_finds_in_a_stale_faulty
     assert {"model", "tree"} <= scopes, scopes
     stale = {f.file for f in alone.findings if f.rule == "tree/stale"}
     assert {str(p.relative_to(demo_fleet)) for p in (rendered[0], rendered[1], stray)} <= stale
+
+
+def test_a_site_as_recorded_at_its_last_render_is_read_not_emitted_and_checks_the_same(demo_fleet, monkeypatch):
+    from beskar.operations import rendering
+    from beskar.tree import Tree, digest
+
+    def emissions(**kwargs) -> tuple[list[str], review.Review]:
+        emitted: list[str] = []
+        original = Tree.emit
+        monkeypatch.setattr(Tree, "emit", lambda tree: emitted.extend(sorted(tree.sources)[:1]) or original(tree))
+        result = review.check(demo_fleet, jobs=1, **kwargs)
+        monkeypatch.setattr(Tree, "emit", original)
+        return emitted, result
+
+    rendering.render_tree(demo_fleet)  # the record: both sites' inputs and files
+    emitted, recorded = emissions()
+    assert emitted == []
+    (demo_fleet / digest.RECORD_FILE).rename(demo_fleet / "render.json.away")
+    emitted, unrecorded = emissions()
+    assert len(emitted) == 2
+    assert (recorded.findings, recorded.files, recorded.stale) == (unrecorded.findings, unrecorded.files,
+                                                                   unrecorded.stale)
+    assert recorded.stale == 0
+    (demo_fleet / "render.json.away").rename(demo_fleet / digest.RECORD_FILE)
+    # A hand edit under one site: that site is emitted again and the edit is stale, as without a record.
+    edited = sorted(p for p in (demo_fleet / "apps" / "prod-brno").rglob("*.yaml"))[0]
+    edited.write_text(edited.read_text() + "# edited\n")
+    emitted, result = emissions()
+    assert emitted == [next(iter(sorted(result.compiled.rendered["prod-brno"].tree.sources)))]
+    assert result.stale == 1
+    assert str(edited.relative_to(demo_fleet)) in {f.file for f in result.findings if f.rule == "tree/stale"}
+    # An input changed since the record: its site is emitted again.
+    edited.write_text(edited.read_text().replace("# edited\n", ""))
+    site_file = demo_fleet / "sites/prod-ostrava/site.yaml"
+    site_file.write_text(site_file.read_text() + "\n")
+    emitted, result = emissions()
+    assert len(emitted) == 1 and result.stale == 0

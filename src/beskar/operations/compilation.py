@@ -30,7 +30,7 @@ class CompiledFleet:
         return self._emitted
 
     def owned_prefixes(self) -> list[str]:
-        return [f"{top}/{name}" for name in sorted(self.rendered) for top in ("clusters", "apps", "inventory")]
+        return [prefix for name in sorted(self.rendered) for prefix in trees.site_prefixes(name)]
 
 
 def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:

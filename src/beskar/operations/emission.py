@@ -28,14 +28,18 @@ class Emitted(NamedTuple):
 class Emission:
     """An emission under way on forked workers, which inherit the rendered objects instead of receiving them: only
     the bytes come back, and, when asked, their comparison with the disk under `compare_in` and the files whose
-    documents pass the `plain` test (the check's: which it may take as the rendered objects, unparsed). The caller
-    works on meanwhile; `.wait()` joins."""
+    documents pass the `plain` test (the check's: which it may take as the rendered objects, unparsed). A site in
+    `recorded` (its outputs as the render record has them, for inputs that hash as recorded) whose files under
+    `compare_in` are still exactly those is not emitted: its bytes are the files', unchanged. The caller works on
+    meanwhile; `.wait()` joins."""
 
     def __init__(self, rendered: Mapping[str, RenderedSite], jobs: int | None = None,
                  min_sites: int | None = None, compare_in: Path | None = None,
-                 plain: Callable[[list[Any]], bool] | None = None) -> None:
+                 plain: Callable[[list[Any]], bool] | None = None,
+                 recorded: Mapping[str, Mapping[str, str]] | None = None) -> None:
         jobs = jobs_for(len(rendered), jobs, min_sites)
-        self._work: Forked[Emitted] = fork_map(lambda chunk: _emit(rendered, chunk, compare_in, plain),
+        recorded = recorded if compare_in is not None and recorded else {}
+        self._work: Forked[Emitted] = fork_map(lambda chunk: _emit(rendered, chunk, compare_in, plain, recorded),
                                                shares(sorted(rendered), jobs), jobs)
 
     def wait(self) -> Emitted:
@@ -74,11 +78,21 @@ def emit_sites(rendered: Mapping[str, RenderedSite], jobs: int | None = None,
 
 
 def _emit(rendered: Mapping[str, RenderedSite], names: list[str], compare_in: Path | None,
-          plain: Callable[[list[Any]], bool] | None) -> Emitted:
+          plain: Callable[[list[Any]], bool] | None, recorded: Mapping[str, Mapping[str, str]]) -> Emitted:
     files: dict[str, bytes] = {}
+    changes: list[trees.Difference] = []
     for name in names:
-        files.update(rendered[name].tree.emit())
-    changes = trees.file_changes(compare_in, files) if compare_in is not None else []
+        outputs = recorded.get(name)
+        found = trees.recorded_files(compare_in, trees.site_prefixes(name), dict(outputs)) \
+            if outputs is not None and compare_in is not None else None
+        if found is not None:
+            files.update(found)
+            changes += [trees.Difference(path, trees.Change.UNCHANGED) for path in sorted(found)]
+            continue
+        emitted = rendered[name].tree.emit()
+        files.update(emitted)
+        if compare_in is not None:
+            changes += trees.file_changes(compare_in, emitted)
     passed = frozenset(path for name in names for path, documents in rendered[name].tree.files.items()
                        if plain(documents)) if plain is not None else frozenset()
     return Emitted(files, changes, passed)

@@ -13,9 +13,6 @@ from beskar.memory import paused_gc
 from beskar.operations.emission import jobs_for, shares
 from beskar.tree.digest import SiteRecord, content_digest, holds, read_records, record
 
-TOPS = ("clusters", "apps", "inventory")
-
-
 @dataclass(frozen=True)
 class SiteFigures:
     """What a render reports of one site, whether it was rendered now or skipped as recorded."""
@@ -35,8 +32,16 @@ class Rendering:
     skipped: tuple[str, ...] = ()
 
 
-def site_prefixes(name: str) -> list[str]:
-    return [f"{top}/{name}" for top in TOPS]
+def recorded_outputs(root: Path, names: list[str]) -> dict[str, dict[str, str]]:
+    """Each site's files (path -> digest) as the render record has them, for the sites whose inputs hash as
+    recorded at their last render; whether the files on disk are still those is the caller's to see (under the
+    fleet's lock). Take it before reading the inputs: an input edited meanwhile then only costs a full render."""
+    records = read_records(root) if names else {}
+    if not records:
+        return {}
+    shared = shared_digest(root)
+    return {name: entry.outputs for name in names
+            if (entry := records.get(name)) is not None and site_digest(root, name, shared) == entry.inputs}
 
 
 def render_tree(root: Path, only: list[str] | None = None, check: bool = False) -> Rendering:
@@ -54,7 +59,7 @@ def render_tree(root: Path, only: list[str] | None = None, check: bool = False) 
             for name in names:
                 inputs[name] = site_digest(root, name, shared)
                 entry = records.get(name)
-                if entry and inputs[name] == entry.inputs and holds(root, site_prefixes(name), entry.outputs):
+                if entry and inputs[name] == entry.inputs and holds(root, trees.site_prefixes(name), entry.outputs):
                     try:
                         figures[name] = SiteFigures(**entry.figures)
                     except TypeError:  # a record of another shape: render the site
@@ -67,7 +72,7 @@ def render_tree(root: Path, only: list[str] | None = None, check: bool = False) 
             shared = shared_digest(root)
             inputs = {name: site_digest(root, name, shared) for name in rest}
         emitted, outputs, rendered = _emit(root, only if rest is None or len(rest) == len(names) else rest)
-        prefixes = [prefix for name in rendered for prefix in site_prefixes(name)]
+        prefixes = [prefix for name in rendered for prefix in trees.site_prefixes(name)]
         changes += trees.compare(root, emitted, prefixes) if check else trees.write(root, emitted, prefixes)
         figures.update(rendered)
         if not check:

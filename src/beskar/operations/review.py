@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from beskar.operations import compilation
 from beskar.operations.emission import Emission, jobs_for
+from beskar.operations.rendering import recorded_outputs
 from beskar.operations.lint import lint  # noqa: F401  (review.lint: the lint operation, beside check)
 from beskar.operations.reviews import Review, fleet_settings as _fleet_settings, object_count as _objects
 from beskar import tree as trees
@@ -38,10 +39,13 @@ def check(root: Path, sites: list[str] | None = None, *, charts: Path | None = N
 def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: list[str],
            builds: tuple = (), jobs: int | None = None) -> Review:
     root = Path(root)
+    # A site whose inputs hash as at its last render, and whose files are still those, is not emitted again: its
+    # files are read (emitting is most of a check's time).
+    recorded = recorded_outputs(root, sorted(sites or _all_site_names(root)))
     compiled = compilation.compile_fleet(root, sites)
-    # As render_fleet(check=True), with the emission and its comparison with the disk (most of a check's time) on
-    # every core, while this process reads the rest of the repository.
-    emission = Emission(compiled.rendered, jobs, compare_in=root, plain=plain_documents)
+    # As render_fleet(check=True), with the emission and its comparison with the disk on every core, while this
+    # process reads the rest of the repository.
+    emission = Emission(compiled.rendered, jobs, compare_in=root, plain=plain_documents, recorded=recorded)
     emitted_paths = {path for rendered in compiled.rendered.values() for path in rendered.tree.sources}
     deleted = trees.deletions(root, emitted_paths, compiled.owned_prefixes())
     settings = _fleet_settings(root, list(disable))

@@ -70,7 +70,13 @@ def holds(root: Path, prefixes: Iterable[str], outputs: dict[str, str]) -> bool:
 
     Read as the comparison reads them: links are never followed, a file without Beskar's mark is not Beskar's.
     Call it under the fleet's lock (shared is enough), after any pending write is settled."""
-    found: dict[str, str] = {}
+    return recorded_files(root, prefixes, outputs) is not None
+
+
+def recorded_files(root: Path, prefixes: Iterable[str], outputs: dict[str, str]) -> dict[str, bytes] | None:
+    """The generated files under `prefixes` (path -> bytes) if they are exactly `outputs`, else None; read as
+    `holds` reads them."""
+    found: dict[str, bytes] = {}
     checked: set[str] = set()
     try:
         for prefix in prefixes:
@@ -88,8 +94,8 @@ def holds(root: Path, prefixes: Iterable[str], outputs: dict[str, str]) -> bool:
                     if content.startswith(_MARK):
                         relative = Path(path).relative_to(root).as_posix()
                         if outputs.get(relative) != content_digest(content):
-                            return False
-                        found[relative] = outputs[relative]
+                            return None
+                        found[relative] = content
     except (OSError, InputError):
-        return False  # the full comparison says what is wrong, with its place
-    return len(found) == len(outputs)
+        return None  # the full comparison says what is wrong, with its place
+    return found if len(found) == len(outputs) else None

@@ -12,6 +12,7 @@ from beskar.tree.emission import GENERATED_MARK
 
 STATE_DIR = ".beskar"  # the lock and the journal; never committed (.gitignore)
 JOURNAL_DIR = f"{STATE_DIR}/txn"
+SITE_TOPS = ("clusters", "apps", "inventory")  # the folders a site's rendered tree is under, each in <top>/<site>
 PLAN_FILE = "plan.json"
 ROLLING_BACK = "rolling-back"
 # One mode for every file and directory of the tree, whatever the umask: two renders give the same tree.
@@ -50,6 +51,11 @@ def refuse_links(root: Path, relative: str, checked: set[str]) -> None:
             raise InputError([Problem(f"{prefix} is a symbolic link: Beskar reads and writes the tree only inside "
                                       "the fleet, never through a link", hint="replace the link by a directory")])
         checked.add(prefix)
+
+
+def site_prefixes(name: str) -> list[str]:
+    """Where a site's rendered files are: <top>/<site> for each of SITE_TOPS."""
+    return [f"{top}/{name}" for top in SITE_TOPS]
 
 
 def owned_files(root: Path, prefixes: Iterable[str]) -> set[str]:
