@@ -11,6 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from render import generate_fleet  # noqa: E402  (the generated fleet of benchmarks/render.py)
+from figures import Figure, report  # noqa: E402
 
 import beskar  # noqa: E402
 from beskar.clients import helm  # noqa: E402
@@ -42,7 +43,8 @@ def floor(root: Path, options: build.BuildOptions, jobs: int) -> tuple[float, fl
     return total / jobs, cpu_seconds() - cpu, len(renders)
 
 
-def measure(label: str, root: Path, sources: dict[str, str], jobs: int, change) -> list[tuple[str, float, str]]:
+def measure(label: str, root: Path, sources: dict[str, str], jobs: int,
+            change) -> tuple[list[tuple[str, float, str]], list[Figure]]:
     cache = Path(tempfile.mkdtemp(prefix="beskar-bench-cache-"))
     try:
         options = build.BuildOptions(chart_sources=sources, jobs=jobs, cache=cache)
@@ -68,6 +70,11 @@ def measure(label: str, root: Path, sources: dict[str, str], jobs: int, change) 
         releases = sum(len(b.releases) for b in builds)
         print(f"{label}: {len(builds)} sites, {releases} releases, {distinct} distinct renders, {objects} objects")
         median = statistics.median(unchanged)
+        figures = [Figure(f"{label}: cold build", cold, "s"),
+                   Figure(f"{label}: cold build / floor", cold / bare, "x", "at most 1.3x"),
+                   Figure(f"{label}: cold build CPU / bare Helm's CPU", cold_cpu / bare_cpu, "x"),
+                   Figure(f"{label}: nothing changed / cold", 100 * median / cold, "%", "at most 5%"),
+                   Figure(f"{label}: one site changed, a fraction of cold", cold / one_site, "1/n", "at most 1/30")]
         return [(f"{label}: cold build (-j {jobs})", cold, f"{cold / bare:.2f}x floor (goal <= 1.3)"),
                 (f"{label}: floor (bare Helm / {jobs})", bare, ""),
                 (f"{label}: cold build, CPU seconds", cold_cpu, f"{cold_cpu / bare_cpu:.2f}x bare Helm's CPU"),
@@ -76,7 +83,7 @@ def measure(label: str, root: Path, sources: dict[str, str], jobs: int, change) 
                 (f"{label}: nothing changed, CPU seconds", statistics.median(unchanged_cpu),
                  f"{statistics.median(unchanged_cpu) / cold_cpu:.1%} of cold's CPU"),
                 (f"{label}: one site changed", one_site, f"1/{cold / one_site:.0f} of cold (goal <= 1/30)"),
-                (f"{label}: one site changed, CPU seconds", one_site_cpu, f"1/{cold_cpu / one_site_cpu:.0f} of cold's CPU")]
+                (f"{label}: one site changed, CPU seconds", one_site_cpu, f"1/{cold_cpu / one_site_cpu:.0f} of cold's CPU")], figures
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
@@ -91,6 +98,7 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=50, help="sites of the generated fleet (default 50; 0 skips it)")
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--chart-source", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--no-record", action="store_true", help="do not record the figures in benchmarks/figures.json")
     args = parser.parse_args()
     keep_what_pauses_make()  # as the `beskar` command does: a process of one job
     sources = {"openstack-helm": str(REFERENCE / "openstack-helm.bundle"),
@@ -100,13 +108,17 @@ def main() -> int:
         print(f"needs the reference charts in {REFERENCE} or --chart-source for every source", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="beskar-bench-build-"))
-    rows = []
+    rows, figures = [], []
     try:
         demo.write_demo(work / "example")
-        rows += measure("example fleet", work / "example", sources, args.jobs, change_one_site)
+        measured = [measure("example fleet", work / "example", sources, args.jobs, change_one_site)]
         if args.sites:
             generate_fleet(work / "generated", args.sites)
-            rows += measure(f"generated {args.sites} sites", work / "generated", sources, args.jobs, change_one_site)
+            measured.append(measure(f"generated {args.sites} sites", work / "generated", sources, args.jobs,
+                                    change_one_site))
+        for more_rows, more_figures in measured:
+            rows += more_rows
+            figures += more_figures
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"beskar {beskar.__version__} build benchmark   cpus {os.cpu_count()}   python {platform.python_version()}"
@@ -114,6 +126,7 @@ def main() -> int:
     print(f"{'figure':<48}{'seconds':>10}  ratio")
     for label, seconds, ratio in rows:
         print(f"{label:<48}{seconds:>10.2f}  {ratio}")
+    report("build", figures, keep=not args.no_record)
     return 0
 
 

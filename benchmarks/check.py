@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from render import COMPUTE, CONTROL, STORAGE, generate_fleet  # noqa: E402  (the generator of render.py)
+from render import COMPUTE, CONTROL, STORAGE, child_env, generate_fleet  # noqa: E402  (of render.py)
+from figures import Figure, report  # noqa: E402
 
 import beskar  # noqa: E402
 from beskar.operations import review  # noqa: E402
@@ -78,7 +79,7 @@ def best_of(action, repeats: int = REPEATS):
 def timed_check(source: Path, root: Path) -> tuple[float, float]:
     """(wall, CPU) seconds of one in-process check by the code under `source` (a src/ directory), in a fresh
     process."""
-    env = {**os.environ, "PYTHONPATH": str(source)}
+    env = child_env(source)
     done = subprocess.run([sys.executable, "-c", _TIMED_CHECK, str(root)], env=env, capture_output=True, text=True,
                           check=True)
     wall, cpu = done.stdout.split()[-2:]
@@ -100,7 +101,7 @@ def check_against_render(root: Path, rounds: int) -> tuple[list[Run], list[Run]]
     """Whole `beskar check` and `beskar render` processes of the same fleet, alternating; each render is fresh
     (the rendered tree removed first, as on a new clone), and leaves the same tree for the next check."""
     checks, renders = [], []
-    env = {**os.environ, "PYTHONPATH": str(Path(beskar.__file__).resolve().parent.parent)}
+    env = child_env(Path(beskar.__file__).resolve().parent.parent)
     for _ in range(rounds):
         for top in ("clusters", "apps", "inventory"):
             shutil.rmtree(root / top, ignore_errors=True)
@@ -108,6 +109,14 @@ def check_against_render(root: Path, rounds: int) -> tuple[list[Run], list[Run]]
         checks.append(run_process([sys.executable, "-m", "beskar", "check", "-C", str(root), "--format", "json"],
                                   env)[0])
     return checks, renders
+
+
+def _commit(checkout: Path) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return checkout.name
 
 
 def _median(runs: list[Run], field: str) -> float:
@@ -136,6 +145,7 @@ def main() -> int:
     parser.add_argument("--no-schemas", action="store_true", help="leave out the kubernetes-validate comparison")
     parser.add_argument("--fleet", type=Path, help="a fleet generated (and rendered) by an earlier run, e.g. of 200 "
                         "sites, to check instead of generating one; it is rendered again in place")
+    parser.add_argument("--no-record", action="store_true", help="do not record the figures in benchmarks/figures.json")
     args = parser.parse_args()
     try:
         import kubernetes_validate
@@ -152,9 +162,15 @@ def main() -> int:
         print(f"beskar {beskar.__version__} check benchmark: {args.sites} sites x ({CONTROL} control-plane + "
               f"{COMPUTE} compute + {STORAGE} storage nodes); cpus {os.cpu_count()}, python "
               f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at start", flush=True)
+        figures: list[Figure] = []
         if args.against is not None:
             medians = compare(args.against.resolve(), root, args.rounds)
             (wall, cpu), (their_wall, their_cpu) = medians["ours"], medians["theirs"]
+            against = _commit(args.against)
+            figures += [Figure(f"{args.sites} sites: check in process, {against}", their_wall, "s"),
+                        Figure(f"{args.sites} sites: check in process", wall, "s"),
+                        Figure(f"{args.sites} sites: speed-up over {against}, wall", their_wall / wall, "x",
+                               "at least 2x over daf90c9" if against == "daf90c9" else "")]
             print(f"beskar check in process, median of {args.rounds} alternating fresh processes (best of 2 in each):"
                   f"\n  {args.against}: {their_wall:.2f} s wall, {their_cpu:.2f} s CPU"
                   f"\n  this checkout: {wall:.2f} s wall, {cpu:.2f} s CPU"
@@ -172,6 +188,13 @@ def main() -> int:
         print(f"check / render: {check_wall / render_wall:.2f}x wall, {check_cpu / render_cpu:.2f}x CPU "
               f"(goal 1.2x); check peak RSS {max(r.peak_mib for r in checks):.0f} MiB "
               f"({max(r.peak_mib for r in checks) / args.sites:.2f} MiB per site)", flush=True)
+        figures += [Figure(f"{args.sites} sites: beskar check, whole process", check_wall, "s",
+                           "at most 5 s for 100 sites" if args.sites == 100 else ""),
+                    Figure(f"{args.sites} sites: beskar render (fresh), whole process", render_wall, "s"),
+                    Figure(f"{args.sites} sites: check / render, wall", check_wall / render_wall, "x", "at most 1.2x"),
+                    Figure(f"{args.sites} sites: check, peak RSS", max(r.peak_mib for r in checks), "MiB",
+                           "under 500 MiB for 200 sites" if args.sites == 200 else "")]
+        report(f"check-{args.sites}", figures, keep=not args.no_record)
         if args.no_schemas:
             return 0
 

@@ -24,6 +24,7 @@ from beskar.fleet.examples import write_example
 from beskar.operations.compilation import compile_fleet
 from beskar.problems import InputError
 from beskar.operations.secrets import sync_all
+from figures import Figure, report  # the figures on record (benchmarks/figures.py)
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -136,9 +137,17 @@ _RENDER = ("import atexit, runpy, sys\n"
            "runpy.run_module('beskar', run_name='__main__', alter_sys=True)\n")
 
 
+def child_env(source: Path) -> dict[str, str]:
+    """The environment of a measured Beskar process, importing the code under `source` as an installed Beskar
+    does: from bytecode (pip compiles it on install), even where this shell sets PYTHONDONTWRITEBYTECODE, which
+    would compile every module again in every process (0.3 s of CPU)."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": str(source)}
+
+
 def process(source: Path, root: Path) -> tuple[float, float, float]:
     """(CPU seconds, wall seconds, peak RSS MiB) of one `python -m beskar render` by the code under `source`."""
-    env = {**os.environ, "PYTHONPATH": str(source)}
+    env = child_env(source)
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", _RENDER, str(root)], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
@@ -187,6 +196,7 @@ def main() -> int:
     parser.add_argument("--against", type=Path, help="a checkout of another commit to run `beskar render` of too")
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds of the whole processes (default 3)")
     parser.add_argument("--no-kustomize", action="store_true", help="skip timing `kubectl kustomize`")
+    parser.add_argument("--no-record", action="store_true", help="do not record the figures in benchmarks/figures.json")
     args = parser.parse_args()
     if not 1 <= args.sites <= 3400:  # one /20 per site from 10.16.0.0 stays clear of the 10.233/16 k8s CIDRs
         parser.error("--sites must be between 1 and 3400")
@@ -285,6 +295,17 @@ def main() -> int:
             label = f"kubectl kustomize ({len(dirs)} dirs, once)"
             print(f"{label:<40}{kustomize:>10.3f}{'':>10}{kustomize / n * 1000:>13.1f}")
         print(f"{'whole script':<40}{time.perf_counter() - started:>10.3f}")
+        fresh_cpu, fresh_wall = median("fresh this", 0), median("fresh this", 1)
+        report(f"render-{n}", [
+            Figure(f"{n} sites: fresh render, wall", fresh_wall, "s"),
+            Figure(f"{n} sites: fresh render / floor, wall", fresh_wall / median("floor", 1), "x", "at most 1.3x"),
+            Figure(f"{n} sites: fresh render / floor, CPU", fresh_cpu / median("floor", 0), "x", "at most 1.3x"),
+            Figure(f"{n} sites: no-op render / fresh, wall", median("no-op this", 1) / fresh_wall, "x", "at most 0.3x"),
+            Figure(f"{n} sites: fresh render, peak RSS", max(f[2] for f in figures["fresh this"]), "MiB",
+                   "under 400 MiB for 200 sites" if n == 200 else ""),
+            Figure(f"{n} sites: tree.write, faster than an fsync per file", ratio, "x"),
+            Figure(f"{n} sites: the whole benchmark", time.perf_counter() - started, "s",
+                   "under 5 minutes for 200 sites" if n == 200 else "")], keep=not args.no_record)
         if args.keep:
             print(f"fleet kept in {root}")
         return 0

@@ -1,7 +1,7 @@
 """Benchmark: seal and open a site's Secret (43 keys) with Beskar, and the age CLI opening the same data key;
 and `secrets sync SITE` on a 10-site and a 200-site fleet (issue 17: within 1.5x, whatever the fleet's size)."""
 
-import datetime, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, datetime, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import yaml
@@ -11,6 +11,9 @@ from beskar.fleet.examples import write_example
 from beskar.secrets import age, generation, sealing, secret, sopsfile
 from beskar.operations.secrets import sync
 from beskar.secrets.sops import KUBERNETES_RULE
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure, report  # noqa: E402
 
 REPEATS = 20
 
@@ -44,6 +47,9 @@ def generated_sites(root: Path, count: int) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-record", action="store_true", help="do not record the figures in benchmarks/figures.json")
+    args = parser.parse_args()
     print(f"beskar {beskar.__file__}  python {platform.python_version()}  {platform.machine()}  "
           f"{os.cpu_count()} cpus")
     work = Path(tempfile.mkdtemp(prefix="beskar-bench-"))
@@ -104,6 +110,9 @@ def main() -> None:
         print(f"  {name:72} best {fastest * 1000:7.2f} ms   median {median * 1000:7.2f} ms")
     print(f"  sync at 200 sites / at 10 sites (medians): {by_size[200][1] / by_size[10][1]:.2f}x (goal: at most 1.5x)")
     shutil.rmtree(work)
+    report("secrets_format", [Figure("`secrets sync` of one site of 200, after an edit", by_size[200][1], "s"),
+                              Figure("sync at 200 sites / at 10 sites", by_size[200][1] / by_size[10][1], "x",
+                                     "at most 1.5x")], keep=not args.no_record)
 
 
 if __name__ == "__main__":

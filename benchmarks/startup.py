@@ -9,13 +9,16 @@ the same commands run from that checkout's src/ too, side by side.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure, report  # noqa: E402
+from render import child_env  # noqa: E402  (as an installed Beskar starts: from bytecode)
 
 HERE = Path(__file__).resolve().parent.parent
 EXAMPLE = HERE / "src" / "beskar" / "examples" / "fleet"
@@ -30,7 +33,7 @@ def _cpu() -> float:
 
 def timed(arguments: list[str], source: Path) -> tuple[float, float]:
     """(CPU seconds, wall seconds) of one whole process."""
-    env = {**os.environ, "PYTHONPATH": str(source), "COLUMNS": "120"}
+    env = {**child_env(source), "COLUMNS": "120"}
     cpu, start = _cpu(), time.perf_counter()
     subprocess.run([sys.executable, *arguments], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    check=True)
@@ -53,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--against", type=Path, help="another checkout, e.g. the previous commit")
+    parser.add_argument("--no-record", action="store_true", help="do not record the figures in benchmarks/figures.json")
     args = parser.parse_args()
     sources = {"this": HERE / "src"}
     if args.against:
@@ -69,6 +73,10 @@ def main() -> None:
             cells.append(f"{cpu:11.3f} {cpu - bare_cpu:7.3f} {wall:7.3f} {wall - bare_wall:7.3f}")
         print(f"{name:16} " + "  ".join(cells))
     print("goal: `beskar --help` and `beskar sites` at most 0.25 s over `python -c pass` (column - bare)")
+    bare = statistics.median(t[0] for t in times[("this", "python -c pass")])
+    report("startup", [Figure(f"{name}, CPU over python -c pass", statistics.median(t[0] for t in times[("this", name)])
+                              - bare, "s", "at most 0.25 s") for name in COMMANDS if name != "python -c pass"],
+           keep=not args.no_record)
 
 
 if __name__ == "__main__":
