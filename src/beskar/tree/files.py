@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import sys
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 from beskar.tree.paths import DIRECTORY_MODE, FILE_MODE
 
@@ -45,6 +49,38 @@ def sync_file(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _syncfs():
+    """Linux's syncfs(2), which Python's os module lacks, or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    return function
+
+
+_SYNCFS = _syncfs()
+
+
+def sync_files(paths: Iterable[Path], filesystem: Path) -> None:
+    """Make the written files durable, as an fsync of each would. On Linux, one syncfs(2) of the filesystem they
+    are on (under `filesystem`): an fsync per file commits the filesystem's journal once per file, and each new file
+    of the next batch then waits for that commit (on ext4, 1 ms per file: most of a fresh render's time); the one
+    sync writes them all in one commit. Elsewhere, or if syncfs fails, an fsync of each."""
+    paths = list(paths)
+    if _SYNCFS is not None and paths:
+        descriptor = os.open(filesystem, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _SYNCFS(descriptor) == 0:
+                return
+        finally:
+            os.close(descriptor)
+    for path in paths:
+        sync_file(path)
 
 
 def sync_file_content(path: Path, content: bytes) -> None:

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from beskar.problems import InputError, Origin, Problem
 from beskar.tree.comparison import Change, Difference, compare_unlocked
-from beskar.tree.files import failure, make_directories, sync_directory, sync_file, sync_file_content
+from beskar.tree.files import failure, make_directories, sync_directory, sync_file, sync_file_content, sync_files
 from beskar.tree.lock import locked, state_directory
 from beskar.tree.paths import FILE_MODE, JOURNAL_DIR, PLAN_FILE, ROLLING_BACK, STATE_DIR, refuse_links, unsafe
 
@@ -104,9 +104,6 @@ def _read_plan(root: Path, plan_file: Path) -> dict[str, list[str]]:
     return plan
 
 
-_BATCH = 256  # files held open between their write and their fsync (well below the usual 1024 descriptors)
-
-
 def _places(journal: Path, plan: dict[str, list[str]]) -> tuple[list[Path], list[Path]]:
     """Where each written file is staged and each replaced or deleted file kept: flat, named by its index in
     the plan, so the stage is two directories however deep the tree (made and synced once, not once per
@@ -120,26 +117,20 @@ def _places(journal: Path, plan: dict[str, list[str]]) -> tuple[list[Path], list
 
 def _stage(root: Path, journal: Path, emitted: dict[str, bytes], plan: dict[str, list[str]]) -> None:
     """New contents into staged/, links to the files they replace or delete into kept/, all synced, then the
-    plan: the commit point. Files are fsynced in batches after they are all written, directories once."""
+    plan: the commit point. Files are made durable together after they are all written, directories once."""
     make_directories(journal / "staged", root)
     make_directories(journal / "kept", root)
     staged, kept = _places(journal, plan)
-    for start in range(0, len(plan["write"]), _BATCH):
-        descriptors = []
+    for relative, place in zip(plan["write"], staged):
+        descriptor = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
         try:
-            for relative, place in zip(plan["write"][start:start + _BATCH], staged[start:start + _BATCH]):
-                descriptor = os.open(place, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                     FILE_MODE)
-                descriptors.append(descriptor)
-                os.fchmod(descriptor, FILE_MODE)
-                view = memoryview(emitted[relative])
-                while view:
-                    view = view[os.write(descriptor, view):]
-            for descriptor in descriptors:
-                os.fsync(descriptor)
+            os.fchmod(descriptor, FILE_MODE)
+            view = memoryview(emitted[relative])
+            while view:
+                view = view[os.write(descriptor, view):]
         finally:
-            for descriptor in descriptors:
-                os.close(descriptor)
+            os.close(descriptor)
+    sync_files(staged, journal)  # all written first, then made durable at once
     for relative, place in zip(plan["write"] + plan["delete"], kept):
         target = root / relative
         if target.is_file():
