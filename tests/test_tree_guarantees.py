@@ -386,3 +386,23 @@ def test_an_input_edited_while_the_render_reads_it_is_not_recorded(memory_fleet,
     assert again.skipped == ("prod-brno",)
     assert any(c.change is trees.Change.UPDATED for c in again.changes)
     assert _render(memory_fleet, check=True).skipped == ("prod-brno", "prod-ostrava")
+
+
+@pytest.mark.parametrize("as_mapping", [True, False])
+def test_deletions_are_the_generated_files_not_emitted_and_emitted_files_are_not_opened(tmp_path, as_mapping,
+                                                                                       monkeypatch):
+    from beskar import tree as trees
+    from beskar.tree import paths
+
+    site = tmp_path / "apps" / "prod-brno"
+    site.mkdir(parents=True)
+    for name, text in {"kept.yaml": f"{trees.GENERATED_MARK} from x\n", "gone.yaml": f"{trees.GENERATED_MARK} from x\n",
+                       "mine.yaml": "hand: written\n"}.items():
+        (site / name).write_text(text)
+    opened: list[str] = []
+    original = paths._generated
+    monkeypatch.setattr(paths, "_generated", lambda path: opened.append(path.name) or original(path))
+    emitted = {"apps/prod-brno/kept.yaml": b"", "apps/prod-brno/new.yaml": b""}
+    found = trees.deletions(tmp_path, emitted if as_mapping else list(emitted), ["apps/prod-brno"])
+    assert found == [trees.Difference("apps/prod-brno/gone.yaml", trees.Change.DELETED)]
+    assert sorted(opened) == ["gone.yaml", "mine.yaml"]

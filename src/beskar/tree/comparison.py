@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Iterable
+from typing import AbstractSet, Iterable, Mapping
 
 from beskar.tree.paths import owned_files, refuse_links
 
@@ -50,5 +50,8 @@ def file_changes(root: Path, emitted: dict[str, bytes]) -> list[Difference]:
 def deletions(root: Path, emitted: Iterable[str], prefixes: Iterable[str],
               owned: Iterable[str] | None = None) -> list[Difference]:
     """The files Beskar owns under `prefixes` (or, given `owned`, those files) that `emitted` lacks."""
-    found = owned_files(root, prefixes) if owned is None else set(owned)
-    return [Difference(path, Change.DELETED) for path in sorted(found.difference(emitted))]
+    names = emitted.keys() if isinstance(emitted, Mapping) else emitted if isinstance(emitted, AbstractSet) \
+        else set(emitted)
+    # An emitted file is never deleted, whoever made it: it is not opened to see whether Beskar did.
+    found = owned_files(root, prefixes, unless=names) if owned is None else set(owned)
+    return [Difference(path, Change.DELETED) for path in sorted(found.difference(names))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import AbstractSet, Any, Iterable
 
 from beskar.problems import InputError, Problem
 from beskar.tree.emission import GENERATED_MARK
@@ -58,8 +58,9 @@ def site_prefixes(name: str) -> list[str]:
     return [f"{top}/{name}" for top in SITE_TOPS]
 
 
-def owned_files(root: Path, prefixes: Iterable[str]) -> set[str]:
-    """Files under the prefixes that Beskar generated (hand-written files, e.g. flux-system, are never owned)."""
+def owned_files(root: Path, prefixes: Iterable[str], unless: AbstractSet[str] = frozenset()) -> set[str]:
+    """Files under the prefixes that Beskar generated (hand-written files, e.g. flux-system, are never owned),
+    but for those in `unless`, which are not opened (the caller knows what it does with them)."""
     found: set[str] = set()
     checked: set[str] = set()
     for prefix in prefixes:
@@ -69,7 +70,10 @@ def owned_files(root: Path, prefixes: Iterable[str]) -> set[str]:
             continue
         for directory, subdirectories, names in os.walk(base):  # never follows links to directories
             here = Path(directory)
+            relative_directory = os.path.relpath(directory, root).replace(os.sep, "/")
             for name in names:
+                if unless and f"{relative_directory}/{name}" in unless:
+                    continue
                 path = here / name
                 if not path.is_symlink() and path.is_file() and _generated(path):
                     found.add(path.relative_to(root).as_posix())
