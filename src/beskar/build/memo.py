@@ -41,13 +41,13 @@ class StoredObjects(Sequence[BuiltObject]):
 
     def _loaded(self) -> tuple[BuiltObject, ...]:
         if self._items is None:
+            # The bytes stay: other releases of the site point into the same buffer, and two threads may read at once.
             with paused_gc():
                 rows = json.loads(bytes(self._payload))
-                self._items = tuple(_built(self._site, row) for row in rows)
-            self._payload = b""
-            if len(self._items) != self._count:
-                raise ValueError(f"a stored build of site {self._site} holds {len(self._items)} objects, not "
-                                 f"{self._count}")
+                items = tuple(_built(self._site, row) for row in rows)
+            if len(items) != self._count:
+                raise ValueError(f"a stored build of site {self._site} holds {len(items)} objects, not {self._count}")
+            self._items = items
         return self._items
 
     def __len__(self) -> int:
