@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from render import COMPUTE, CONTROL, STORAGE, child_env, generate_fleet  # noqa: E402  (of render.py)
-from figures import Figure, report  # noqa: E402
+from figures import Figure, commit_of, report  # noqa: E402
 
 import beskar  # noqa: E402
 from beskar.operations import review  # noqa: E402
@@ -115,14 +115,6 @@ def check_against_render(root: Path, rounds: int) -> tuple[list[Run], list[Run],
     return checks, unrecorded, renders
 
 
-def _commit(checkout: Path) -> str:
-    try:
-        return subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return checkout.name
-
-
 def _median(runs: list[Run], field: str) -> float:
     return statistics.median(getattr(r, field) for r in runs)
 
@@ -170,7 +162,7 @@ def main() -> int:
         if args.against is not None:
             medians = compare(args.against.resolve(), root, args.rounds)
             (wall, cpu), (their_wall, their_cpu) = medians["ours"], medians["theirs"]
-            against = _commit(args.against)
+            against = commit_of(args.against)
             figures += [Figure(f"{args.sites} sites: check in process, {against}", their_wall, "s"),
                         Figure(f"{args.sites} sites: check in process", wall, "s"),
                         Figure(f"{args.sites} sites: speed-up over {against}, wall", their_wall / wall, "x",

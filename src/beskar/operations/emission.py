@@ -38,7 +38,7 @@ class Emission:
                  plain: Callable[[list[Any]], bool] | None = None,
                  recorded: Mapping[str, Mapping[str, str]] | None = None) -> None:
         jobs = jobs_for(len(rendered), jobs, min_sites)
-        recorded = recorded if compare_in is not None and recorded else {}
+        recorded = recorded or {}
         self._work: Forked[Emitted] = fork_map(lambda chunk: _emit(rendered, chunk, compare_in, plain, recorded),
                                                shares(sorted(rendered), jobs), jobs)
 

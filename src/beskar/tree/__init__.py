@@ -9,10 +9,10 @@ from beskar.tree.digest import recorded_files
 from beskar.tree.files import sync_directory, write_file
 from beskar.tree.journal import compare, recover, settle, write
 from beskar.tree.lock import locked
-from beskar.tree.paths import (DIRECTORY_MODE, FILE_MODE, JOURNAL_DIR, PLAN_FILE, ROLLING_BACK, SITE_TOPS, STATE_DIR,
+from beskar.tree.paths import (DIRECTORY_MODE, FILE_MODE, JOURNAL_DIR, PLAN_FILE, ROLLING_BACK, STATE_DIR,
                                owned_files, site_prefixes)
 
 __all__ = ["Change", "DIRECTORY_MODE", "Difference", "FILE_MODE", "GENERATED_MARK", "JOURNAL_DIR", "PLAN_FILE",
-           "ROLLING_BACK", "SITE_TOPS", "STATE_DIR", "Tree", "compare", "deletions", "emit_file", "file_changes", "header",
+           "ROLLING_BACK", "STATE_DIR", "Tree", "compare", "deletions", "emit_file", "file_changes", "header",
            "locked", "owned_files", "recorded_files", "recover", "settle", "site_prefixes", "sync_directory", "write",
            "write_file"]

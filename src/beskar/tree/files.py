@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import functools
 import os
 import sys
 import tempfile
@@ -51,19 +50,20 @@ def sync_file(path: Path) -> None:
         os.close(descriptor)
 
 
+@functools.cache
 def _syncfs():
-    """Linux's syncfs(2), which Python's os module lacks, or None."""
+    """Linux's syncfs(2), which Python's os module lacks, or None; looked up on the first write, not at start-up
+    (ctypes is imported here for that reason only)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
-        function = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).syncfs
+        function = ctypes.CDLL(None, use_errno=True).syncfs  # the C library this process runs on
     except (OSError, AttributeError):
         return None
     function.argtypes = [ctypes.c_int]
     return function
-
-
-_SYNCFS = _syncfs()
 
 
 def sync_files(paths: Iterable[Path], filesystem: Path) -> None:
@@ -72,10 +72,11 @@ def sync_files(paths: Iterable[Path], filesystem: Path) -> None:
     of the next batch then waits for that commit (on ext4, 1 ms per file: most of a fresh render's time); the one
     sync writes them all in one commit. Elsewhere, or if syncfs fails, an fsync of each."""
     paths = list(paths)
-    if _SYNCFS is not None and paths:
+    syncfs = _syncfs() if paths else None
+    if syncfs is not None:
         descriptor = os.open(filesystem, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            if _SYNCFS(descriptor) == 0:
+            if syncfs(descriptor) == 0:
                 return
         finally:
             os.close(descriptor)

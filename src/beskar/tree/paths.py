@@ -72,9 +72,10 @@ def owned_files(root: Path, prefixes: Iterable[str], unless: AbstractSet[str] = 
             here = Path(directory)
             relative_directory = os.path.relpath(directory, root).replace(os.sep, "/")
             for name in names:
-                if unless and f"{relative_directory}/{name}" in unless:
+                relative = f"{relative_directory}/{name}"
+                if relative in unless:
                     continue
                 path = here / name
                 if not path.is_symlink() and path.is_file() and _generated(path):
-                    found.add(path.relative_to(root).as_posix())
+                    found.add(relative)
     return found
