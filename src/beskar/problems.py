@@ -17,6 +17,10 @@ class Origin:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
+    def __reduce__(self):
+        # Sent back by the workers that compile sites, by the hundred thousand: as its fields, not as a __dict__.
+        return Origin, (self.file, self.line, self.column, self.layer)
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -20,27 +20,34 @@ def selected_labels(documents: Iterable[Any]) -> dict[Label, list[str]]:
     """(key, value) -> "HelmRelease name: values path" for every node label a HelmRelease selects on."""
     found: dict[Label, list[str]] = defaultdict(list)
 
-    def walk(node: Any, path: str, release: str) -> None:
+    def walk(node: Any, parts: list[str], release: str) -> None:
+        # The path is joined only where a label is found: most of a release's values select nothing.
         if isinstance(node, dict):
             key, value = node.get("node_selector_key"), node.get("node_selector_value")
             if isinstance(key, str) and isinstance(value, str):  # openstack-helm labels.<group>
-                found[(key, value)].append(f"{release}: {path}")
+                found[(key, value)].append(f"{release}: {'.'.join(parts)}")
             selector = node.get("nodeSelector")
             if isinstance(selector, dict):
                 for k, v in selector.items():
-                    found[(str(k), str(v))].append(f"{release}: {path}.nodeSelector")
+                    found[(str(k), str(v))].append(f"{release}: {'.'.join(parts)}.nodeSelector")
             if node.get("operator") == "In" and isinstance(node.get("key"), str):  # nodeAffinity expressions
                 for v in node.get("values") or []:
-                    found[(node["key"], str(v))].append(f"{release}: {path}")
+                    found[(node["key"], str(v))].append(f"{release}: {'.'.join(parts)}")
             label = node.get("label")
             if isinstance(label, dict) and isinstance(label.get("key"), str):  # openstack-helm daemonset overrides
                 for v in label.get("values") or []:
-                    found[(label["key"], str(v))].append(f"{release}: {path}.label")
+                    found[(label["key"], str(v))].append(f"{release}: {'.'.join(parts)}.label")
             for k, child in node.items():
-                walk(child, f"{path}.{k}" if path else str(k), release)
+                if isinstance(child, (dict, list)):
+                    parts.append(str(k))
+                    walk(child, parts, release)
+                    parts.pop()
         elif isinstance(node, list):
             for i, child in enumerate(node):
-                walk(child, f"{path}.{i}", release)
+                if isinstance(child, (dict, list)):
+                    parts.append(str(i))
+                    walk(child, parts, release)
+                    parts.pop()
 
     optional = catalog().node_labels.get("optional_groups", {})
     for document in documents:
@@ -51,7 +58,7 @@ def selected_labels(documents: Iterable[Any]) -> dict[Label, list[str]]:
             off = {group for group, manifest in optional.get(name, {}).items() if manifests.get(manifest) is not True}
             if off:  # pods that do not run select no node
                 values["labels"] = {g: v for g, v in (values.get("labels") or {}).items() if g not in off}
-            walk(values, "values", name)
+            walk(values, ["values"], name)
     return dict(found)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import AbstractSet, Iterator
 
 from beskar.check.findings import Finding, Scope, Severity, report, rule
 from beskar.check.kustomization import YAML_SUFFIXES
@@ -13,9 +13,12 @@ from beskar.check.repository import FluxRepository
 _SET_ASIDE = re.compile(r"(\.ya?ml\.[A-Za-z0-9_-]+|\.(disabled|off|bak|old|orig|skip)\.ya?ml|\.ya?ml~)$")
 
 
-def _under(path: str, directories: set[str]) -> str | None:
-    for directory in sorted(directories, key=len, reverse=True):
-        if directory == "" or path.startswith(directory + "/"):
+def _under(path: str, directories: AbstractSet[str]) -> str | None:
+    """The deepest of the directories ("" the root) that holds the path."""
+    directory = path
+    while directory:
+        directory = directory.rpartition("/")[0]
+        if directory in directories:
             return directory
     return None
 

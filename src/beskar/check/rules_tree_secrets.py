@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import posixpath
 import re
 from typing import Any, Iterator
@@ -73,6 +74,7 @@ def plain_secrets(repository: FluxRepository) -> Iterator[Finding]:
     yield from repository.problems_of("tree/plain-secret")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same few thousand keys in every site's values
 def credential_key(key: str) -> bool:
     """Whether a key names a credential: ...password, ...secret, ...token, secret_key, private_key, api_key ...
 

@@ -1,6 +1,6 @@
 """Reading a fleet repository: files with positions, layering, provenance."""
 
 from beskar.fleet.layering import Provenance, Setting, merge_layers
-from beskar.fleet.repository import Fleet, LayeredSite, load_fleet
+from beskar.fleet.repository import Fleet, FleetHead, LayeredSite, load_fleet, open_fleet
 
-__all__ = ["Fleet", "LayeredSite", "Provenance", "Setting", "load_fleet", "merge_layers"]
+__all__ = ["Fleet", "FleetHead", "LayeredSite", "Provenance", "Setting", "load_fleet", "merge_layers", "open_fleet"]

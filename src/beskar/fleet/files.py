@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import AbstractSet, Iterable
 
 import yaml
 
@@ -24,35 +25,45 @@ def read_text(path: Path, shown: str) -> str:
         raise InputError([Problem(f"cannot read {shown}: {error.strerror}")]) from None
 
 
-def read_files(root: Path, skip: set[str] = frozenset()) -> tuple[dict[str, str], frozenset[str]]:
+def read_files(root: Path, skip: AbstractSet[str] = frozenset(), *, prune: AbstractSet[str] = frozenset(),
+               within: Iterable[str] | None = None) -> tuple[dict[str, str], frozenset[str]]:
     """(relative path -> text, other relative paths) below `root`, in sorted order.
 
     Hidden files and directories are left out (but `.sops.yaml`), and so are Helm chart directories
-    (their templates are not YAML) and the relative paths in `skip`.
+    (their templates are not YAML), the relative paths in `skip` and the directories in `prune` (relative paths).
+    Given `within` (relative directory paths), only the files below those directories are read.
     """
     contents: dict[str, str] = {}
     others: set[str] = set()
-    for directory, subdirectories, names in os.walk(root):
-        here = Path(directory)
-        if here != root and (here / "Chart.yaml").is_file():
-            subdirectories[:] = []
-            continue
-        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith(".") and d not in SKIPPED_DIRECTORIES)
-        for name in sorted(names):
-            if name.startswith(".") and name not in KEPT_HIDDEN:
+    # A linked directory is not entered, as os.walk enters none below the root.
+    tops = [root] if within is None else [root / relative for relative in within if not (root / relative).is_symlink()]
+    for top in tops:
+        for directory, subdirectories, names in os.walk(top):
+            here = Path(directory)
+            if here != root and (here / "Chart.yaml").is_file():
+                subdirectories[:] = []
                 continue
-            path = here / name
-            relative = path.relative_to(root).as_posix()
-            if relative in skip or not path.is_file():
-                continue
-            try:
-                if path.stat().st_size <= MAX_TEXT:
-                    contents[relative] = path.read_text(encoding="utf-8")
+            subdirectories[:] = sorted(d for d in subdirectories if not d.startswith(".") and d not in
+                                       SKIPPED_DIRECTORIES and (not prune or _relative(here / d, root) not in prune))
+            for name in sorted(names):
+                if name.startswith(".") and name not in KEPT_HIDDEN:
                     continue
-            except (UnicodeDecodeError, OSError):
-                pass
-            others.add(relative)
+                path = here / name
+                relative = _relative(path, root)
+                if relative in skip or not path.is_file():
+                    continue
+                try:
+                    if path.stat().st_size <= MAX_TEXT:
+                        contents[relative] = path.read_text(encoding="utf-8")
+                        continue
+                except (UnicodeDecodeError, OSError):
+                    pass
+                others.add(relative)
     return dict(sorted(contents.items())), frozenset(others)
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
 
 
 def read_chart_skeletons(directory: Path) -> dict[str, dict]:

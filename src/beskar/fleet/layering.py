@@ -18,6 +18,10 @@ class Setting:
     value: Any
     deleted: bool = False
 
+    def __reduce__(self):
+        # A layered site is sent back by the worker that compiled it: a thousand of these each, as their fields.
+        return Setting, (self.origin, self.value, self.deleted)
+
 
 # Every path of the merged document, with the settings that produced it, oldest first.
 Provenance = dict[KeyPath, list[Setting]]

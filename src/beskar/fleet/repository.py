@@ -75,11 +75,54 @@ def _expect_mapping(data: Any, positions: Positions, what: str) -> None:
         raise InputError([Problem(f"{what} must be a mapping", positions.get(()))])
 
 
+@dataclass
+class FleetHead:
+    """A fleet read up to its sites: beskar.yaml's settings and defaults, the names of the sites to layer, and the
+    problems found so far. Each site is then layered on its own (`layer`), in this process or a forked worker."""
+
+    root: Path
+    settings: dict[str, Any]
+    settings_positions: Positions
+    defaults: tuple[Any, Positions]
+    names: list[str]
+    problems: list[Problem]
+    _profiles: dict[str, tuple[Any, Positions]] = field(default_factory=dict, repr=False)  # read once each
+
+    def layer(self, name: str) -> LayeredSite:
+        """The named site layered over the defaults and its profile; InputError says what is wrong with it."""
+        return _layer_site(self.root, name, f"sites/{name}/site.yaml", self.defaults, self._profiles)
+
+    def bootstrapped(self, name: str) -> bool:
+        """Whether clusters/<site>/flux-system was written by `flux bootstrap`."""
+        return (self.root / "clusters" / name / "flux-system" / "kustomization.yaml").is_file()
+
+    def fleet(self, sites: dict[str, LayeredSite]) -> Fleet:
+        """The fleet of these layered sites."""
+        return Fleet(self.root, self.settings, self.settings_positions, sites,
+                     frozenset(name for name in sites if self.bootstrapped(name)))
+
+
 def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
     """Read the fleet at `root` and layer every site (or only the named ones).
 
     Problems across all files are collected and raised together as one InputError.
     """
+    head = open_fleet(root, only)
+    problems = list(head.problems)
+    sites: dict[str, LayeredSite] = {}
+    for name in head.names:
+        try:
+            sites[name] = head.layer(name)
+        except InputError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InputError(problems)
+    return head.fleet(sites)
+
+
+def open_fleet(root: Path, only: list[str] | None = None) -> FleetHead:
+    """Read beskar.yaml and find the sites (or only the named ones), layering none. A problem that leaves nothing
+    to layer is raised; the others are kept in the head, to be raised with the sites' own."""
     root = Path(root)
     if not (root / FLEET_FILE).is_file():
         raise InputError([Problem(f"no {FLEET_FILE} here: {root} is not a fleet repository",
@@ -105,20 +148,7 @@ def load_fleet(root: Path, only: list[str] | None = None) -> Fleet:
             raise InputError([Problem(f"no site named {name!r}", hint=f"sites: {', '.join(site_dirs) or 'none'}")
                               for name in missing])
         site_dirs = [name for name in site_dirs if name in only]
-    profiles: dict[str, tuple[Any, Positions]] = {}
-    fleet = Fleet(root, settings, settings_positions)
-    for name in site_dirs:
-        relative = f"sites/{name}/site.yaml"
-        try:
-            fleet.sites[name] = _layer_site(root, name, relative, defaults, profiles)
-        except InputError as error:
-            problems.extend(error.problems)
-    if problems:
-        raise InputError(problems)
-    fleet.bootstrapped = frozenset(
-        name for name in fleet.sites if (root / "clusters" / name / "flux-system" / "kustomization.yaml").is_file()
-    )
-    return fleet
+    return FleetHead(root, settings, settings_positions, defaults, site_dirs, problems)
 
 
 def _layer_site(root: Path, name: str, relative: str, defaults: tuple[Any, Positions],

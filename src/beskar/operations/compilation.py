@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Generic, NamedTuple, TypeVar
 
 from beskar import tree as trees
 from beskar.catalog import Catalog, catalog
-from beskar.fleet import Fleet, Setting, load_fleet
+from beskar.fleet import Fleet, LayeredSite, Setting, load_fleet, open_fleet
+from beskar.forking import Forked, fork_map
 from beskar.model import Site, type_fleet, type_site
-from beskar.operations.emission import emit_sites
+from beskar.operations.emission import emit_sites, jobs_for
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.site import RenderedSite, render_site
 from beskar.secrets import sopsfile
 from beskar.secrets.errors import SopsError
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -33,11 +37,12 @@ class CompiledFleet:
         return [prefix for name in sorted(self.rendered) for prefix in trees.site_prefixes(name)]
 
 
-def compile_fleet(root: Path, only: list[str] | None = None) -> CompiledFleet:
-    """Load, layer, type and render the fleet; every input problem of every site is raised together."""
-    fleet, knowledge, sites = type_sites(root, only)
-    rendered = {name: render_one(fleet, knowledge, site) for name, site in sites.items()}
-    return CompiledFleet(fleet, sites, rendered)
+def compile_fleet(root: Path, only: list[str] | None = None, jobs: int | None = None) -> CompiledFleet:
+    """Load, layer, type and render the fleet; every input problem of every site is raised together. With many
+    sites, `jobs` processes (default: one per core) compile them; the result is the same whatever their number."""
+    fleet, sites = Compilation(root, only, jobs=jobs).wait()
+    return CompiledFleet(fleet, {name: c.site for name, c in sites.items()},
+                         {name: c.rendered for name, c in sites.items()})
 
 
 def type_sites(root: Path, only: list[str] | None = None) -> tuple[Fleet, Catalog, dict[str, Site]]:
@@ -45,11 +50,7 @@ def type_sites(root: Path, only: list[str] | None = None) -> tuple[Fleet, Catalo
     fleet = load_fleet(root, only)
     knowledge = catalog()
     sites: dict[str, Site] = {}
-    problems: list[Problem] = []
-    try:
-        type_fleet(fleet)
-    except InputError as error:
-        problems.extend(error.problems)
+    problems = _fleet_problems(fleet)
     for name, layered in fleet.sites.items():
         try:
             sites[name] = type_site(layered, knowledge)
@@ -63,9 +64,104 @@ def type_sites(root: Path, only: list[str] | None = None) -> tuple[Fleet, Catalo
 
 def render_one(fleet: Fleet, knowledge: Catalog, site: Site) -> RenderedSite:
     """One typed site of the fleet rendered, with what the fleet holds beside it (its Secret, its image lock)."""
-    layered = fleet.sites[site.name]
-    return render_site(site, knowledge, fleet.settings, bootstrapped=site.name in fleet.bootstrapped,
-                       secrets_file=layered.secrets_file, image_lock=layered.image_lock)
+    return _render_layered(fleet.sites[site.name], site, knowledge, fleet.settings, site.name in fleet.bootstrapped)
+
+
+def _render_layered(layered: LayeredSite, site: Site, knowledge: Catalog, settings: dict[str, Any],
+                    bootstrapped: bool) -> RenderedSite:
+    return render_site(site, knowledge, settings, bootstrapped=bootstrapped, secrets_file=layered.secrets_file,
+                       image_lock=layered.image_lock)
+
+
+class CompiledSite(NamedTuple):
+    """One site as a compile makes it: layered, typed, rendered."""
+
+    layered: LayeredSite
+    site: Site
+    rendered: RenderedSite
+
+
+class _Stage(enum.IntEnum):
+    """How far a site got: the problems of the earliest stage any site stopped at are the ones raised."""
+
+    LAYERING = 1
+    TYPING = 2
+    RENDERING = 3
+    DONE = 4
+
+
+class _Outcome(NamedTuple):
+    name: str
+    stage: _Stage
+    layered: LayeredSite | None
+    problems: tuple[Problem, ...] = ()
+    result: Any = None
+
+
+class Compilation(Generic[R]):
+    """A fleet being compiled site by site, and `each` (default: the CompiledSite itself) made of every site as
+    soon as it is rendered. Sites are independent: with many of them, forked workers, which inherit beskar.yaml
+    read once, layer, type and render a site each in turn, and only what `each` makes of it comes back. The
+    caller works on meanwhile; `.wait()` joins, and raises the input problems of every site together, as a
+    compile in one process would (all layering problems, else all typing problems, else the first site's that
+    fails to render)."""
+
+    def __init__(self, root: Path, only: list[str] | None = None,
+                 each: Callable[[CompiledSite], R] | None = None, jobs: int | None = None,
+                 min_sites: int | None = None) -> None:
+        self.head = open_fleet(root, only)
+        knowledge = catalog()
+        settings = self.head.settings
+        self._fleet_problems = _fleet_problems(Fleet(self.head.root, settings, self.head.settings_positions))
+        made = each or (lambda compiled: compiled)
+
+        def compile_site(name: str) -> _Outcome:
+            try:
+                layered = self.head.layer(name)
+            except InputError as error:
+                return _Outcome(name, _Stage.LAYERING, None, tuple(error.problems))
+            problems = _secrets_file_problems(layered)
+            try:
+                site = type_site(layered, knowledge)
+            except InputError as error:
+                return _Outcome(name, _Stage.TYPING, layered, tuple(error.problems) + tuple(problems))
+            if problems:
+                return _Outcome(name, _Stage.TYPING, layered, tuple(problems))
+            try:
+                rendered = _render_layered(layered, site, knowledge, settings, self.head.bootstrapped(name))
+            except InputError as error:
+                return _Outcome(name, _Stage.RENDERING, layered, tuple(error.problems))
+            return _Outcome(name, _Stage.DONE, layered, result=made(CompiledSite(layered, site, rendered)))
+
+        self._work: Forked[_Outcome] = fork_map(compile_site, self.head.names,
+                                                jobs_for(len(self.head.names), jobs, min_sites))
+
+    def wait(self) -> tuple[Fleet, dict[str, R]]:
+        """The fleet of layered sites, and what `each` made of every site, by name in the fleet's order."""
+        outcomes = self._work.results()
+        layering = list(self.head.problems) + _problems(outcomes, _Stage.LAYERING)
+        if layering:
+            raise InputError(layering)
+        fleet = self.head.fleet({outcome.name: outcome.layered for outcome in outcomes})
+        typing = self._fleet_problems + _problems(outcomes, _Stage.TYPING)
+        if typing:
+            raise InputError(typing)
+        rendering = next((outcome.problems for outcome in outcomes if outcome.stage is _Stage.RENDERING), None)
+        if rendering:
+            raise InputError(list(rendering))
+        return fleet, {outcome.name: outcome.result for outcome in outcomes}
+
+
+def _problems(outcomes: list[_Outcome], stage: _Stage) -> list[Problem]:
+    return [problem for outcome in outcomes if outcome.stage is stage for problem in outcome.problems]
+
+
+def _fleet_problems(fleet: Fleet) -> list[Problem]:
+    try:
+        type_fleet(fleet)
+    except InputError as error:
+        return list(error.problems)
+    return []
 
 
 def _secrets_file_problems(layered) -> list[Problem]:

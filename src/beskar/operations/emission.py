@@ -43,14 +43,7 @@ class Emission:
                                                shares(sorted(rendered), jobs), jobs)
 
     def wait(self) -> Emitted:
-        files: dict[str, bytes] = {}
-        changes: list[trees.Difference] = []
-        plain: set[str] = set()
-        for part in self._work.results():
-            files.update(part.files)
-            changes.extend(part.changes)
-            plain |= part.plain
-        return Emitted(dict(sorted(files.items())), sorted(changes, key=lambda d: d.path), frozenset(plain))
+        return joined(self._work.results())
 
 
 def jobs_for(sites: int, jobs: int | None = None, min_sites: int | None = None) -> int:
@@ -79,20 +72,32 @@ def emit_sites(rendered: Mapping[str, RenderedSite], jobs: int | None = None,
 
 def _emit(rendered: Mapping[str, RenderedSite], names: list[str], compare_in: Path | None,
           plain: Callable[[list[Any]], bool] | None, recorded: Mapping[str, Mapping[str, str]]) -> Emitted:
+    return joined([emit_site(rendered[name], compare_in, plain, recorded.get(name)) for name in names])
+
+
+def emit_site(rendered: RenderedSite, compare_in: Path | None = None, plain: Callable[[list[Any]], bool] | None = None,
+              recorded: Mapping[str, str] | None = None) -> Emitted:
+    """One site's files as bytes, as an Emission emits them (see there for `compare_in`, `plain` and `recorded`:
+    here the site's outputs as the render record has them, or None)."""
+    found = trees.recorded_files(compare_in, trees.site_prefixes(rendered.name), dict(recorded)) \
+        if recorded is not None and compare_in is not None else None
+    if found is not None:
+        files, changes = found, [trees.Difference(path, trees.Change.UNCHANGED) for path in sorted(found)]
+    else:
+        files = rendered.tree.emit()
+        changes = trees.file_changes(compare_in, files) if compare_in is not None else []
+    passed = frozenset(path for path, documents in rendered.tree.files.items() if plain(documents)) \
+        if plain is not None else frozenset()
+    return Emitted(files, changes, passed)
+
+
+def joined(parts: list[Emitted]) -> Emitted:
+    """The emissions of several sites as one, sorted by path."""
     files: dict[str, bytes] = {}
     changes: list[trees.Difference] = []
-    for name in names:
-        outputs = recorded.get(name)
-        found = trees.recorded_files(compare_in, trees.site_prefixes(name), dict(outputs)) \
-            if outputs is not None and compare_in is not None else None
-        if found is not None:
-            files.update(found)
-            changes += [trees.Difference(path, trees.Change.UNCHANGED) for path in sorted(found)]
-            continue
-        emitted = rendered[name].tree.emit()
-        files.update(emitted)
-        if compare_in is not None:
-            changes += trees.file_changes(compare_in, emitted)
-    passed = frozenset(path for name in names for path, documents in rendered[name].tree.files.items()
-                       if plain(documents)) if plain is not None else frozenset()
-    return Emitted(files, changes, passed)
+    plain: set[str] = set()
+    for part in parts:
+        files.update(part.files)
+        changes.extend(part.changes)
+        plain |= part.plain
+    return Emitted(dict(sorted(files.items())), sorted(changes, key=lambda d: d.path), frozenset(plain))

@@ -8,9 +8,7 @@ from pathlib import Path
 from beskar import tree as trees
 from beskar.fleet.repository import FLEET_FILE, site_directories
 from beskar.operations.inputs import shared_digest, site_digest
-from beskar.forking import fork_map
 from beskar.memory import paused_gc
-from beskar.operations.emission import jobs_for, shares
 from beskar.tree.digest import SiteRecord, content_digest, holds, read_records, record
 
 @dataclass(frozen=True)
@@ -99,40 +97,25 @@ def _site_names(root: Path, only: list[str] | None) -> list[str] | None:
 
 def _emit(root: Path, only: list[str] | None) -> tuple[dict[str, bytes], dict[str, dict[str, str]],
                                                         dict[str, SiteFigures]]:
-    """Every file of the sites as bytes, each file's digest and each site's figures. A site's documents are
-    dropped once emitted (a fleet's trees as objects are ten times their bytes), and the cyclic collector is
-    paused meanwhile: it would scan the same millions of live objects again and again (1.4x the time)."""
+    """Every file of the sites as bytes, each file's digest and each site's figures. Each site is layered, typed,
+    rendered and emitted in turn, on every core, and only its bytes come back (a fleet's trees as objects are ten
+    times their bytes); the cyclic collector is paused meanwhile: it would scan the same millions of live objects
+    again and again (1.4x the time)."""
     # Imported here, not above, for start-up: a no-op render never loads the model and the renderers (most of
     # its time). Not a cycle dodge: the arrow is the same, only later.
-    from beskar.operations.compilation import render_one, type_sites
+    from beskar.operations.compilation import Compilation, CompiledSite
+
+    def emitted(compiled: CompiledSite) -> tuple[dict[str, bytes], dict[str, str], SiteFigures]:
+        site, rendered = compiled.site, compiled.rendered
+        files = rendered.tree.emit()
+        return files, {path: content_digest(content) for path, content in files.items()}, SiteFigures(
+            site.openstack.release, site.openstack.distro, len({c.layer for c in rendered.components}) + 1,
+            len(rendered.components), len(rendered.tree.files), len(rendered.secrets))
 
     with paused_gc():
-        fleet, knowledge, sites = type_sites(root, only)
-
-        def render_share(names: list[str]) -> tuple[dict[str, bytes], dict[str, dict[str, str]],
-                                                     dict[str, SiteFigures]]:
-            emitted: dict[str, bytes] = {}
-            outputs: dict[str, dict[str, str]] = {}
-            figures: dict[str, SiteFigures] = {}
-            for name in names:
-                site = sites.pop(name)
-                rendered = render_one(fleet, knowledge, site)
-                files = rendered.tree.emit()
-                emitted.update(files)
-                outputs[name] = {path: content_digest(content) for path, content in files.items()}
-                figures[name] = SiteFigures(site.openstack.release, site.openstack.distro,
-                                            len({c.layer for c in rendered.components}) + 1, len(rendered.components),
-                                            len(rendered.tree.files), len(rendered.secrets))
-                del site, rendered, files
-            return emitted, outputs, figures
-
-        # Sites are independent: each share is rendered and emitted by a forked worker, only bytes come back.
-        jobs = jobs_for(len(sites))
-        emitted: dict[str, bytes] = {}
-        outputs: dict[str, dict[str, str]] = {}
-        figures: dict[str, SiteFigures] = {}
-        for files, digests, counts in fork_map(render_share, shares(list(sites), jobs), jobs).results():
-            emitted.update(files)
-            outputs.update(digests)
-            figures.update(counts)
-        return dict(sorted(emitted.items())), outputs, {name: figures[name] for name in sorted(figures)}
+        _, sites = Compilation(root, only, each=emitted).wait()
+        files: dict[str, bytes] = {}
+        for emitted_files, _, _ in sites.values():
+            files.update(emitted_files)
+        return (dict(sorted(files.items())), {name: digests for name, (_, digests, _) in sites.items()},
+                {name: sites[name][2] for name in sorted(sites)})

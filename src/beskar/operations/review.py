@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from beskar.operations import compilation
-from beskar.operations.emission import Emission, jobs_for
+from beskar.operations.emission import Emitted, emit_site, jobs_for, joined
 from beskar.operations.rendering import recorded_outputs
 from beskar.operations.lint import lint  # noqa: F401  (review.lint: the lint operation, beside check)
 from beskar.operations.reviews import Review, fleet_settings as _fleet_settings, object_count as _objects
@@ -42,21 +42,36 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     # A site whose inputs hash as at its last render, and whose files are still those, is not emitted again: its
     # files are read (emitting is most of a check's time).
     recorded = recorded_outputs(root, sorted(sites or _all_site_names(root)))
-    compiled = compilation.compile_fleet(root, sites)
-    # As render_fleet(check=True), with the emission and its comparison with the disk on every core, while this
-    # process reads the rest of the repository.
-    emission = Emission(compiled.rendered, jobs, compare_in=root, plain=plain_documents, recorded=recorded)
+
+    def emitted(compiled: compilation.CompiledSite) -> tuple[compilation.CompiledSite, Emitted]:
+        return compiled, emit_site(compiled.rendered, root, plain_documents, recorded.get(compiled.rendered.name))
+
+    # As render_fleet(check=True), on every core: each site layered, typed, rendered, emitted and compared with the
+    # disk in turn, while this process reads and parses the rest of the repository.
+    work = compilation.Compilation(root, sites, each=emitted, jobs=jobs)
+    prefixes = [prefix for name in work.head.names for prefix in trees.site_prefixes(name)]
+    settings = _fleet_settings(root, list(disable))
+    others_sites = _all_site_names(root) - set(work.head.names)
+    contents, others = read_files(root, prune=set(prefixes))
+    parsed = {path: parse_yaml(path, text) for path, text in contents.items() if path.endswith(YAML_SUFFIXES)}
+    fleet, results = work.wait()
+    compiled = compilation.CompiledFleet(fleet, {name: c.site for name, (c, _) in results.items()},
+                                         {name: c.rendered for name, (c, _) in results.items()})
+    emission = joined([part for _, part in results.values()])
+    del results  # the bytes are the emission's alone: they are dropped below, before the rules run
     emitted_paths = {path for rendered in compiled.rendered.values() for path in rendered.tree.sources}
     deleted = trees.deletions(root, emitted_paths, compiled.owned_prefixes())
-    settings = _fleet_settings(root, list(disable))
-    fleet_sites = set(compiled.fleet.sites) if not sites else set(sites)
-    others_sites = _all_site_names(root) - fleet_sites
-    contents, others = read_files(root, emitted_paths)
     # The tree as `beskar render` would write it: emitted files over what is on disk, nothing Beskar would
-    # delete, and nothing of the sites left out by --site.
+    # delete, and nothing of the sites left out by --site. In the sites' own directories, only what a person
+    # wrote there (flux-system) is read.
     extra = {d.path for d in deleted}
-    contents = {p: t for p, t in contents.items() if p not in extra and not _under_site(p, others_sites)}
-    others = frozenset(p for p in others if p not in extra and not _under_site(p, others_sites))
+    written, written_others = read_files(root, emitted_paths | extra, within=prefixes)
+    parsed.update((path, parse_yaml(path, text)) for path, text in written.items() if path.endswith(YAML_SUFFIXES))
+    contents = dict(sorted({**contents, **written}.items()))
+    kept = lambda path: path not in emitted_paths and path not in extra and not _under_site(path, others_sites)  # noqa: E731
+    contents = {p: t for p, t in contents.items() if kept(p)}
+    parsed = {p: f for p, f in parsed.items() if kept(p)}
+    others = frozenset(p for p in others | written_others if kept(p))
     # Compiled once: every rule reads the same typed site, render and secrets file.
     checked = tuple(CheckedSite(site, compiled.fleet.sites[name], compiled.rendered[name],
                                 read_site_file(compiled.fleet.sites[name].secrets_file, secrets_path(name)))
@@ -66,9 +81,8 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
         for file in layered.files:
             if file not in texts and file not in contents:
                 texts[file] = read_text(root / file, file)
-    # The repository's own files parsed meanwhile too; the rendered ones are taken as their documents below.
-    parsed = {path: parse_yaml(path, text) for path, text in contents.items() if path.endswith(YAML_SUFFIXES)}
-    emitted, changes, plain = emission.wait()
+    emitted, changes, plain = emission
+    del emission
     differences = sorted(changes + deleted, key=lambda d: d.path)
     contents.update({path: data.decode("utf-8") for path, data in emitted.items()})
     del emitted  # the texts are kept; the bytes would be a second copy of the whole tree while the rules run

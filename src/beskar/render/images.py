@@ -124,26 +124,36 @@ def _put(values: dict[str, Any], dotted: str, value: Any) -> None:
 
 def images_of(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
     """(path, image) of every image an object names: `image:` strings, `{repository, tag}` maps (Helm charts),
-    and openstack-helm's `images.tags.<job>`."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            here = path + (key,)
-            if isinstance(value, str) and (key == "image" or path[-2:] == ("images", "tags")) and value.strip():
-                yield here, value.strip()
-            elif key == "image" and isinstance(value, dict) and isinstance(value.get("repository"), str):
-                tag = value.get("tag")
-                registry = value.get("registry")
-                image = value["repository"] if not isinstance(registry, str) or not registry \
-                    else f"{registry}/{value['repository']}"
-                if isinstance(tag, (str, int, float)) and str(tag):
-                    yield here + ("tag",), f"{image}:{tag}"
-                elif not isinstance(value.get("digest"), str):
-                    yield here + ("repository",), image + ":"  # no tag: the chart decides (appVersion)
-            else:
-                yield from images_of(value, here)
-    elif isinstance(data, list):
-        for index, item in enumerate(data):
-            yield from images_of(item, path + (index,))
+    and openstack-helm's `images.tags.<job>`; in the object's order."""
+    # Depth first with a stack of iterators, not a generator per level: a release's values are thousands of nodes.
+    stack: list[tuple[tuple[Any, ...], bool, Iterator[tuple[Any, Any]]]] = []  # (path, a mapping?, children)
+    if isinstance(data, (dict, list)):
+        stack.append((path, isinstance(data, dict), iter(data.items()) if isinstance(data, dict) else enumerate(data)))
+    while stack:
+        path, mapping, children = stack[-1]
+        for key, value in children:
+            if isinstance(value, str):
+                if mapping and (key == "image" or path[-2:] == ("images", "tags")) and value.strip():
+                    yield path + (key,), value.strip()
+            elif isinstance(value, dict):
+                if key == "image" and isinstance(value.get("repository"), str):
+                    here = path + (key,)
+                    tag = value.get("tag")
+                    registry = value.get("registry")
+                    image = value["repository"] if not isinstance(registry, str) or not registry \
+                        else f"{registry}/{value['repository']}"
+                    if isinstance(tag, (str, int, float)) and str(tag):
+                        yield here + ("tag",), f"{image}:{tag}"
+                    elif not isinstance(value.get("digest"), str):
+                        yield here + ("repository",), image + ":"  # no tag: the chart decides (appVersion)
+                    continue
+                stack.append((path + (key,), True, iter(value.items())))
+                break
+            elif isinstance(value, list):
+                stack.append((path + (key,), False, enumerate(value)))
+                break
+        else:
+            stack.pop()
 
 
 def tag_of(image: str) -> str | None:

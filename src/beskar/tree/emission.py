@@ -9,6 +9,11 @@ import yaml
 
 
 _TAG = "tag:yaml.org,2002:"
+# The tag a scalar's text reads as when plain; for texts up to _RESOLVED_LENGTH, and at most _RESOLVED_COUNT of
+# them (then it starts again): the same short texts come back in every file of every site.
+_resolved: dict[str, str] = {}
+_RESOLVED_LENGTH = 200
+_RESOLVED_COUNT = 200_000
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -16,6 +21,19 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
 
     def ignore_aliases(self, data):
         return True
+
+    def resolve(self, kind, value, implicit):
+        # The emitter asks twice for every scalar which tag its plain form would read as: a regular expression
+        # per candidate tag, for the same few thousand keys and values in every file. With no path resolvers
+        # the answer depends on the text alone, so it is kept (a fifth of emitting).
+        if kind is not yaml.ScalarNode or not implicit[0] or len(value) > _RESOLVED_LENGTH:
+            return super().resolve(kind, value, implicit)
+        tag = _resolved.get(value)
+        if tag is None:
+            if len(_resolved) >= _RESOLVED_COUNT:
+                _resolved.clear()
+            tag = _resolved[value] = super().resolve(kind, value, implicit)
+        return tag
 
     def represent_data(self, data):
         # The nodes SafeRepresenter makes for the plain types a tree holds, without its per-value type and

@@ -1,0 +1,71 @@
+"""Compiling a fleet site by site on forked workers gives what one process gives: the same layered, typed and
+rendered sites, and the same input problems, raised at the same stage."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from beskar.operations import compilation, emission
+from beskar.problems import InputError
+
+
+@pytest.fixture
+def on_workers(monkeypatch):
+    """Even two sites are shared among workers."""
+    monkeypatch.setattr(emission, "MIN_PARALLEL_SITES", 1)
+
+
+def test_a_compiled_site_comes_back_from_a_worker_as_it_was(demo_fleet):
+    work = compilation.Compilation(demo_fleet, jobs=1)
+    _, sites = work.wait()
+    assert sorted(sites) == ["prod-brno", "prod-ostrava"]
+    for compiled in sites.values():
+        back = pickle.loads(pickle.dumps(compiled))
+        assert back.layered == compiled.layered and back.site == compiled.site
+        assert back.layered.origin(("networks",)) == compiled.layered.origin(("networks",))
+        assert back.rendered.tree.emit() == compiled.rendered.tree.emit()
+        assert back.rendered.components == compiled.rendered.components
+        assert back.rendered.secrets == compiled.rendered.secrets
+
+
+def test_compiling_on_workers_gives_what_one_process_gives(demo_fleet, on_workers):
+    alone = compilation.compile_fleet(demo_fleet, jobs=1)
+    forked = compilation.compile_fleet(demo_fleet, jobs=2)
+    assert list(forked.sites) == list(alone.sites) == ["prod-brno", "prod-ostrava"]
+    assert forked.sites == alone.sites
+    assert forked.fleet.sites == alone.fleet.sites
+    assert forked.fleet.settings == alone.fleet.settings
+    assert forked.fleet.bootstrapped == alone.fleet.bootstrapped
+    assert forked.emitted() == alone.emitted()
+
+
+def test_each_site_is_given_to_each_as_soon_as_it_is_rendered(demo_fleet, on_workers):
+    _, made = compilation.Compilation(demo_fleet, each=lambda c: (c.layered.name, len(c.rendered.tree.files)),
+                                      jobs=2).wait()
+    assert [name for name, _ in made.values()] == list(made) == ["prod-brno", "prod-ostrava"]
+    assert all(files > 20 for _, files in made.values())
+
+
+def _problems(root, jobs: int) -> list[str]:
+    with pytest.raises(InputError) as raised:
+        compilation.compile_fleet(root, jobs=jobs)
+    return [f"{p.origin}: {p.message}" for p in raised.value.problems]
+
+
+def test_workers_raise_every_sites_problems_of_the_earliest_stage(demo_fleet, on_workers):
+    brno, ostrava = (demo_fleet / f"sites/{name}/site.yaml" for name in ("prod-brno", "prod-ostrava"))
+    brno_text, ostrava_text = brno.read_text(), ostrava.read_text()
+    # A typing problem in each site: both are raised, in the sites' order.
+    brno.write_text(brno_text + "no_such_setting: 1\n")
+    ostrava.write_text(ostrava_text + "no_such_setting: 2\n")
+    typing = _problems(demo_fleet, jobs=1)
+    assert _problems(demo_fleet, jobs=2) == typing
+    assert [p.split(":")[0] for p in typing] == ["sites/prod-brno/site.yaml", "sites/prod-ostrava/site.yaml"]
+    # A site that cannot be layered: only the layering problem is raised, as loading the fleet would, although the
+    # other site's typing problem is still there.
+    brno.write_text("name: prod-elsewhere\n" + brno_text)
+    layering = _problems(demo_fleet, jobs=1)
+    assert _problems(demo_fleet, jobs=2) == layering
+    assert len(layering) == 1 and "differs from its directory" in layering[0], layering
