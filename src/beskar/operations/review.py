@@ -43,22 +43,25 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     # files are read (emitting is most of a check's time).
     recorded = recorded_outputs(root, sorted(sites or _all_site_names(root)))
 
-    def emitted(compiled: compilation.CompiledSite) -> tuple[compilation.CompiledSite, Emitted]:
-        return compiled, emit_site(compiled.rendered, root, plain_documents, recorded.get(compiled.rendered.name))
+    def emit_compiled(compiled: compilation.CompiledSite) -> tuple[compilation.CompiledSite, dict[str, str], Emitted]:
+        part = emit_site(compiled.rendered, root, plain_documents, recorded.get(compiled.rendered.name))
+        # Decoded where it was emitted: this process gets only the texts the rules read, never the bytes as well.
+        return compiled, {path: data.decode("utf-8") for path, data in part.files.items()}, part._replace(files={})
 
     # As render_fleet(check=True), on every core: each site layered, typed, rendered, emitted and compared with the
     # disk in turn, while this process reads and parses the rest of the repository.
-    work = compilation.Compilation(root, sites, each=emitted, jobs=jobs)
+    work = compilation.Compilation(root, sites, each=emit_compiled, jobs=jobs)
     prefixes = [prefix for name in work.head.names for prefix in trees.site_prefixes(name)]
     settings = _fleet_settings(root, list(disable))
     others_sites = _all_site_names(root) - set(work.head.names)
     contents, others = read_files(root, prune=set(prefixes))
     parsed = {path: parse_yaml(path, text) for path, text in contents.items() if path.endswith(YAML_SUFFIXES)}
     fleet, results = work.wait()
-    compiled = compilation.CompiledFleet(fleet, {name: c.site for name, (c, _) in results.items()},
-                                         {name: c.rendered for name, (c, _) in results.items()})
-    emission = joined([part for _, part in results.values()])
-    del results  # the bytes are the emission's alone: they are dropped below, before the rules run
+    compiled = compilation.CompiledFleet(fleet, {name: c.site for name, (c, _, _) in results.items()},
+                                         {name: c.rendered for name, (c, _, _) in results.items()})
+    emitted = dict(sorted(item for _, texts, _ in results.values() for item in texts.items()))
+    _, changes, plain = joined([part for _, _, part in results.values()])
+    del results
     emitted_paths = {path for rendered in compiled.rendered.values() for path in rendered.tree.sources}
     deleted = trees.deletions(root, emitted_paths, compiled.owned_prefixes())
     # The tree as `beskar render` would write it: emitted files over what is on disk, nothing Beskar would
@@ -81,11 +84,9 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
         for file in layered.files:
             if file not in texts and file not in contents:
                 texts[file] = read_text(root / file, file)
-    emitted, changes, plain = emission
-    del emission
     differences = sorted(changes + deleted, key=lambda d: d.path)
-    contents.update({path: data.decode("utf-8") for path, data in emitted.items()})
-    del emitted  # the texts are kept; the bytes would be a second copy of the whole tree while the rules run
+    contents.update(emitted)
+    del emitted
     facts = {name: ClusterFacts(mirror=site.mirror.registry if site.mirror else None, release=site.openstack.release,
                                 upgrading_to=site.openstack.upgrade.to if site.openstack.upgrade else None)
              for name, site in compiled.sites.items()}
