@@ -69,3 +69,21 @@ def test_workers_raise_every_sites_problems_of_the_earliest_stage(demo_fleet, on
     layering = _problems(demo_fleet, jobs=1)
     assert _problems(demo_fleet, jobs=2) == layering
     assert len(layering) == 1 and "differs from its directory" in layering[0], layering
+
+
+def test_the_check_reads_what_a_person_wrote_in_a_sites_directory(demo_fleet, on_workers):
+    """The sites' own directories are read after the compile, for what Beskar did not write there: a hand-written
+    file is still checked (here: nothing lists it), and a file Beskar would delete is not."""
+    from beskar.operations import review
+
+    layer = next(p for p in sorted((demo_fleet / "apps/prod-brno").iterdir()) if p.is_dir())
+    (layer / "notes.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n")
+    generated = sorted(layer.glob("*.yaml"))[0]
+    (layer / "zz-left-over.yaml").write_text(generated.read_text())
+    for jobs in (1, 2):
+        findings = review.check(demo_fleet, jobs=jobs).findings
+        orphans = {f.file for f in findings if f.rule == "tree/orphan-file"}
+        stale = {f.file for f in findings if f.rule == "tree/stale"}
+        relative = lambda name: f"{layer.relative_to(demo_fleet).as_posix()}/{name}"  # noqa: E731
+        assert relative("notes.yaml") in orphans, (jobs, orphans)
+        assert relative("zz-left-over.yaml") in stale and relative("zz-left-over.yaml") not in orphans, jobs

@@ -93,8 +93,8 @@ class _Stage(enum.IntEnum):
 class _Outcome(NamedTuple):
     name: str
     stage: _Stage
-    layered: LayeredSite | None
     problems: tuple[Problem, ...] = ()
+    layered: LayeredSite | None = None  # of a site compiled, when the fleet is kept
     result: Any = None
 
 
@@ -104,11 +104,12 @@ class Compilation(Generic[R]):
     read once, layer, type and render a site each in turn, and only what `each` makes of it comes back. The
     caller works on meanwhile; `.wait()` joins, and raises the input problems of every site together, as a
     compile in one process would (all layering problems, else all typing problems, else the first site's that
-    fails to render)."""
+    fails to render). With keep_fleet=False the layered sites do not come back either (a render needs only
+    bytes): `.wait()` gives no fleet."""
 
     def __init__(self, root: Path, only: list[str] | None = None,
                  each: Callable[[CompiledSite], R] | None = None, jobs: int | None = None,
-                 min_sites: int | None = None) -> None:
+                 min_sites: int | None = None, keep_fleet: bool = True) -> None:
         self.head = open_fleet(root, only)
         knowledge = catalog()
         settings = self.head.settings
@@ -119,30 +120,33 @@ class Compilation(Generic[R]):
             try:
                 layered = self.head.layer(name)
             except InputError as error:
-                return _Outcome(name, _Stage.LAYERING, None, tuple(error.problems))
+                return _Outcome(name, _Stage.LAYERING, tuple(error.problems))
             problems = _secrets_file_problems(layered)
             try:
                 site = type_site(layered, knowledge)
             except InputError as error:
-                return _Outcome(name, _Stage.TYPING, layered, tuple(error.problems) + tuple(problems))
+                return _Outcome(name, _Stage.TYPING, tuple(error.problems) + tuple(problems))
             if problems:
-                return _Outcome(name, _Stage.TYPING, layered, tuple(problems))
+                return _Outcome(name, _Stage.TYPING, tuple(problems))
             try:
                 rendered = _render_layered(layered, site, knowledge, settings, self.head.bootstrapped(name))
             except InputError as error:
-                return _Outcome(name, _Stage.RENDERING, layered, tuple(error.problems))
-            return _Outcome(name, _Stage.DONE, layered, result=made(CompiledSite(layered, site, rendered)))
+                return _Outcome(name, _Stage.RENDERING, tuple(error.problems))
+            return _Outcome(name, _Stage.DONE, layered=layered if keep_fleet else None,
+                            result=made(CompiledSite(layered, site, rendered)))
 
+        self._keep_fleet = keep_fleet
         self._work: Forked[_Outcome] = fork_map(compile_site, self.head.names,
                                                 jobs_for(len(self.head.names), jobs, min_sites))
 
-    def wait(self) -> tuple[Fleet, dict[str, R]]:
-        """The fleet of layered sites, and what `each` made of every site, by name in the fleet's order."""
+    def wait(self) -> tuple[Fleet | None, dict[str, R]]:
+        """The fleet of layered sites (None unless kept), and what `each` made of every site, by name in the
+        fleet's order."""
         outcomes = self._work.results()
         layering = list(self.head.problems) + _problems(outcomes, _Stage.LAYERING)
         if layering:
             raise InputError(layering)
-        fleet = self.head.fleet({outcome.name: outcome.layered for outcome in outcomes})
+        fleet = self.head.fleet({outcome.name: outcome.layered for outcome in outcomes}) if self._keep_fleet else None
         typing = self._fleet_problems + _problems(outcomes, _Stage.TYPING)
         if typing:
             raise InputError(typing)

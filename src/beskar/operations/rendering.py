@@ -113,7 +113,7 @@ def _emit(root: Path, only: list[str] | None) -> tuple[dict[str, bytes], dict[st
             len(rendered.components), len(rendered.tree.files), len(rendered.secrets))
 
     with paused_gc():
-        _, sites = Compilation(root, only, each=emitted).wait()
+        _, sites = Compilation(root, only, each=emitted, keep_fleet=False).wait()
         files: dict[str, bytes] = {}
         for emitted_files, _, _ in sites.values():
             files.update(emitted_files)

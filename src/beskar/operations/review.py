@@ -68,13 +68,17 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     # delete, and nothing of the sites left out by --site. In the sites' own directories, only what a person
     # wrote there (flux-system) is read.
     extra = {d.path for d in deleted}
-    written, written_others = read_files(root, emitted_paths | extra, within=prefixes)
-    parsed.update((path, parse_yaml(path, text)) for path, text in written.items() if path.endswith(YAML_SUFFIXES))
-    contents = dict(sorted({**contents, **written}.items()))
-    kept = lambda path: path not in emitted_paths and path not in extra and not _under_site(path, others_sites)  # noqa: E731
+    handwritten, handwritten_others = read_files(root, emitted_paths | extra, within=prefixes)
+    parsed.update((path, parse_yaml(path, text)) for path, text in handwritten.items()
+                  if path.endswith(YAML_SUFFIXES))
+    contents = dict(sorted({**contents, **handwritten}.items()))
+
+    def kept(path: str) -> bool:
+        return path not in emitted_paths and path not in extra and not _under_site(path, others_sites)
+
     contents = {p: t for p, t in contents.items() if kept(p)}
     parsed = {p: f for p, f in parsed.items() if kept(p)}
-    others = frozenset(p for p in others | written_others if kept(p))
+    others = frozenset(p for p in others | handwritten_others if kept(p))
     # Compiled once: every rule reads the same typed site, render and secrets file.
     checked = tuple(CheckedSite(site, compiled.fleet.sites[name], compiled.rendered[name],
                                 read_site_file(compiled.fleet.sites[name].secrets_file, secrets_path(name)))
