@@ -87,3 +87,27 @@ def test_the_check_reads_what_a_person_wrote_in_a_sites_directory(demo_fleet, on
         relative = lambda name: f"{layer.relative_to(demo_fleet).as_posix()}/{name}"  # noqa: E731
         assert relative("notes.yaml") in orphans, (jobs, orphans)
         assert relative("zz-left-over.yaml") in stale and relative("zz-left-over.yaml") not in orphans, jobs
+
+
+def test_a_render_on_workers_writes_the_tree_and_record_one_process_writes(demo_fleet, tmp_path, monkeypatch):
+    import shutil
+
+    from beskar.operations import rendering
+    from beskar.tree import digest
+
+    def rendered(root):
+        for top in ("clusters", "apps", "inventory", ".beskar"):
+            shutil.rmtree(root / top, ignore_errors=True)
+        result = rendering.render_tree(root)
+        files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+                 if p.is_file() and p.parts[len(root.parts)] in ("clusters", "apps", "inventory")}
+        return result, files, (root / digest.RECORD_FILE).read_bytes()
+
+    other = tmp_path / "other"
+    shutil.copytree(demo_fleet, other, symlinks=True)
+    alone = rendered(demo_fleet)
+    monkeypatch.setattr(emission, "MIN_PARALLEL_SITES", 1)
+    forked = rendered(other)
+    assert forked[0].sites == alone[0].sites and len(alone[1]) > 80
+    assert forked[1] == alone[1]
+    assert forked[2] == alone[2]

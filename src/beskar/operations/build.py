@@ -144,38 +144,49 @@ def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
     waiting: dict[str, list[_Pending]] = {}
     for item in sorted(plan.pending, key=lambda p: (p.site, p.resource.name)):
         waiting.setdefault(item.key, []).append(item)
+    # Each site is finished (its releases assembled, its build stored) once its last render is in, while the
+    # renders of the sites after it go on: the jobs go to Helm in the sites' order.
+    unrendered = {name: {item.key for item in plan.pending if item.site == name} for name in plan.layer_objects}
     results: dict[str, RenderResult] = {}
+    built: dict[str, SiteBuild] = dict(plan.memoized)
     done, total = 0, len(plan.pending) + sum(len(b.releases) for b in plan.memoized.values())
     for name, memoized in sorted(plan.memoized.items()):
         for release in memoized.releases:
             done += 1
             if options.progress:
                 options.progress(Built(done, total, name, release.release, True))
+    for name in [name for name, keys in unrendered.items() if not keys]:
+        built[name] = _finish_site(plan, name, results)
     workers = options.jobs or os.cpu_count() or 1
+    ordered = {key: plan.jobs[key] for key in sorted(plan.jobs, key=lambda key: min(
+        (item.site, item.resource.name) for item in waiting[key]))}
     # --show-secrets renders are neither read from nor written to the cache: it never holds a secret value.
-    for result in render_all(plan.jobs, plan.cache.root, workers, use_cache=not options.show_secrets):
+    for result in render_all(ordered, plan.cache.root, workers, use_cache=not options.show_secrets):
         results[result.key] = result
         for item in waiting.get(result.key, ()):
             done += 1
             if options.progress:
                 options.progress(Built(done, total, item.site, item.resource.name, result.cached,
                                        result.error is not None))
-    built: list[SiteBuild] = []
-    for name in plan.names:
-        if name in plan.memoized:
-            built.append(plan.memoized[name])
-            continue
-        assert plan.compiled is not None
-        rows = [_release_build(item, results[item.key]) for item in plan.pending if item.site == name]
-        rows.sort(key=lambda r: (r.layer, r.release))
-        site_build = SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
-                               tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows))
-        if name in plan.to_memo and not site_build.failures:
-            key, requests, input_key = plan.to_memo[name]
-            if SiteMemo(plan.cache).put(key, requests, site_build) and input_key:
-                SiteMemo(plan.cache).point(input_key, key)
-        built.append(site_build)
-    return tuple(built)
+            keys = unrendered[item.site]
+            keys.discard(result.key)
+            if not keys and item.site not in built:
+                built[item.site] = _finish_site(plan, item.site, results)
+    return tuple(built[name] for name in plan.names)
+
+
+def _finish_site(plan: _Plan, name: str, results: Mapping[str, RenderResult]) -> SiteBuild:
+    """A site's build once each of its releases is rendered; stored for the next build unless one failed."""
+    assert plan.compiled is not None
+    rows = [_release_build(item, results[item.key]) for item in plan.pending if item.site == name]
+    rows.sort(key=lambda r: (r.layer, r.release))
+    site_build = SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
+                           tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows))
+    if name in plan.to_memo and not site_build.failures:
+        key, requests, input_key = plan.to_memo[name]
+        if SiteMemo(plan.cache).put(key, requests, site_build) and input_key:
+            SiteMemo(plan.cache).point(input_key, key)
+    return site_build
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Callable, Generic, NamedTuple, TypeVar
 
 from beskar import tree as trees
-from beskar.catalog import Catalog, catalog
-from beskar.fleet import Fleet, LayeredSite, Setting, load_fleet, open_fleet
+from beskar.catalog import catalog
+from beskar.fleet import Fleet, LayeredSite, Setting, open_fleet
 from beskar.forking import Forked, fork_map
 from beskar.model import Site, type_fleet, type_site
 from beskar.operations.emission import emit_sites, jobs_for
@@ -43,34 +43,6 @@ def compile_fleet(root: Path, only: list[str] | None = None, jobs: int | None = 
     fleet, sites = Compilation(root, only, jobs=jobs).wait()
     return CompiledFleet(fleet, {name: c.site for name, c in sites.items()},
                          {name: c.rendered for name, c in sites.items()})
-
-
-def type_sites(root: Path, only: list[str] | None = None) -> tuple[Fleet, Catalog, dict[str, Site]]:
-    """Load, layer and type the fleet (every input problem of every site raised together), rendering nothing."""
-    fleet = load_fleet(root, only)
-    knowledge = catalog()
-    sites: dict[str, Site] = {}
-    problems = _fleet_problems(fleet)
-    for name, layered in fleet.sites.items():
-        try:
-            sites[name] = type_site(layered, knowledge)
-        except InputError as error:
-            problems.extend(error.problems)
-        problems.extend(_secrets_file_problems(layered))
-    if problems:
-        raise InputError(problems)
-    return fleet, knowledge, sites
-
-
-def render_one(fleet: Fleet, knowledge: Catalog, site: Site) -> RenderedSite:
-    """One typed site of the fleet rendered, with what the fleet holds beside it (its Secret, its image lock)."""
-    return _render_layered(fleet.sites[site.name], site, knowledge, fleet.settings, site.name in fleet.bootstrapped)
-
-
-def _render_layered(layered: LayeredSite, site: Site, knowledge: Catalog, settings: dict[str, Any],
-                    bootstrapped: bool) -> RenderedSite:
-    return render_site(site, knowledge, settings, bootstrapped=bootstrapped, secrets_file=layered.secrets_file,
-                       image_lock=layered.image_lock)
 
 
 class CompiledSite(NamedTuple):
@@ -129,7 +101,8 @@ class Compilation(Generic[R]):
             if problems:
                 return _Outcome(name, _Stage.TYPING, tuple(problems))
             try:
-                rendered = _render_layered(layered, site, knowledge, settings, self.head.bootstrapped(name))
+                rendered = render_site(site, knowledge, settings, bootstrapped=self.head.bootstrapped(name),
+                                       secrets_file=layered.secrets_file, image_lock=layered.image_lock)
             except InputError as error:
                 return _Outcome(name, _Stage.RENDERING, tuple(error.problems))
             return _Outcome(name, _Stage.DONE, layered=layered if keep_fleet else None,

@@ -66,12 +66,12 @@ class _Documents:
 
 
 def render_all(jobs: Mapping[str, RenderJob], cache: Path, workers: int, use_cache: bool) -> Iterator[RenderResult]:
-    """Every job's result, cached ones first, then the others as they finish. Renders run on `workers` processes at
-    once (this one and worker processes that load only the Helm adapter: the Helm SDK renders one chart at a time in
-    a process), each chart loaded once per process; this process reads the rendered YAML on threads, two per
-    process, so that a process has its next job while the last one's output is read."""
+    """Every job's result, cached ones first, then the others as they finish, started in the jobs' order. Renders
+    run on `workers` processes at once (this one and worker processes that load only the Helm adapter: the Helm SDK
+    renders one chart at a time in a process), each chart loaded once per process; this process reads the rendered
+    YAML on threads, two per process, so that a process has its next job while the last one's output is read."""
     todo = []
-    for key in sorted(jobs):
+    for key in jobs:
         cached = _cached(cache, key) if use_cache else None
         if cached is not None:
             yield cached
