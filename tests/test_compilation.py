@@ -41,6 +41,23 @@ def test_compiling_on_workers_gives_what_one_process_gives(demo_fleet, on_worker
     assert forked.emitted() == alone.emitted()
 
 
+def test_sites_are_compiled_in_worker_processes_and_come_back(demo_fleet, on_workers):
+    import os
+    import time
+
+    parent = os.getpid()
+
+    def where(compiled):
+        if os.getpid() == parent:
+            time.sleep(0.5)  # whatever this process took, a worker takes the other site meanwhile
+        return os.getpid(), compiled.layered
+
+    fleet, made = compilation.Compilation(demo_fleet, each=where, jobs=2).wait()
+    assert {pid for pid, _ in made.values()} - {parent}, "no site was compiled by a worker"
+    assert all(layered == fleet.sites[name] for name, (_, layered) in made.items())
+    assert fleet.sites == compilation.compile_fleet(demo_fleet, jobs=1).fleet.sites
+
+
 def test_each_site_is_given_to_each_as_soon_as_it_is_rendered(demo_fleet, on_workers):
     _, made = compilation.Compilation(demo_fleet, each=lambda c: (c.layered.name, len(c.rendered.tree.files)),
                                       jobs=2).wait()
