@@ -299,7 +299,9 @@ def main() -> int:
         report(f"render-{n}", [
             Figure(f"{n} sites: fresh render, wall", fresh_wall, "s"),
             Figure(f"{n} sites: fresh render / floor, wall", fresh_wall / median("floor", 1), "x", "at most 1.3x"),
-            Figure(f"{n} sites: fresh render / floor, CPU", fresh_cpu / median("floor", 0), "x", "at most 1.3x"),
+            # The goal is the wall ratio, as the issue measured it: the floor neither compiles nor uses a second
+            # core, so a render's CPU over the floor's is shown beside it, not held to the goal.
+            Figure(f"{n} sites: fresh render / floor, CPU", fresh_cpu / median("floor", 0), "x"),
             Figure(f"{n} sites: no-op render / fresh, wall", median("no-op this", 1) / fresh_wall, "x", "at most 0.3x"),
             Figure(f"{n} sites: fresh render, peak RSS", max(f[2] for f in figures["fresh this"]), "MiB",
                    "under 400 MiB for 200 sites" if n == 200 else ""),
