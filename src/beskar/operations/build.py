@@ -141,12 +141,16 @@ def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOption
 
 
 def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
+    in_order = sorted(plan.pending, key=lambda p: (p.site, p.resource.name))
     waiting: dict[str, list[_Pending]] = {}
-    for item in sorted(plan.pending, key=lambda p: (p.site, p.resource.name)):
+    for item in in_order:
         waiting.setdefault(item.key, []).append(item)
+    releases_of: dict[str, list[_Pending]] = {name: [] for name in plan.layer_objects}
+    for item in plan.pending:
+        releases_of[item.site].append(item)
     # Each site is finished (its releases assembled, its build stored) once its last render is in, while the
     # renders of the sites after it go on: the jobs go to Helm in the sites' order.
-    unrendered = {name: {item.key for item in plan.pending if item.site == name} for name in plan.layer_objects}
+    unrendered = {name: {item.key for item in items} for name, items in releases_of.items()}
     results: dict[str, RenderResult] = {}
     built: dict[str, SiteBuild] = dict(plan.memoized)
     done, total = 0, len(plan.pending) + sum(len(b.releases) for b in plan.memoized.values())
@@ -156,10 +160,9 @@ def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
             if options.progress:
                 options.progress(Built(done, total, name, release.release, True))
     for name in [name for name, keys in unrendered.items() if not keys]:
-        built[name] = _finish_site(plan, name, results)
+        built[name] = _finish_site(plan, name, releases_of[name], results)
     workers = options.jobs or os.cpu_count() or 1
-    ordered = {key: plan.jobs[key] for key in sorted(plan.jobs, key=lambda key: min(
-        (item.site, item.resource.name) for item in waiting[key]))}
+    ordered = {item.key: plan.jobs[item.key] for item in in_order}  # each job where its first site needs it
     # --show-secrets renders are neither read from nor written to the cache: it never holds a secret value.
     for result in render_all(ordered, plan.cache.root, workers, use_cache=not options.show_secrets):
         results[result.key] = result
@@ -171,14 +174,15 @@ def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
             keys = unrendered[item.site]
             keys.discard(result.key)
             if not keys and item.site not in built:
-                built[item.site] = _finish_site(plan, item.site, results)
+                built[item.site] = _finish_site(plan, item.site, releases_of[item.site], results)
     return tuple(built[name] for name in plan.names)
 
 
-def _finish_site(plan: _Plan, name: str, results: Mapping[str, RenderResult]) -> SiteBuild:
-    """A site's build once each of its releases is rendered; stored for the next build unless one failed."""
+def _finish_site(plan: _Plan, name: str, pending: list[_Pending], results: Mapping[str, RenderResult]) -> SiteBuild:
+    """A site's build once each of its releases (`pending`) is rendered; stored for the next build unless one
+    failed."""
     assert plan.compiled is not None
-    rows = [_release_build(item, results[item.key]) for item in plan.pending if item.site == name]
+    rows = [_release_build(item, results[item.key]) for item in pending]
     rows.sort(key=lambda r: (r.layer, r.release))
     site_build = SiteBuild(name, plan.compiled.sites[name].kubernetes.version,
                            tuple(sorted(plan.layer_objects[name], key=object_order)), tuple(rows))

@@ -53,8 +53,10 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     work = compilation.Compilation(root, sites, each=emit_compiled, jobs=jobs)
     prefixes = [prefix for name in work.head.names for prefix in trees.site_prefixes(name)]
     settings = _fleet_settings(root, list(disable))
-    others_sites = _all_site_names(root) - set(work.head.names)
-    contents, others = read_files(root, prune=set(prefixes))
+    # Nothing of the sites left out by --site is read: the tree as `beskar render --site` would write it.
+    left_out = {f"{top}/{name}" for name in _all_site_names(root) - set(work.head.names)
+                for top in ("clusters", "apps")}
+    contents, others = read_files(root, prune=set(prefixes) | left_out)
     parsed = {path: parse_yaml(path, text) for path, text in contents.items() if path.endswith(YAML_SUFFIXES)}
     fleet, results = work.wait()
     compiled = compilation.CompiledFleet(fleet, {name: c.site for name, (c, _, _) in results.items()},
@@ -65,8 +67,7 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     emitted_paths = {path for rendered in compiled.rendered.values() for path in rendered.tree.sources}
     deleted = trees.deletions(root, emitted_paths, compiled.owned_prefixes())
     # The tree as `beskar render` would write it: emitted files over what is on disk, nothing Beskar would
-    # delete, and nothing of the sites left out by --site. In the sites' own directories, only what a person
-    # wrote there (flux-system) is read.
+    # delete. In the sites' own directories, only what a person wrote there (flux-system) is read.
     extra = {d.path for d in deleted}
     handwritten, handwritten_others = read_files(root, emitted_paths | extra, within=prefixes)
     parsed.update((path, parse_yaml(path, text)) for path, text in handwritten.items()
@@ -74,7 +75,7 @@ def _check(root: Path, sites: list[str] | None, charts: Path | None, disable: li
     contents = dict(sorted({**contents, **handwritten}.items()))
 
     def kept(path: str) -> bool:
-        return path not in emitted_paths and path not in extra and not _under_site(path, others_sites)
+        return path not in emitted_paths and path not in extra
 
     contents = {p: t for p, t in contents.items() if kept(p)}
     parsed = {p: f for p, f in parsed.items() if kept(p)}
@@ -118,8 +119,3 @@ def _building():
 
 def _all_site_names(root: Path) -> set[str]:
     return {p.parent.name for p in (root / "sites").glob("*/site.yaml")}
-
-
-def _under_site(path: str, names: set[str]) -> bool:
-    parts = path.split("/")
-    return len(parts) > 2 and parts[0] in ("clusters", "apps") and parts[1] in names
