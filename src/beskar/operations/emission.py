@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from beskar import tree as trees
-from beskar.forking import Forked, default_jobs, fork_map
+from beskar.forking import default_jobs, fork_map
 
 if TYPE_CHECKING:  # only named: `beskar render` skipping every site loads no renderer
     from beskar.render.site import RenderedSite
@@ -23,27 +23,6 @@ class Emitted(NamedTuple):
     files: dict[str, bytes]
     changes: list[trees.Difference]
     plain: frozenset[str] = frozenset()  # given a `plain` test: the files whose documents pass it
-
-
-class Emission:
-    """An emission under way on forked workers, which inherit the rendered objects instead of receiving them: only
-    the bytes come back, and, when asked, their comparison with the disk under `compare_in` and the files whose
-    documents pass the `plain` test (the check's: which it may take as the rendered objects, unparsed). A site in
-    `recorded` (its outputs as the render record has them, for inputs that hash as recorded) whose files under
-    `compare_in` are still exactly those is not emitted: its bytes are the files', unchanged. The caller works on
-    meanwhile; `.wait()` joins."""
-
-    def __init__(self, rendered: Mapping[str, RenderedSite], jobs: int | None = None,
-                 min_sites: int | None = None, compare_in: Path | None = None,
-                 plain: Callable[[list[Any]], bool] | None = None,
-                 recorded: Mapping[str, Mapping[str, str]] | None = None) -> None:
-        jobs = jobs_for(len(rendered), jobs, min_sites)
-        recorded = recorded or {}
-        self._work: Forked[Emitted] = fork_map(lambda chunk: _emit(rendered, chunk, compare_in, plain, recorded),
-                                               shares(sorted(rendered), jobs), jobs)
-
-    def wait(self) -> Emitted:
-        return joined(self._work.results())
 
 
 def jobs_for(sites: int, jobs: int | None = None, min_sites: int | None = None) -> int:
@@ -67,18 +46,19 @@ def emit_sites(rendered: Mapping[str, RenderedSite], jobs: int | None = None,
                min_sites: int | None = None) -> dict[str, bytes]:
     """Every file of every site's tree as the exact bytes `beskar render` writes, sorted by path, emitted by `jobs`
     processes (default: one per core) when there are at least `min_sites` sites."""
-    return Emission(rendered, jobs, min_sites).wait().files
-
-
-def _emit(rendered: Mapping[str, RenderedSite], names: list[str], compare_in: Path | None,
-          plain: Callable[[list[Any]], bool] | None, recorded: Mapping[str, Mapping[str, str]]) -> Emitted:
-    return joined([emit_site(rendered[name], compare_in, plain, recorded.get(name)) for name in names])
+    jobs = jobs_for(len(rendered), jobs, min_sites)
+    # Forked workers inherit the rendered objects instead of receiving them: only the bytes come back.
+    work = fork_map(lambda names: joined([emit_site(rendered[name]) for name in names]),
+                    shares(sorted(rendered), jobs), jobs)
+    return joined(work.results()).files
 
 
 def emit_site(rendered: RenderedSite, compare_in: Path | None = None, plain: Callable[[list[Any]], bool] | None = None,
               recorded: Mapping[str, str] | None = None) -> Emitted:
-    """One site's files as bytes, as an Emission emits them (see there for `compare_in`, `plain` and `recorded`:
-    here the site's outputs as the render record has them, or None)."""
+    """One site's files as bytes; given `compare_in`, their comparison with the disk there, and given a `plain`
+    test, the files whose documents pass it (the check's: which it may take as the rendered objects, unparsed).
+    Given `recorded` (the site's outputs as the render record has them, for inputs that hash as recorded), a site
+    whose files under `compare_in` are still exactly those is not emitted: its bytes are the files', unchanged."""
     found = trees.recorded_files(compare_in, trees.site_prefixes(rendered.name), dict(recorded)) \
         if recorded is not None and compare_in is not None else None
     if found is not None:
