@@ -102,3 +102,33 @@ def test_a_build_with_a_failure_is_not_stored():
                                                      "apps/prod-brno/g.yaml", 2, "boom"))
     with pytest.raises(ValueError, match="has failures"):
         site_record(SiteBuild(build.site, build.kubernetes_version, build.layer_objects, (*build.releases, failed)))
+
+
+def test_a_release_stored_with_its_render_rows_keeps_those_bytes_and_reads_back_the_same_objects():
+    """A release built from a stored render carries the render's [template, body] rows: the stored build takes
+    those bytes as they are, and reads each object's fields back off its body, a cluster-scoped object's body that
+    names a namespace included."""
+    import json
+    bodies = [("templates/role.yaml", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                                        "metadata": {"name": "nova-reader", "namespace": "openstack"}}),
+              ("templates/etc.yaml", {"apiVersion": "v1", "kind": "ConfigMap",
+                                      "metadata": {"name": "nova-etc", "namespace": "openstack"}, "data": {"a": "ü"}})]
+    rows = json.dumps([[t, b] for t, b in bodies], separators=(",", ":"), ensure_ascii=False).encode()
+    objects = (BuiltObject("prod-brno", "openstack", "nova", "rbac.authorization.k8s.io/v1", "ClusterRole", "",
+                           "nova-reader", bodies[0][1], bodies[0][0]),
+               BuiltObject("prod-brno", "openstack", "nova", "v1", "ConfigMap", "openstack", "nova-etc",
+                           bodies[1][1], bodies[1][0]))
+    base = _site_build()
+    nova = ReleaseBuild("prod-brno", "openstack", "nova", "openstack", "openstack", "apps/prod-brno/nova.yaml", 7,
+                        None, "a" * 64, objects, rows=rows)
+    build = SiteBuild(base.site, base.kubernetes_version, base.layer_objects, (nova, *base.releases[1:]))
+    header, stored_bytes = site_record(build)
+    where = header["releases"][0]["objects"]
+    assert stored_bytes[where[0]:where[0] + where[1]] == rows
+    stored = site_from_record(header, stored_bytes)
+    assert stored == build and list(stored.objects()) == list(build.objects())
+    assert [(o.kind, o.namespace) for o in stored.release("nova").objects] == [("ClusterRole", ""),
+                                                                               ("ConfigMap", "openstack")]
+    # Without rows the objects are encoded whole, as before.
+    header, _ = site_record(base)
+    assert all("rows" not in release for release in header["releases"])

@@ -32,8 +32,12 @@ def test_every_slot_renders_what_helm_renders_here(tmp_path):
     expected = helm.render(chart, {"replicas": 3}, name="a", namespace="openstack", capabilities=CAPABILITIES,
                            include_crds=True)
     with helm_pool.HelmPool(2) as pool:
-        assert len(pool._slots) == 2 and isinstance(pool._slots[1], helm_pool._Worker)
+        # More than one slot: every one a worker, whose Go collector is set as this process's cannot be any more.
+        assert len(pool._slots) == 2 and all(isinstance(slot, helm_pool._Worker) for slot in pool._slots)
         rendered = [_render(pool, chart, "a") for _ in range(4)]  # the slots are taken in turn
+    with helm_pool.HelmPool(1) as pool:
+        assert [type(slot) for slot in pool._slots] == [helm_pool._Local]  # one: this process, nothing to start
+        rendered.append(_render(pool, chart, "a"))
     assert all(r == expected for r in rendered) and expected.manifests
 
 

@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence, overload
 from beskar.build.objects import BuiltObject, ChartIdentity, ReleaseBuild, SiteBuild
 from beskar.memory import paused_gc
 
-MEMO_FORMAT = 2  # bump when what a stored site build holds changes
+MEMO_FORMAT = 3  # bump when what a stored site build holds changes
 
 
 def memo_key(*parts: Any) -> str:
@@ -28,15 +28,27 @@ def _built(site: str, row: list[Any]) -> BuiltObject:
     return BuiltObject(site, layer, release, api_version, kind, namespace, name, body, template)
 
 
+def _rendered(site: str, layer: str, release: str, cluster_scoped: bool, row: list[Any]) -> BuiltObject:
+    """A release's object from its render's row: a namespaced object's body names its namespace (the build set it)."""
+    template, body = row
+    metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    return BuiltObject(site, layer, release, str(body.get("apiVersion")), str(body.get("kind")),
+                       "" if cluster_scoped else str(metadata.get("namespace")), str(metadata.get("name", "")), body,
+                       template)
+
+
 class StoredObjects(Sequence[BuiltObject]):
     """A stored release's objects, read from the stored bytes when first asked for: a build that nothing changed
     hands back its sites without reading their objects (a 50-site fleet stores 260 MB of them), and a caller that
     looks at one site or one release reads only those."""
 
-    __slots__ = ("_site", "_payload", "_count", "_items")
+    __slots__ = ("_site", "_payload", "_count", "_items", "_release")
 
-    def __init__(self, site: str, payload: bytes | memoryview, count: int):
-        self._site, self._payload, self._count = site, payload, count
+    def __init__(self, site: str, payload: bytes | memoryview, count: int,
+                 release: tuple[str, str, frozenset[int]] | None = None):
+        """release: (layer, release, indexes of cluster-scoped objects) when the rows are a render's
+        [template, body] (the other fields are read off the body), else the rows are whole objects."""
+        self._site, self._payload, self._count, self._release = site, payload, count, release
         self._items: tuple[BuiltObject, ...] | None = None
 
     def _loaded(self) -> tuple[BuiltObject, ...]:
@@ -44,7 +56,12 @@ class StoredObjects(Sequence[BuiltObject]):
             # The bytes stay: other releases of the site point into the same buffer, and two threads may read at once.
             with paused_gc():
                 rows = json.loads(bytes(self._payload))
-                items = tuple(_built(self._site, row) for row in rows)
+                if self._release is None:
+                    items = tuple(_built(self._site, row) for row in rows)
+                else:
+                    layer, release, scoped = self._release
+                    items = tuple(_rendered(self._site, layer, release, index in scoped, row)
+                                  for index, row in enumerate(rows))
             if len(items) != self._count:
                 raise ValueError(f"a stored build of site {self._site} holds {len(items)} objects, not {self._count}")
             self._items = items
@@ -83,9 +100,10 @@ def site_record(build: SiteBuild) -> tuple[dict[str, Any], bytes]:
     segments: list[bytes] = []
     offset = 0
 
-    def stored(objects: Sequence[BuiltObject]) -> list[int]:
+    def stored(objects: Sequence[BuiltObject], rows: bytes | None = None) -> list[int]:
         nonlocal offset
-        data = json.dumps([_object(o) for o in objects], separators=(",", ":"), ensure_ascii=False).encode()
+        data = rows if rows is not None else json.dumps([_object(o) for o in objects], separators=(",", ":"),
+                                                        ensure_ascii=False).encode()
         segments.append(data)
         offset += len(data)
         return [offset - len(data), len(data), len(objects)]
@@ -100,7 +118,9 @@ def site_record(build: SiteBuild) -> tuple[dict[str, Any], bytes]:
             "chart": None if chart is None else [chart.source_kind, chart.source_name, chart.url, chart.chart,
                                                  chart.version, chart.revision, chart.digest],
             "values_digest": release.values_digest, "placeholders": release.placeholders,
-            "objects": stored(release.objects)})
+            "objects": stored(release.objects, release.rows),
+            **({} if release.rows is None else
+               {"rows": "render", "scoped": [i for i, o in enumerate(release.objects) if not o.namespace]})})
     header = {"site": build.site, "kubernetes": build.kubernetes_version, "layer_objects": layer_objects,
               "releases": releases}
     return header, b"".join(segments)
@@ -111,15 +131,18 @@ def site_from_record(header: dict[str, Any], objects: bytes | memoryview) -> Sit
     site = str(header["site"])
     view = memoryview(objects)
 
-    def stored(where: list[int]) -> StoredObjects:
+    def stored(where: list[int], release: dict[str, Any] | None = None) -> StoredObjects:
         offset, length, count = (int(n) for n in where)
         if offset < 0 or offset + length > len(view):
             raise ValueError(f"a stored build of site {site} points past its end")
-        return StoredObjects(site, view[offset:offset + length], count)
+        rows = None
+        if release is not None and release.get("rows") == "render":
+            rows = (str(release["layer"]), str(release["release"]), frozenset(int(i) for i in release["scoped"]))
+        return StoredObjects(site, view[offset:offset + length], count, rows)
 
     releases = tuple(
         ReleaseBuild(site, r["layer"], r["release"], r["namespace"], r["target_namespace"], r["file"], int(r["line"]),
                      None if r["chart"] is None else ChartIdentity(*r["chart"]), r["values_digest"],
-                     stored(r["objects"]), None, bool(r["placeholders"]))  # type: ignore[arg-type]
+                     stored(r["objects"], r), None, bool(r["placeholders"]))  # type: ignore[arg-type]
         for r in header["releases"])
     return SiteBuild(site, str(header["kubernetes"]), stored(header["layer_objects"]), releases)  # type: ignore[arg-type]

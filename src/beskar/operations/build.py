@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
+import json
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +21,10 @@ from beskar.check import schemas
 from beskar.check.build import BuiltSite
 from beskar.check.repository import load_repository
 from beskar.check.resources import Resource
+from beskar.forking import default_jobs
 from beskar.clients import charts
 from beskar.operations.compilation import CompiledFleet, compile_fleet
-from beskar.operations.renders import RenderJob, RenderResult, render_all
+from beskar.operations.renders import Renderers, RenderJob, RenderResult, render_all
 from beskar.operations.sitememo import Request, SiteMemo, build_context, input_keys, site_key
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.kubespray import node_labels
@@ -92,10 +93,12 @@ class _Plan:
 
 
 def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool = False,
-          compile_all: bool = True, compiled: CompiledFleet | None = None) -> _Plan:
+          compile_all: bool = True, compiled: CompiledFleet | None = None,
+          ahead: Callable[[], object] | None = None) -> _Plan:
     """memo: give back a site's stored build when nothing it is built from changed (not for --show-secrets): by its
     input files without compiling it (unless compile_all: the caller needs every site compiled), else by its
-    compiled tree. compiled: the fleet as the caller compiled it already (a diff compiles each revision once)."""
+    compiled tree. compiled: the fleet as the caller compiled it already (a diff compiles each revision once).
+    ahead: called once some site is to be compiled, hence likely rendered (the build starts its Helm processes)."""
     cache = charts.ChartCache(charts.cache_root(options.cache))
     identities = ages.load_identities()
     site_memo = SiteMemo(cache) if memo and not options.show_secrets else None
@@ -106,7 +109,12 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool
         inputs = (input_keys(Path(root), sites, context) or {}) if site_memo and not compile_all else {}
         memoized = {name: found for name, key in inputs.items() if site_memo and (found := site_memo.get(key))}
         remaining = [name for name in inputs if name not in memoized] if inputs else sites
-        compiled = compile_fleet(root, remaining) if remaining is None or remaining else None
+        if remaining is None or remaining:
+            if ahead is not None:
+                ahead()
+            compiled = compile_fleet(root, remaining, emit=True)
+    elif ahead is not None:
+        ahead()
     names = sorted(n for n in (compiled.rendered if compiled else ()) if sites is None or n in sites)
     plan = _Plan(compiled, cache, memoized=memoized, names=sorted({*memoized, *names}))
     overrides = {**_fleet_overrides(root, compiled), **dict(options.chart_sources)} if compiled else {}
@@ -135,12 +143,20 @@ def build_fleet(root: Path, sites: list[str] | None = None, options: BuildOption
                 compiled: CompiledFleet | None = None) -> tuple[SiteBuild, ...]:
     """Build each site (all when None); every source and values problem of every release is raised together.
     compiled: the fleet at root as compile_fleet gave it, when the caller has it (it is not compiled again)."""
-    with paused_gc():  # a build makes many objects and no cycles: the collector would walk them again and again
-        plan = _plan(root, sites, options, memo=True, compile_all=False, compiled=compiled)
-        return _build(plan, options)
+    # A build makes many objects and no cycles: the collector would walk them again and again.
+    with paused_gc(), Renderers(_processes(options)) as renderers:
+        plan = _plan(root, sites, options, memo=True, compile_all=False, compiled=compiled, ahead=renderers.start)
+        return _build(plan, options, renderers)
 
 
-def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
+def _processes(options: BuildOptions) -> int:
+    return options.jobs or default_jobs()
+
+
+def _build(plan: _Plan, options: BuildOptions, renderers: Renderers | None = None) -> tuple[SiteBuild, ...]:
+    if renderers is None:
+        with Renderers(_processes(options)) as renderers:
+            return _build(plan, options, renderers)
     in_order = sorted(plan.pending, key=lambda p: (p.site, p.resource.name))
     waiting: dict[str, list[_Pending]] = {}
     for item in in_order:
@@ -161,10 +177,14 @@ def _build(plan: _Plan, options: BuildOptions) -> tuple[SiteBuild, ...]:
                 options.progress(Built(done, total, name, release.release, True))
     for name in [name for name, keys in unrendered.items() if not keys]:
         built[name] = _finish_site(plan, name, releases_of[name], results)
-    workers = options.jobs or os.cpu_count() or 1
-    ordered = {item.key: plan.jobs[item.key] for item in in_order}  # each job where its first site needs it
+    # Each job where its first site needs it, a site's heaviest first (by the size of its values: nova's and
+    # neutron's renders take ten times the others'), so that a site's last renders are short ones and no process
+    # is left alone with a long render at the end.
+    weight = {key: len(json.dumps(job.values, separators=(",", ":"))) for key, job in plan.jobs.items()}
+    ordered = {item.key: plan.jobs[item.key]
+               for item in sorted(in_order, key=lambda p: (p.site, -weight[p.key], p.resource.name))}
     # --show-secrets renders are neither read from nor written to the cache: it never holds a secret value.
-    for result in render_all(ordered, plan.cache.root, workers, use_cache=not options.show_secrets):
+    for result in render_all(ordered, plan.cache.root, renderers, use_cache=not options.show_secrets):
         results[result.key] = result
         for item in waiting.get(result.key, ()):
             done += 1
@@ -256,7 +276,7 @@ def _origin(resource: Resource, where: tuple[Any, ...] = ()) -> Origin:
 
 def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str], cache: charts.ChartCache,
                identities: list[ages.Identity], options: BuildOptions, problems: list[Problem]):
-    emitted = compiled.rendered[name].tree.emit()
+    emitted = compiled.site_files(name)
     contents = {path: data.decode() for path, data in emitted.items()
                 if path.startswith((f"clusters/{name}/", f"apps/{name}/"))}
     repository = load_repository(contents)
@@ -412,17 +432,23 @@ def _release_build(item: _Pending, result: RenderResult) -> ReleaseBuild:
     file, line = resource.where()
     failure = None
     objects: tuple[BuiltObject, ...] = ()
+    rows = None
     if result.error is not None:
         file, line = resource.where(("spec", "values")) if resource.spec.get("values") else (file, line)
         failure = BuildFailure(item.site, item.layer, resource.name, result.kind, file, line, result.error)
     else:
         placement = manifests.Placement(item.site, item.layer, resource.name, release.target_namespace)
-        objects = tuple(sorted((manifests.built_object(body, placement, template, schemas.namespaced)
-                                for template, body in result.objects),
-                               key=lambda o: (o.kind, o.namespace, o.name, o.template)))
+        made = [manifests.built_object(body, placement, template, schemas.namespaced)
+                for template, body in result.objects]
+        objects = tuple(sorted(made, key=lambda o: (o.kind, o.namespace, o.name, o.template)))
+        # The render's stored rows serve the site's stored build when they hold these very objects in this order
+        # (a render is placed in the release's namespace already; postRenderers may reorder it).
+        if result.payload is not None and all(a is b for a, b in zip(made, objects)) \
+                and all(o.body is body for o, (_, body) in zip(made, result.objects)):
+            rows = result.payload
     file, line = (failure.file, failure.line) if failure else resource.where()
     return ReleaseBuild(item.site, item.layer, resource.name, resource.namespace, release.target_namespace,
-                        file, line, item.chart, item.values_digest, objects, failure, item.placeholders)
+                        file, line, item.chart, item.values_digest, objects, failure, item.placeholders, rows)
 
 
 # ---- output

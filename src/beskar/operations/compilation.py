@@ -27,22 +27,41 @@ class CompiledFleet:
     sites: dict[str, Site]
     rendered: dict[str, RenderedSite]
     _emitted: dict[str, bytes] | None = field(default=None, repr=False)
+    _site_files: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)
 
     def emitted(self) -> dict[str, bytes]:
         if self._emitted is None:  # computed once: render --check and beskar check both need it
             self._emitted = emit_sites(self.rendered, jobs=1)
         return self._emitted
 
+    def site_files(self, name: str) -> dict[str, bytes]:
+        """A site's tree as the exact bytes written to disk (emitted by the compile's workers when it was asked to)."""
+        if name not in self._site_files:
+            self._site_files[name] = self.rendered[name].tree.emit()
+        return self._site_files[name]
+
     def owned_prefixes(self) -> list[str]:
         return [prefix for name in sorted(self.rendered) for prefix in trees.site_prefixes(name)]
 
 
-def compile_fleet(root: Path, only: list[str] | None = None, jobs: int | None = None) -> CompiledFleet:
+def compile_fleet(root: Path, only: list[str] | None = None, jobs: int | None = None,
+                  emit: bool = False) -> CompiledFleet:
     """Load, layer, type and render the fleet; every input problem of every site is raised together. With many
-    sites, `jobs` processes (default: one per core) compile them; the result is the same whatever their number."""
-    fleet, sites = Compilation(root, only, jobs=jobs).wait()
-    return CompiledFleet(fleet, {name: c.site for name, c in sites.items()},
-                         {name: c.rendered for name, c in sites.items()})
+    sites, `jobs` processes (default: one per core) compile them; the result is the same whatever their number.
+    emit: each site's tree is also emitted by the process that compiled it (site_files), for a caller that reads
+    every site's files (a build)."""
+    fleet, sites = Compilation(root, only, jobs=jobs, each=_with_files if emit else _alone).wait()
+    return CompiledFleet(fleet, {name: c.site for name, (c, _) in sites.items()},
+                         {name: c.rendered for name, (c, _) in sites.items()},
+                         _site_files={name: files for name, (_, files) in sites.items() if files is not None})
+
+
+def _with_files(compiled: CompiledSite) -> tuple[CompiledSite, dict[str, bytes] | None]:
+    return compiled, compiled.rendered.tree.emit()
+
+
+def _alone(compiled: CompiledSite) -> tuple[CompiledSite, dict[str, bytes] | None]:
+    return compiled, None
 
 
 class CompiledSite(NamedTuple):

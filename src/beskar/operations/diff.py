@@ -191,7 +191,7 @@ def compile_revision(root: Path, sites: tuple[str, ...], side: Side,
     if not names:
         return {}
     try:
-        whole = compile_fleet(root, names)
+        whole = compile_fleet(root, names, emit=compiled is not None)  # its build reads every file
     except InputError:
         pass
     else:

@@ -6,7 +6,7 @@ import concurrent.futures
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -43,6 +43,7 @@ class RenderResult:
     error: str | None = None
     kind: FailureKind = FailureKind.TEMPLATE
     cached: bool = False
+    payload: bytes | None = field(default=None, compare=False, repr=False)  # the objects as the cache stores them
 
 
 class _Documents:
@@ -65,11 +66,35 @@ class _Documents:
         return documents
 
 
-def render_all(jobs: Mapping[str, RenderJob], cache: Path, workers: int, use_cache: bool) -> Iterator[RenderResult]:
+class Renderers:
+    """The Helm processes of one build, started when first asked for: ahead of the renders, so that the workers
+    load Helm while this process compiles and plans; closed with the build."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = max(1, processes)
+        self._pool: helm_pool.HelmPool | None = None
+
+    def start(self) -> helm_pool.HelmPool:
+        if self._pool is None:
+            self._pool = helm_pool.HelmPool(self.processes)
+        return self._pool
+
+    def __enter__(self) -> Renderers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._pool is not None:
+            self._pool.__exit__()
+            self._pool = None
+
+
+def render_all(jobs: Mapping[str, RenderJob], cache: Path, renderers: Renderers,
+               use_cache: bool) -> Iterator[RenderResult]:
     """Every job's result, cached ones first, then the others as they finish, started in the jobs' order. Renders
-    run on `workers` processes at once (this one and worker processes that load only the Helm adapter: the Helm SDK
-    renders one chart at a time in a process), each chart loaded once per process; this process reads the rendered
-    YAML on threads, two per process, so that a process has its next job while the last one's output is read."""
+    run on the renderers' processes at once (worker processes that load only the Helm adapter, or this one alone:
+    the Helm SDK renders one chart at a time in a process), each chart loaded once per process; this process reads
+    the rendered YAML on threads, four per process, so that a process has its next job while the outputs before
+    it wait to be read (this process reads them one at a time, and more slowly at times than Helm renders)."""
     todo = []
     for key in jobs:
         cached = _cached(cache, key) if use_cache else None
@@ -81,8 +106,8 @@ def render_all(jobs: Mapping[str, RenderJob], cache: Path, workers: int, use_cac
         return
     helm.quiet()
     documents = _Documents()
-    processes = max(1, min(workers, len(todo)))
-    with helm_pool.HelmPool(processes) as pool, concurrent.futures.ThreadPoolExecutor(2 * processes) as threads:
+    pool = renderers.start()
+    with concurrent.futures.ThreadPoolExecutor(4 * renderers.processes) as threads:
         futures = [threads.submit(_render_and_store, job, pool, documents, cache if use_cache else None)
                    for job in todo]
         try:
@@ -97,7 +122,7 @@ def _render_and_store(job: RenderJob, charts: helm_pool.HelmPool, documents: _Do
                       cache: Path | None) -> RenderResult:
     result = render_job(job, charts, documents.parse)
     if cache is not None and result.error is None:
-        _store(cache, result)
+        result = replace(result, payload=_store(cache, result))
     return result
 
 
@@ -153,14 +178,15 @@ def _cached(root: Path, key: str) -> RenderResult | None:
     try:
         with paused_gc():
             objects = json.loads(payload)
-        return RenderResult(key, tuple((str(t), b) for t, b in objects), cached=True)
+        return RenderResult(key, tuple((str(t), b) for t, b in objects), cached=True, payload=payload)
     except (ValueError, TypeError):
         return None
 
 
-def _store(root: Path, result: RenderResult) -> None:
+def _store(root: Path, result: RenderResult) -> bytes:
     # Keys in the order the templates wrote them, as a fresh render has them: a cached build is the same build.
     payload = json.dumps([[template, body] for template, body in result.objects], separators=(",", ":"),
                          ensure_ascii=False).encode()
     trees.write_file(_render_path(root, result.key), hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    return payload
 

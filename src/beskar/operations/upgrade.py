@@ -76,7 +76,7 @@ def values_findings(root: Path, name: str, site: Site, target: str) -> list[Valu
         return []
     compiled = compile_fleet(root, [name])
     layered = compiled.fleet.sites[name]
-    contents = {path: data.decode("utf-8") for path, data in compiled.rendered[name].tree.emit().items()
+    contents = {path: data.decode("utf-8") for path, data in compiled.site_files(name).items()
                 if path.startswith((f"apps/{name}/", f"clusters/{name}/"))}
     cluster = load_repository(contents).clusters.get(name)
     found = []
