@@ -73,6 +73,8 @@ def test_the_memo_gives_back_what_it_stored_by_site_key_and_by_input_key(memo: S
     assert memo.get("ab" * 32) == build
     assert memo.get("cd" * 32) == build
     assert memo.get("ef" * 32) is None
+    found = memo.get_many({"by site": "ab" * 32, "by inputs": "cd" * 32, "never stored": "ef" * 32}, jobs=2)
+    assert found == {"by site": build, "by inputs": build}
 
 
 @pytest.mark.parametrize("damage", ["flip a byte of an object", "truncate", "flip the digest", "empty"])
@@ -93,6 +95,9 @@ def test_a_corrupt_stored_build_is_not_given_back(memo: SiteMemo, damage: str):
     assert memo.get(key) is None
     memo.point("cd" * 32, key)
     assert memo.get("cd" * 32) is None  # an input key leads to the same corrupt entry: built again too
+    good = "ef" * 32
+    assert memo.put(good, [], _site_build())
+    assert list(memo.get_many({"corrupt": key, "sound": good}, jobs=2)) == ["sound"]
 
 
 def test_a_build_with_a_failure_is_not_stored():

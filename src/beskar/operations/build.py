@@ -107,7 +107,7 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool
     memoized: dict[str, SiteBuild] = {}
     if compiled is None:
         inputs = (input_keys(Path(root), sites, context) or {}) if site_memo and not compile_all else {}
-        memoized = {name: found for name, key in inputs.items() if site_memo and (found := site_memo.get(key))}
+        memoized = site_memo.get_many(inputs, _processes(options)) if site_memo else {}
         remaining = [name for name in inputs if name not in memoized] if inputs else sites
         if remaining is None or remaining:
             if ahead is not None:
