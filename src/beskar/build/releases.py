@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 RENDER_FORMAT = 2  # bump when what a cached render holds changes (2: keys in template order, digest line)
 
@@ -77,13 +77,21 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def values_digest(values: Mapping[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(canonical(values)).hexdigest()
+class ValuesDigest(NamedTuple):
+    """The digest of a release's composed values, and their size as canonical JSON (how long Helm will take)."""
+
+    digest: str
+    size: int
 
 
-def render_key(chart_digest: str, values: Mapping[str, Any], release: ReleaseInput, kube_version: str,
+def values_digest(values: Mapping[str, Any]) -> ValuesDigest:
+    encoded = canonical(values)
+    return ValuesDigest("sha256:" + hashlib.sha256(encoded).hexdigest(), len(encoded))
+
+
+def render_key(chart_digest: str, values: ValuesDigest, release: ReleaseInput, kube_version: str,
                api_versions: tuple[str, ...]) -> str:
     """What a render depends on, and nothing else: the same key is the same objects."""
-    identity = [RENDER_FORMAT, chart_digest, values_digest(values), release.release_name, release.target_namespace,
+    identity = [RENDER_FORMAT, chart_digest, values.digest, release.release_name, release.target_namespace,
                 release.include_crds, list(release.post_renderers), kube_version, list(api_versions)]
     return hashlib.sha256(canonical(identity)).hexdigest()

@@ -68,6 +68,7 @@ def build(
     Exit codes: 0 built, 2 unusable input or a release that does not render (each at its HelmRelease's file:line).
     """
     import yaml
+    from beskar.build.output import write_output
     from beskar.operations import build as building  # heavy (Helm SDK): only when building, see cli/app.py
     releases = frozenset(r.strip() for r in release.split(",") if r.strip()) if release else None
     kinds = {k.strip() for k in kind.split(",") if k.strip()} if kind else None
@@ -81,7 +82,7 @@ def build(
             raise InputError([Problem(f"HelmRelease {f.release} does not render: {f.message}",
                                       Origin(f.file, f.line, 1, "tree")) for f in failures])
         if output is not None:
-            building.write_output(output, builds)
+            write_output(output, builds)
         return builds
 
     with build_progress(output_format is not BuildFormat.JSON) as progress:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from beskar import tree as trees
 from beskar.build import manifests, releases, values
 from beskar.memory import paused_gc
 from beskar.build.objects import (CLUSTER_LAYER, BuildFailure, BuiltObject, ChartIdentity, ObjectKey, ReleaseBuild,
                                   SiteBuild, object_order)
-from beskar.build.secrets import placeholders, shown_secret
+from beskar.build.secrets import shown_secret
 from beskar.catalog import catalog
 from beskar.check import schemas
 from beskar.check.build import BuiltSite
@@ -28,9 +23,8 @@ from beskar.operations.renders import Renderers, RenderJob, RenderResult, render
 from beskar.operations.sitememo import Request, SiteMemo, build_context, input_keys, site_key
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.kubespray import node_labels
+from beskar.operations.treesecrets import open_secrets, secret_data
 from beskar.secrets import age as ages
-from beskar.secrets import sealing, sopsfile
-from beskar.secrets.errors import SopsError
 
 SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository")
 Progress = Callable[["Built"], None]
@@ -69,6 +63,7 @@ class _Pending:
     release: releases.ReleaseInput
     chart: ChartIdentity
     values_digest: str
+    values_size: int  # of the canonical JSON: the renders of large values are the long ones
     key: str
     placeholders: bool
 
@@ -153,10 +148,7 @@ def _processes(options: BuildOptions) -> int:
     return options.jobs or default_jobs()
 
 
-def _build(plan: _Plan, options: BuildOptions, renderers: Renderers | None = None) -> tuple[SiteBuild, ...]:
-    if renderers is None:
-        with Renderers(_processes(options)) as renderers:
-            return _build(plan, options, renderers)
+def _build(plan: _Plan, options: BuildOptions, renderers: Renderers) -> tuple[SiteBuild, ...]:
     in_order = sorted(plan.pending, key=lambda p: (p.site, p.resource.name))
     waiting: dict[str, list[_Pending]] = {}
     for item in in_order:
@@ -180,9 +172,8 @@ def _build(plan: _Plan, options: BuildOptions, renderers: Renderers | None = Non
     # Each job where its first site needs it, a site's heaviest first (by the size of its values: nova's and
     # neutron's renders take ten times the others'), so that a site's last renders are short ones and no process
     # is left alone with a long render at the end.
-    weight = {key: len(json.dumps(job.values, separators=(",", ":"))) for key, job in plan.jobs.items()}
     ordered = {item.key: plan.jobs[item.key]
-               for item in sorted(in_order, key=lambda p: (p.site, -weight[p.key], p.resource.name))}
+               for item in sorted(in_order, key=lambda p: (p.site, -p.values_size, p.resource.name))}
     # --show-secrets renders are neither read from nor written to the cache: it never holds a secret value.
     for result in render_all(ordered, plan.cache.root, renderers, use_cache=not options.show_secrets):
         results[result.key] = result
@@ -233,8 +224,9 @@ def fetch_charts(root: Path, sites: list[str] | None = None, options: BuildOptio
 
 def built_sites(root: Path, sites: list[str] | None, options: BuildOptions) -> tuple[BuiltSite, ...]:
     """Each site's build with what the build rules need to know of the site (beskar check --build)."""
-    plan = _plan(root, sites, options, memo=True)
-    builds, compiled = _build(plan, options), plan.compiled
+    with paused_gc(), Renderers(_processes(options)) as renderers:
+        plan = _plan(root, sites, options, memo=True, ahead=renderers.start)
+        builds, compiled = _build(plan, options, renderers), plan.compiled
     knowledge = catalog()
     settings = compiled.fleet.settings.get("build") or {}
     provided = frozenset(ObjectKey(str(p.get("kind")), str(p.get("namespace", "*")), str(p.get("name")))
@@ -282,7 +274,7 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
     repository = load_repository(contents)
     cluster = repository.clusters.get(name)
     resources = cluster.resources if cluster else []
-    secrets, secret_values, hidden = _secrets(resources, contents, identities, options)
+    secrets, secret_values, hidden = open_secrets(resources, contents, identities)
     sources: dict[tuple[str, str, str], values.ValuesSource] = {}
     objects: list[BuiltObject] = []
     for resource in resources:
@@ -293,7 +285,7 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
                                    resource.namespace, resource.name, body, resource.file))
         if resource.kind in ("ConfigMap", "Secret"):
             sources[(resource.kind, resource.namespace, resource.name)] = values.ValuesSource(
-                resource.kind, resource.namespace, resource.name, _data_of(resource, secrets))
+                resource.kind, resource.namespace, resource.name, secret_data(resource, secrets))
     flux_sources = {(r.kind, r.namespace, r.name): r for r in resources if r.kind in SOURCE_KINDS}
     site = compiled.sites[name]
     helm_releases = [r for r in resources if r.kind == "HelmRelease"
@@ -325,11 +317,12 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
         except values.ValuesError as error:
             problems.append(Problem(f"HelmRelease {resource.name}: {error.message}", _origin(resource, error.where)))
             continue
-        key = releases.render_key(chart.digest, composed, release, site.kubernetes.version, api_versions)
+        digest = releases.values_digest(composed)
+        key = releases.render_key(chart.digest, digest, release, site.kubernetes.version, api_versions)
         identity = ChartIdentity(source.kind, source.name, chart.url, release.chart.chart or chart.path.name,
                                  chart.version, chart.revision, chart.digest)
         pending.append(_Pending(name, _layer(resource.file), resource, release, identity,
-                                releases.values_digest(composed), key, hidden))
+                                digest.digest, digest.size, key, hidden))
         jobs[key] = RenderJob(key, str(chart.path), composed, release.release_name, release.target_namespace,
                               site.kubernetes.version, api_versions, release.include_crds, release.post_renderers,
                               tuple(sorted(secret_values.items())), options.show_secrets)
@@ -346,71 +339,6 @@ def _source(flux_sources: Mapping[tuple[str, str, str], Resource], request: rele
     return charts.Source(resource.kind, resource.namespace, resource.name, str(spec.get("url", "")),
                          dict(spec.get("ref") or {}), oci=spec.get("type") == "oci",
                          insecure=bool(spec.get("insecure")), override=overrides.get(resource.name))
-
-
-def _secrets(resources: list[Resource], contents: Mapping[str, str], identities: list[ages.Identity],
-             options: BuildOptions) -> tuple[dict[tuple[str, str], dict[str, str]], dict[str, str], bool]:
-    """The decrypted values of the site's SOPS Secrets, when a key opens them: per Secret, and flat for the
-    redactor; and whether any Secret stayed closed (its values are placeholders)."""
-    opened: dict[tuple[str, str], dict[str, str]] = {}
-    flat: dict[str, str] = {}
-    hidden = False
-    for resource in resources:
-        if resource.kind != "Secret" or "sops" not in resource.data:
-            continue
-        values_found = None
-        if identities:
-            try:
-                source = sopsfile.read(contents[resource.file], resource.file)
-                documents = sealing.open_file(source, identities).documents
-                values_found = _secret_values(documents, resource.name)
-            except (SopsError, KeyError, ValueError):
-                values_found = None
-        if values_found is None:
-            hidden = True
-            continue
-        opened[(resource.namespace, resource.name)] = values_found
-        flat.update(values_found)
-    return opened, flat, hidden
-
-
-def _secret_values(documents: list[Any], name: str) -> dict[str, str] | None:
-    for document in documents:
-        if isinstance(document, dict) and (document.get("metadata") or {}).get("name") == name:
-            found = {str(k): str(v) for k, v in (document.get("stringData") or {}).items()}
-            for key, value in (document.get("data") or {}).items():
-                try:
-                    found[str(key)] = _b64(str(value))
-                except ValueError:
-                    found[str(key)] = str(value)
-            return found
-    return None
-
-
-def _b64(value: str) -> str:
-    try:
-        return base64.b64decode(value, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as error:
-        raise ValueError(str(error)) from None
-
-
-def _data_of(resource: Resource, secrets: Mapping[tuple[str, str], dict[str, str]]) -> dict[str, str]:
-    body = resource.data
-    if resource.kind == "Secret" and "sops" in body:
-        opened = secrets.get((resource.namespace, resource.name))
-        keys = [*(body.get("stringData") or {}), *(body.get("data") or {})]
-        return {k: opened.get(k, "") for k in keys} if opened is not None else placeholders([str(k) for k in keys])
-    data = {str(k): str(v) for k, v in (body.get("data") or {}).items()}
-    if resource.kind == "Secret":
-        decoded = {}
-        for key, value in data.items():
-            try:
-                decoded[key] = _b64(value)
-            except ValueError:
-                decoded[key] = value
-        data = decoded
-    data.update({str(k): str(v) for k, v in (body.get("stringData") or {}).items()})
-    return data
 
 
 def _api_versions(cache: charts.ChartCache, fetched: Iterable[charts.FetchedChart]) -> tuple[str, ...]:
@@ -449,24 +377,3 @@ def _release_build(item: _Pending, result: RenderResult) -> ReleaseBuild:
     file, line = (failure.file, failure.line) if failure else resource.where()
     return ReleaseBuild(item.site, item.layer, resource.name, resource.namespace, release.target_namespace,
                         file, line, item.chart, item.values_digest, objects, failure, item.placeholders, rows)
-
-
-# ---- output
-
-def emitted_objects(builds: Iterable[SiteBuild]) -> dict[str, bytes]:
-    """--output DIR: one file per object, <site>/<layer>/<release>/<Kind>-<name>.yaml, deterministic bytes."""
-    files: dict[str, bytes] = {}
-    for build in builds:
-        for item in build.objects():
-            path = item.path
-            if path in files:  # same kind and name in two namespaces of one release
-                path = path.removesuffix(".yaml") + f"-{item.namespace}.yaml"
-            source = f"{item.template}" if item.release == "" else f"HelmRelease {item.release} ({item.template})"
-            files[path] = (f"{trees.GENERATED_MARK} build of {posixpath.basename(build.site)}: {source}. "
-                           "Do not edit.\n").encode() + trees.emit_file([item.body], "").split(b"\n", 1)[1]
-    return dict(sorted(files.items()))
-
-
-def write_output(directory: Path, builds: tuple[SiteBuild, ...]) -> list[trees.Difference]:
-    """Write every object all or nothing; files of earlier builds of these sites that are gone are removed."""
-    return trees.write(directory, emitted_objects(builds), [b.site for b in builds])
