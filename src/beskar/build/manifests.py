@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import posixpath
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
@@ -21,6 +22,21 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 
 for _tag in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary", "tag:yaml.org,2002:value"):
     _Loader.add_constructor(_tag, lambda loader, node: loader.construct_scalar(node))
+
+
+class _NoJSONNumber(yaml.constructor.ConstructorError):
+    """NaN or an infinity: JSON has no such number, so neither has the Kubernetes API."""
+
+
+def _finite_float(loader: _Loader, node: yaml.ScalarNode) -> float:
+    value = loader.construct_yaml_float(node)
+    if not math.isfinite(value):
+        raise _NoJSONNumber(None, None, f"{node.value} is a number JSON cannot hold: the Kubernetes API would "
+                            "refuse the object", node.start_mark)
+    return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _finite_float)
 
 
 class ManifestError(Exception):
@@ -130,6 +146,11 @@ def _fast_load_all(text: str) -> list[Any]:
         loader.dispose()
 
 
+def load_yaml(text: str) -> list[Any]:
+    """The documents of rendered YAML as the API server would read them; yaml.YAMLError when it would not."""
+    return _load_all(text)
+
+
 def _load_all(text: str) -> list[Any]:
     try:
         return _fast_load_all(text)
@@ -140,6 +161,9 @@ def _load_all(text: str) -> list[Any]:
 def parse_documents(name: str, text: str) -> list[dict[str, Any]]:
     try:
         documents = _load_all(text)
+    except _NoJSONNumber as error:
+        line = f", line {error.problem_mark.line + 1}" if error.problem_mark else ""
+        raise ManifestError(f"{name}{line}: {error.problem}") from None
     except yaml.YAMLError as error:
         raise ManifestError(f"{name}: the rendered template is not YAML: {error}") from None
     found = []

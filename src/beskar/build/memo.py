@@ -6,10 +6,11 @@ import hashlib
 import json
 from typing import Any, Iterator, Sequence, overload
 
+from beskar.build import payloads
 from beskar.build.objects import BuiltObject, ChartIdentity, ReleaseBuild, SiteBuild
 from beskar.memory import paused_gc
 
-MEMO_FORMAT = 3  # bump when what a stored site build holds changes
+MEMO_FORMAT = 4  # bump when what a stored site build holds changes (4: render rows as orjson writes them)
 
 
 def memo_key(*parts: Any) -> str:
@@ -55,7 +56,8 @@ class StoredObjects(Sequence[BuiltObject]):
         if self._items is None:
             # The bytes stay: other releases of the site point into the same buffer, and two threads may read at once.
             with paused_gc():
-                rows = json.loads(bytes(self._payload))
+                # A render's rows are the render cache's bytes (build/payloads.py); whole objects, json's own.
+                rows = json.loads(bytes(self._payload)) if self._release is None else payloads.decode(self._payload)
                 if self._release is None:
                     items = tuple(_built(self._site, row) for row in rows)
                 else:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple
 
-RENDER_FORMAT = 2  # bump when what a cached render holds changes (2: keys in template order, digest line)
+RENDER_FORMAT = 3  # bump when what a cached render holds changes (2: keys in template order, digest line; 3: orjson)
 
 
 class ReleaseError(Exception):

@@ -12,6 +12,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from beskar.build import manifests
+
 TIMEOUT = 120  # seconds for one directory; a remote base on a slow network is the usual cause
 
 
@@ -76,4 +78,8 @@ def post_render(objects: list[dict[str, Any]], spec: Mapping[str, Any]) -> list[
             raise KustomizeError(f"kustomize took longer than {TIMEOUT} s") from None
     if done.returncode != 0:
         raise KustomizeError(" ".join(done.stderr.split()) or f"{' '.join(tool)} exited {done.returncode}")
-    return [d for d in yaml.safe_load_all(done.stdout) if isinstance(d, dict)]
+    try:
+        # Read as Helm's own output is: what the build stores must read back the same.
+        return [d for d in manifests.load_yaml(done.stdout) if isinstance(d, dict)]
+    except yaml.YAMLError as error:
+        raise KustomizeError(f"kustomize's output: {' '.join(str(error).split())}") from None

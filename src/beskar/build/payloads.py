@@ -1,0 +1,28 @@
+"""The JSON bytes of rendered objects in the build's caches and pipes: orjson, for what it reads back exactly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+# A date, a dataclass or a str subclass would be written as orjson sees fit: refused instead (TypeError), so that
+# what is stored is what json.loads would give back too.
+_EXACT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def encode(value: Any) -> bytes | None:
+    """Compact JSON, UTF-8, keys in their order (as json.dumps with separators (",", ":") and no ASCII escaping
+    writes it); None for a value that would not read back the same: an int beyond 64 bits, a key that is no
+    string, a date. (NaN and infinity, which orjson writes as null, do not reach here: a rendered template that
+    holds one is refused when it is read, as the API server would refuse it.)"""
+    try:
+        return orjson.dumps(value, option=_EXACT)
+    except TypeError:
+        return None
+
+
+def decode(data: bytes | bytearray | memoryview | str) -> Any:
+    """What encode() wrote, ~2x faster than json.loads (an int beyond 64 bits would come back as a float: encode
+    writes none)."""
+    return orjson.loads(data)
