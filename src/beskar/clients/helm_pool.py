@@ -97,11 +97,7 @@ class _Worker:
         return helm.Rendered(reply["manifests"], tuple((name, data) for name, data in reply["crds"]))
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            try:
-                self.process.stdin.close()  # the worker's end of its input: it leaves
-            except OSError:
-                pass
+        self.leave()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -109,6 +105,14 @@ class _Worker:
             self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+    def leave(self) -> None:
+        """Tell the worker to go (the end of its input), without waiting for it."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
 
 
 class _Died(helm.HelmError):
@@ -136,6 +140,9 @@ class HelmPool:
 
     def __exit__(self, *_: object) -> None:
         with self._lock:
+            for slot in self._slots:
+                if isinstance(slot, _Worker):
+                    slot.leave()  # all at once: each takes a while to end
             for slot in self._slots:
                 slot.close()
             self._slots.clear()
