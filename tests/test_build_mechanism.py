@@ -105,10 +105,10 @@ def test_render_leaves_out_test_hooks_and_notes_and_follows_crd_policy_and_capab
 def test_post_renderers_apply_kustomize_patches():
     objects = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": "ns"},
                 "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "docker.io/app:1"}]}}}}]
-    patched = kustomize.post_render(objects, {
+    patched = manifests.parse_documents("postRenderers[0]", kustomize.post_render(objects, {
         "patches": [{"target": {"kind": "Deployment"}, "patch": '[{"op": "add", "path": "/metadata/labels", '
                                                                 '"value": {"patched": "yes"}}]'}],
-        "images": [{"name": "docker.io/app", "newName": "mirror.example.org/cache/docker.io__app"}]})
+        "images": [{"name": "docker.io/app", "newName": "mirror.example.org/cache/docker.io__app"}]}))
     assert patched[0]["metadata"]["labels"] == {"patched": "yes"}
     assert patched[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "mirror.example.org/cache/docker.io__app:1"
     with pytest.raises(kustomize.KustomizeError):

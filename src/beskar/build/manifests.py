@@ -146,11 +146,6 @@ def _fast_load_all(text: str) -> list[Any]:
         loader.dispose()
 
 
-def load_yaml(text: str) -> list[Any]:
-    """The documents of rendered YAML as the API server would read them; yaml.YAMLError when it would not."""
-    return _load_all(text)
-
-
 def _load_all(text: str) -> list[Any]:
     try:
         return _fast_load_all(text)

@@ -12,10 +12,10 @@ _EXACT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | or
 
 
 def encode(value: Any) -> bytes | None:
-    """Compact JSON, UTF-8, keys in their order (as json.dumps with separators (",", ":") and no ASCII escaping
-    writes it); None for a value that would not read back the same: an int beyond 64 bits, a key that is no
-    string, a date. (NaN and infinity, which orjson writes as null, do not reach here: a rendered template that
-    holds one is refused when it is read, as the API server would refuse it.)"""
+    """Compact JSON, UTF-8, keys in their order, that json.loads reads as decode() does; None for a value that
+    would not read back the same: an int beyond 64 bits, a key that is no string, a date. (NaN and infinity, which
+    orjson writes as null, do not reach here: a rendered template that holds one is refused when it is read, as
+    the API server would refuse it.)"""
     try:
         return orjson.dumps(value, option=_EXACT)
     except TypeError:

@@ -12,8 +12,6 @@ from typing import Any, Mapping
 
 import yaml
 
-from beskar.build import manifests
-
 TIMEOUT = 120  # seconds for one directory; a remote base on a slow network is the usual cause
 
 
@@ -60,8 +58,9 @@ def build_all(root: Path, directories: list[str]) -> dict[str, KustomizeOutput]:
     return {directory: build(root, directory) for directory in directories}
 
 
-def post_render(objects: list[dict[str, Any]], spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The objects after one postRenderers[].kustomize entry: patches (strategic merge or JSON 6902), images."""
+def post_render(objects: list[dict[str, Any]], spec: Mapping[str, Any]) -> str:
+    """The objects after one postRenderers[].kustomize entry (patches, strategic merge or JSON 6902; images), as
+    the YAML kustomize writes: the build reads it as it reads Helm's output."""
     tool = command()
     with tempfile.TemporaryDirectory(prefix="beskar-postrender-") as directory:
         base = Path(directory)
@@ -78,8 +77,4 @@ def post_render(objects: list[dict[str, Any]], spec: Mapping[str, Any]) -> list[
             raise KustomizeError(f"kustomize took longer than {TIMEOUT} s") from None
     if done.returncode != 0:
         raise KustomizeError(" ".join(done.stderr.split()) or f"{' '.join(tool)} exited {done.returncode}")
-    try:
-        # Read as Helm's own output is: what the build stores must read back the same.
-        return [d for d in manifests.load_yaml(done.stdout) if isinstance(d, dict)]
-    except yaml.YAMLError as error:
-        raise KustomizeError(f"kustomize's output: {' '.join(str(error).split())}") from None
+    return done.stdout

@@ -21,9 +21,9 @@ from beskar.clients import charts
 from beskar.operations.compilation import CompiledFleet, compile_fleet
 from beskar.operations.renders import Renderers, RenderJob, RenderResult, render_all
 from beskar.operations.sitememo import Request, SiteMemo, build_context, input_keys, site_key
+from beskar.operations.treesecrets import open_secrets, secret_data
 from beskar.problems import InputError, Origin, Problem
 from beskar.render.kubespray import node_labels
-from beskar.operations.treesecrets import open_secrets, secret_data
 from beskar.secrets import age as ages
 
 SOURCE_KINDS = ("GitRepository", "HelmRepository", "OCIRepository")

@@ -147,9 +147,12 @@ def render_job(job: RenderJob, charts: helm_pool.HelmPool | helm.LoadedCharts | 
         if not patches:
             continue
         try:
-            bodies = kustomize.post_render([b for _, b in objects], patches)
+            bodies = manifests.parse_documents(f"postRenderers[{index}]",
+                                               kustomize.post_render([b for _, b in objects], patches))
         except kustomize.KustomizeError as error:
             return RenderResult(job.key, error=f"postRenderers[{index}]: {error}", kind=FailureKind.POSTRENDER)
+        except manifests.ManifestError as error:
+            return RenderResult(job.key, error=str(error), kind=FailureKind.POSTRENDER)
         templates = {(b.get("kind"), (b.get("metadata") or {}).get("name")): t for t, b in objects}
         objects = [(templates.get((b.get("kind"), (b.get("metadata") or {}).get("name")), "postRenderers"), b)
                    for b in bodies]
