@@ -3,15 +3,18 @@ CRDs, Capabilities), chart sources (git refs, a Helm repository over HTTP, an OC
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import helm_python
 import pytest
 
 from beskar.build import manifests, values
+from beskar.build.objects import FailureKind
 from beskar.build.versions import best_version, parse_constraint
 from beskar.check import schemas
 from beskar.clients import charts, helm, kustomize
+from beskar.operations.renders import RenderJob, render_job
 from build_sources import serve
 
 CHART = {
@@ -211,3 +214,19 @@ def test_unreadable_yaml_is_pyyamls_error(text):
         list(yaml.load_all(text, Loader=manifests._Loader))
     with pytest.raises(manifests.ManifestError):
         manifests.parse_documents("t.yaml", text)
+
+
+def test_a_release_s_post_renderers_patch_its_objects_and_a_patch_that_fails_is_the_release_s_failure(tmp_path):
+    chart = write_chart(tmp_path / "small")
+    patch = {"kustomize": {"patches": [{"target": {"kind": "Deployment"}, "patch": '[{"op": "add", "path": '
+                                        '"/metadata/labels", "value": {"patched": "yes"}}]'}]}}
+    job = RenderJob("c" * 64, str(chart), {}, "rel", "apps", "v1.31.4", (), False, (patch,), (), False)
+    result = render_job(job)
+    assert result.error is None
+    [(template, deployment)] = [(t, b) for t, b in result.objects if b["kind"] == "Deployment"]
+    assert deployment["metadata"]["labels"] == {"patched": "yes"}
+    assert template == "small/templates/deployment.yaml"  # the object keeps the template it came from
+    failing = replace(job, post_renderers=({"kustomize": {"patches": [
+        {"patch": '[{"op": "remove", "path": "/nope"}]', "target": {"kind": "Deployment"}}]}},))
+    failed = render_job(failing)
+    assert failed.kind is FailureKind.POSTRENDER and failed.error.startswith("postRenderers[0]: ") and not failed.objects
