@@ -224,8 +224,9 @@ def fetch_charts(root: Path, sites: list[str] | None = None, options: BuildOptio
 
 def built_sites(root: Path, sites: list[str] | None, options: BuildOptions) -> tuple[BuiltSite, ...]:
     """Each site's build with what the build rules need to know of the site (beskar check --build)."""
+    # Every site is compiled here, changed or not: the Helm processes start only if some render is not cached.
     with paused_gc(), Renderers(_processes(options)) as renderers:
-        plan = _plan(root, sites, options, memo=True, ahead=renderers.start)
+        plan = _plan(root, sites, options, memo=True)
         builds, compiled = _build(plan, options, renderers), plan.compiled
     knowledge = catalog()
     settings = compiled.fleet.settings.get("build") or {}
