@@ -93,7 +93,8 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool
     """memo: give back a site's stored build when nothing it is built from changed (not for --show-secrets): by its
     input files without compiling it (unless compile_all: the caller needs every site compiled), else by its
     compiled tree. compiled: the fleet as the caller compiled it already (a diff compiles each revision once).
-    ahead: called once some site is to be compiled, hence likely rendered (the build starts its Helm processes)."""
+    ahead: called (once or more) as soon as some site is to be compiled, hence likely rendered (the build starts
+    its Helm processes)."""
     cache = charts.ChartCache(charts.cache_root(options.cache))
     identities = ages.load_identities()
     site_memo = SiteMemo(cache) if memo and not options.show_secrets else None
@@ -102,6 +103,8 @@ def _plan(root: Path, sites: list[str] | None, options: BuildOptions, memo: bool
     memoized: dict[str, SiteBuild] = {}
     if compiled is None:
         inputs = (input_keys(Path(root), sites, context) or {}) if site_memo and not compile_all else {}
+        if ahead is not None and site_memo and not all(site_memo.holds(key) for key in inputs.values()):
+            ahead()  # a site with no stored build: its Helm processes start while the others' are read
         memoized = site_memo.get_many(inputs, _processes(options)) if site_memo else {}
         remaining = [name for name in inputs if name not in memoized] if inputs else sites
         if remaining is None or remaining:

@@ -104,6 +104,10 @@ class SiteMemo:
         payload = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" + objects
         trees.write_file(self._path(key), hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
 
+    def holds(self, key: str) -> bool:
+        """Whether something is stored under the key (get() says whether it is whole and still holds)."""
+        return self._path(key).is_file()
+
     def get(self, key: str) -> SiteBuild | None:
         """The build stored under a site key, or under the site key an input key points at."""
         return self._build(self._found(key))
