@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from render import generate_fleet  # noqa: E402  (the generated fleet of benchmarks/render.py)
-from figures import Figure, report  # noqa: E402
+from figures import Figure, report, shown  # noqa: E402
 
 import beskar  # noqa: E402
 from beskar.clients import helm, helm_pool  # noqa: E402
@@ -119,8 +119,9 @@ def measure(label: str, root: Path, sources: dict[str, str], jobs: int,
                 (f"{label}: bare Helm renders, CPU seconds", bare_cpu, ""),
                 (f"{label}: nothing changed", nothing, f"{nothing / cold:.1%} of cold (goal <= 5%)"),
                 (f"{label}: nothing changed, CPU seconds", nothing_cpu, f"{nothing_cpu / cold_cpu:.1%} of cold's CPU"),
-                (f"{label}: one site changed", one, f"1/{cold / one:.0f} of cold (goal <= 1/30)"),
-                (f"{label}: one site changed, CPU seconds", one_cpu, f"1/{cold_cpu / one_cpu:.0f} of cold's CPU")], \
+                (f"{label}: one site changed", one, f"{shown(cold / one, '1/n')} of cold (goal <= 1/30)"),
+                (f"{label}: one site changed, CPU seconds", one_cpu,
+                 f"{shown(cold_cpu / one_cpu, '1/n')} of cold's CPU")], \
             figures
     finally:
         shutil.rmtree(base, ignore_errors=True)

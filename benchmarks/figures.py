@@ -42,8 +42,8 @@ def shown(value: float | None, unit: str) -> str:
         return f"{value:.1f}%"
     if unit == "MiB":
         return f"{value:.0f} MiB"
-    if unit == "1/n":
-        return f"1/{value:.0f}"
+    if unit == "1/n":  # 1/2.5, not 1/2; 1/33, not 1/33.4
+        return f"1/{value:.2g}" if value < 10 else f"1/{value:.0f}"
     if unit == "s":
         return f"{value:.3f} s" if value < 1 else f"{value:.2f} s"
     return f"{value:g} {unit}".strip()
