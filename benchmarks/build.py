@@ -2,8 +2,9 @@
 
 For each fleet, in one run: the cold build (empty cache, -j cores), the floor (the sum of bare Helm render times of
 the build's distinct renders, measured here, divided by the processes used), a second build with nothing changed,
-and a build after a change to one site; each --rounds times (cold build and floor in turn), medians quoted. Goals (issue 10): cold <= 1.3x floor, unchanged <= 5% of cold, one site
-changed <= 1/30 of cold. Charts come from ../shared/reference (or --chart-source NAME=PATH).
+and a build after a change to one site; each --rounds times (cold build and floor in turn), medians quoted. Goals
+(issue 10): cold <= 1.3x floor, unchanged <= 5% of cold, one site changed <= 1/30 of cold. Charts come from
+../shared/reference (or --chart-source NAME=PATH).
 """
 
 import argparse, concurrent.futures, os, platform, re, shutil, statistics, sys, tempfile, time

@@ -34,7 +34,8 @@ def test_a_value_json_would_not_give_back_as_it_is_is_refused(value):
 
 @pytest.mark.parametrize("number", [".nan", ".inf", "-.Inf"])
 def test_a_rendered_number_json_cannot_hold_is_refused_with_its_line(number):
-    with pytest.raises(manifests.ManifestError, match=rf"^t\.yaml, line 3: {number.replace('.', '[.]')} is a number JSON cannot hold"):
+    expected = rf"^t\.yaml, line 3: {number.replace('.', '[.]')} is a number JSON cannot hold"
+    with pytest.raises(manifests.ManifestError, match=expected):
         manifests.parse_documents("t.yaml", f"apiVersion: v1\nkind: ConfigMap\nratio: {number}\n")
 
 
