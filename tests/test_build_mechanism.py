@@ -9,7 +9,7 @@ from pathlib import Path
 import helm_python
 import pytest
 
-from beskar.build import manifests, values
+from beskar.build import manifests, payloads, values
 from beskar.build.objects import FailureKind
 from beskar.build.versions import best_version, parse_constraint
 from beskar.check import schemas
@@ -230,3 +230,20 @@ def test_a_release_s_post_renderers_patch_its_objects_and_a_patch_that_fails_is_
         {"patch": '[{"op": "remove", "path": "/nope"}]', "target": {"kind": "Deployment"}}]}},))
     failed = render_job(failing)
     assert failed.kind is FailureKind.POSTRENDER and failed.error.startswith("postRenderers[0]: ") and not failed.objects
+
+
+def test_a_chart_s_crds_are_read_once_and_the_release_built_from_them_is_the_release_helm_gives(tmp_path):
+    chart = write_chart(tmp_path / "small")
+    fetched = charts.FetchedChart(chart, "file://small", "1.0.0", "r1", "sha256:" + "d" * 64)
+    rows = charts.ChartCache(tmp_path / "cache").crd_rows(fetched)
+    assert [name for name, _ in payloads.decode(rows)] == ["small/crds/widget.yaml"]
+    memo = next((tmp_path / "cache" / "apis").glob("*.crds.json"))
+    assert charts.ChartCache(tmp_path / "cache").crd_rows(fetched) == rows  # read back, not read anew
+    job = RenderJob("e" * 64, str(chart), {}, "rel", "apps", "v1.31.4", (), True, (), (), False)
+    from_helm, from_rows = render_job(job), render_job(replace(job, crd_rows=rows))
+    assert from_rows.objects == from_helm.objects
+    assert [b["kind"] for _, b in from_rows.objects] == ["CustomResourceDefinition", "Deployment"]
+    memo.write_bytes(memo.read_bytes().replace(b"widgets", b"gadgets"))  # corrupt: read anew from the chart
+    assert charts.ChartCache(tmp_path / "cache").crd_rows(fetched) == rows
+    (chart / "crds" / "widget.yaml").write_text("kind: [unclosed\n")
+    assert charts.ChartCache(tmp_path / "other").crd_rows(fetched) is None  # the render reads them and says why

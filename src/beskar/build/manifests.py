@@ -175,15 +175,16 @@ def parse_documents(name: str, text: str) -> list[dict[str, Any]]:
 
 
 def release_objects(rendered: Mapping[str, str], crds: Iterable[tuple[str, str]], placement: Placement,
-                    namespaced: Namespaced, parse: Parse | None = None) -> tuple[BuiltObject, ...]:
-    """The objects of a render (template path -> text), plus the chart's CRDs when the policy installs them."""
+                    namespaced: Namespaced, parse: Parse | None = None,
+                    read_crds: Iterable[tuple[str, dict[str, Any]]] = ()) -> tuple[BuiltObject, ...]:
+    """The objects of a render (template path -> text), plus the chart's CRDs when the policy installs them: as
+    text (`crds`), or read already (`read_crds`: (file, body) of each)."""
     objects = []
     sources = [(name, text) for name, text in sorted(crds)]
     sources += [(name, text) for name, text in sorted(rendered.items()) if posixpath.basename(name) != "NOTES.txt"]
-    for name, text in sources:
-        for body in (parse or parse_documents)(name, text):
-            if is_test_hook(body):
-                continue
+    bodies = [(name, body) for name, text in sources for body in (parse or parse_documents)(name, text)]
+    for name, body in [*read_crds, *bodies]:
+        if not is_test_hook(body):
             objects.append(built_object(body, placement, name, namespaced))
     return tuple(sorted(objects, key=lambda o: (o.kind, o.namespace, o.name, o.template)))
 

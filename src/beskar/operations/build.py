@@ -329,7 +329,8 @@ def _plan_site(compiled: CompiledFleet, name: str, overrides: Mapping[str, str],
                                 digest.digest, digest.size, key, hidden))
         jobs[key] = RenderJob(key, str(chart.path), composed, release.release_name, release.target_namespace,
                               site.kubernetes.version, api_versions, release.include_crds, release.post_renderers,
-                              tuple(sorted(secret_values.items())), options.show_secrets)
+                              tuple(sorted(secret_values.items())), options.show_secrets,
+                              cache.crd_rows(chart) if release.include_crds else None)
     return objects, pending, jobs, requests
 
 

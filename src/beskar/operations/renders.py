@@ -33,6 +33,7 @@ class RenderJob:
     post_renderers: tuple[Any, ...]
     secrets: tuple[tuple[str, str], ...]  # key -> value, to replace in the output unless shown
     show_secrets: bool
+    crd_rows: bytes | None = field(default=None, compare=False, repr=False)  # the chart's CRDs read (ChartCache)
 
 
 @dataclass(frozen=True)
@@ -128,17 +129,19 @@ def _render_and_store(job: RenderJob, charts: helm_pool.HelmPool, documents: _Do
 def render_job(job: RenderJob, charts: helm_pool.HelmPool | helm.LoadedCharts | None = None,
                parse: manifests.Parse = manifests.parse_documents) -> RenderResult:
     """Render one release with Helm, apply its postRenderers, hide its secret values."""
+    read_crds = payloads.decode(job.crd_rows) if job.include_crds and job.crd_rows is not None else None
     try:
         capabilities = helm.Capabilities(job.kube_version, job.api_versions)
         arguments: dict[str, Any] = dict(name=job.release_name, namespace=job.namespace, capabilities=capabilities,
-                                         include_crds=job.include_crds)
+                                         include_crds=job.include_crds and read_crds is None)
         rendered = (charts.render(Path(job.chart_path), job.values, **arguments) if charts is not None
                     else helm.render(Path(job.chart_path), job.values, **arguments))
     except helm.HelmError as error:
         return RenderResult(job.key, error=str(error), kind=FailureKind.TEMPLATE)
     placement = manifests.Placement("", "", "", job.namespace)
     try:
-        built = manifests.release_objects(rendered.manifests, rendered.crds, placement, schemas.namespaced, parse)
+        built = manifests.release_objects(rendered.manifests, rendered.crds, placement, schemas.namespaced, parse,
+                                          read_crds or ())
     except manifests.ManifestError as error:
         return RenderResult(job.key, error=str(error), kind=FailureKind.TEMPLATE)
     objects = [(o.template, o.body) for o in built]
