@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -26,3 +27,14 @@ def decode(data: bytes | bytearray | memoryview | str) -> Any:
     """What encode() wrote, ~2x faster than json.loads (an int beyond 64 bits would come back as a float: encode
     writes none)."""
     return orjson.loads(data)
+
+
+def sealed(payload: bytes) -> bytes:
+    """A cache file's bytes: the sha256 of the payload on the first line, then the payload."""
+    return hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+
+
+def unsealed(stored: bytes) -> bytes | None:
+    """The payload of sealed() bytes, None if it is not whole (a corrupt entry is made again)."""
+    digest, _, payload = stored.partition(b"\n")
+    return payload if digest.decode(errors="replace") == hashlib.sha256(payload).hexdigest() else None

@@ -3,7 +3,6 @@ chart_entries keeps), and what the charts' CRDs make the cluster serve."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -75,8 +74,8 @@ class ChartCache(GitSources, HelmRepositories):
     def _read_crd_rows(self, fetched: FetchedChart) -> bytes | None:
         memo = self.root / "apis" / f"{fetched.digest.removeprefix('sha256:')}.crds.json"
         try:
-            digest, _, stored = memo.read_bytes().partition(b"\n")
-            if digest.decode(errors="replace") == hashlib.sha256(stored).hexdigest():
+            stored = payloads.unsealed(memo.read_bytes())
+            if stored is not None:
                 return stored
         except OSError:
             pass  # read anew, as when the memo is corrupt
@@ -87,7 +86,7 @@ class ChartCache(GitSources, HelmRepositories):
             return None
         found = payloads.encode(rows)
         if found is not None:
-            trees.write_file(memo, hashlib.sha256(found).hexdigest().encode() + b"\n" + found)
+            trees.write_file(memo, payloads.sealed(found))
         return found
 
     def served_apis(self, fetched: FetchedChart) -> tuple[str, ...]:

@@ -177,8 +177,8 @@ def _cached(root: Path, key: str) -> RenderResult | None:
         stored = _render_path(root, key).read_bytes()
     except OSError:
         return None
-    digest, _, payload = stored.partition(b"\n")
-    if digest.decode(errors="replace") != hashlib.sha256(payload).hexdigest():
+    payload = payloads.unsealed(stored)
+    if payload is None:
         return None
     try:
         with paused_gc():
@@ -193,7 +193,6 @@ def _store(root: Path, result: RenderResult) -> bytes | None:
     # Keys in the order the templates wrote them, as a fresh render has them: a cached build is the same build.
     payload = payloads.encode([[template, body] for template, body in result.objects])
     if payload is not None:
-        trees.write_file(_render_path(root, result.key),
-                         hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+        trees.write_file(_render_path(root, result.key), payloads.sealed(payload))
     return payload
 
